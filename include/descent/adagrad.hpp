@@ -1,0 +1,95 @@
+#pragma once
+/// \file
+/// AdaGrad (lecture section 6).
+
+#include <cstdint>
+#include <string_view>
+
+#include <Eigen/Core>
+
+#include "detail/check.hpp"
+#include "detail/kernel.hpp"
+#include "optimizer.hpp"
+
+namespace descent {
+
+/// \brief AdaGrad (lecture section 6): per-coordinate steps that shrink with
+/// the sum of the squared gradients seen so far.
+///
+/// Inputs: lr (α), eps (ε), initial_accumulator (h₀), eps_placement. State:
+/// h = h₀. Per step:
+///
+///     h ← h + g²
+///     θ ← θ − lr·g / (√h + ε)      (OutsideSqrt, default)
+///     θ ← θ − lr·g / √(h + ε)      (InsideSqrt)
+///
+/// The lecture writes the step without ε, which is 0/0 for a coordinate whose
+/// gradients were all zero; ε makes it 0. The defaults and OutsideSqrt are
+/// torch.optim.Adagrad's (lr_decay 0, weight_decay 0), which this reproduces.
+/// A step once shrunk never grows again: h only increases.
+template <typename Scalar_>
+class AdaGrad : public Optimizer<Scalar_> {
+ public:
+  using Scalar = Scalar_;
+  using Index = Eigen::Index;
+
+  struct Options {
+    /// Step size α; finite and >= 0. Default 0.01.
+    Scalar lr = Scalar(0.01);
+    /// ε in the denominator; finite and >= 0. Default 1e-10.
+    Scalar eps = Scalar(1e-10);
+    /// Starting value h₀ of every accumulator; finite and >= 0. Default 0.
+    Scalar initial_accumulator = Scalar(0);
+    /// Where ε enters the denominator. Default OutsideSqrt.
+    EpsPlacement eps_placement = EpsPlacement::OutsideSqrt;
+  };
+
+  /// \throws std::invalid_argument if an option is out of range.
+  explicit AdaGrad(Options options = {})
+      : Optimizer<Scalar>(checked(options).lr), options_(options) {}
+
+  static constexpr std::string_view kName = "AdaGrad";
+  std::string_view name() const noexcept override { return kName; }
+
+  /// The options, with lr as currently set.
+  Options options() const { return this->with_current_lr(options_); }
+
+ private:
+  static const Options& checked(const Options& o) {
+    detail::check_nonnegative(kName, "lr", o.lr);
+    detail::check_nonnegative(kName, "eps", o.eps);
+    detail::check_nonnegative(kName, "initial_accumulator", o.initial_accumulator);
+    return o;
+  }
+
+  template <EpsPlacement P>
+  static void kernel(Scalar* DESCENT_RESTRICT x, const Scalar* DESCENT_RESTRICT g,
+                     Scalar* DESCENT_RESTRICT h, Index n, Scalar lr, Scalar eps) noexcept {
+    for (Index i = 0; i < n; ++i) {
+      const Scalar hi = h[i] + g[i] * g[i];
+      h[i] = hi;
+      x[i] -= lr * g[i] / detail::denominator<P>(hi, eps);
+    }
+  }
+
+  void allocate_state(Index n) override { sum_.setConstant(n, options_.initial_accumulator); }
+  void release_state() noexcept override { sum_.resize(0); }
+
+  void update(Scalar* x, const Scalar* g, Index n, std::int64_t) noexcept override {
+    const Scalar lr = this->lr();
+    const Scalar eps = options_.eps;
+    Scalar* h = sum_.data();
+    detail::for_range(n, [&](Index b, Index e) {
+      if (options_.eps_placement == EpsPlacement::InsideSqrt) {
+        kernel<EpsPlacement::InsideSqrt>(x + b, g + b, h + b, e - b, lr, eps);
+      } else {
+        kernel<EpsPlacement::OutsideSqrt>(x + b, g + b, h + b, e - b, lr, eps);
+      }
+    });
+  }
+
+  Options options_;
+  Eigen::Matrix<Scalar, Eigen::Dynamic, 1> sum_;
+};
+
+}  // namespace descent

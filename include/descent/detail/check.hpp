@@ -1,0 +1,52 @@
+#pragma once
+/// \file
+/// Argument checks shared by the optimizers and schedulers: each throws
+/// std::invalid_argument with a message "descent::<Class>: <field> must be
+/// <range>, got <value>", so a bad setting is refused where it is made.
+
+#include <cmath>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+namespace descent::detail {
+
+/// Formats `what` and its value into the message used by every check.
+template <typename T>
+[[noreturn]] void throw_invalid(std::string_view cls, std::string_view field,
+                                std::string_view range, T value) {
+  std::ostringstream os;
+  os.precision(17);
+  os << "descent::" << cls << ": " << field << " must be " << range << ", got " << value;
+  throw std::invalid_argument(os.str());
+}
+
+/// value >= 0 and finite.
+template <typename T>
+void check_nonnegative(std::string_view cls, std::string_view field, T value) {
+  if (!(value >= T(0)) || !std::isfinite(value)) {
+    throw_invalid(cls, field, "finite and >= 0", value);
+  }
+}
+
+/// value in [0, 1).
+template <typename T>
+void check_unit_interval(std::string_view cls, std::string_view field, T value) {
+  if (!(value >= T(0) && value < T(1))) throw_invalid(cls, field, "in [0, 1)", value);
+}
+
+/// value > 0 and finite.
+template <typename T>
+void check_positive(std::string_view cls, std::string_view field, T value) {
+  if (!(value > T(0)) || !std::isfinite(value)) {
+    throw_invalid(cls, field, "finite and > 0", value);
+  }
+}
+
+/// An integer count >= lowest.
+inline void check_at_least(std::string_view cls, std::string_view field, long value, long lowest) {
+  if (value < lowest) throw_invalid(cls, field, ">= " + std::to_string(lowest), value);
+}
+
+}  // namespace descent::detail

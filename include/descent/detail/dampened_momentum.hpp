@@ -1,0 +1,61 @@
+#pragma once
+/// \file
+/// The machinery Momentum and Nesterov share: the lecture's dampened
+/// velocity Δ ← β·Δ − (1 − β)·lr·g, applied as a heavy-ball or a look-ahead
+/// step.
+
+#include <cstdint>
+#include <string_view>
+
+#include <Eigen/Core>
+
+#include "../optimizer.hpp"
+#include "check.hpp"
+#include "kernel.hpp"
+
+namespace descent::detail {
+
+template <typename Scalar_, bool kNesterov>
+class DampenedMomentum : public Optimizer<Scalar_> {
+ public:
+  using Scalar = Scalar_;
+  using Index = Eigen::Index;
+
+  struct Options {
+    /// Step size α; finite and >= 0. Default 0.01.
+    Scalar lr = Scalar(0.01);
+    /// Inertia β; in [0, 1). Default 0.9.
+    Scalar beta = Scalar(0.9);
+  };
+
+  /// The options, with lr as currently set.
+  Options options() const { return this->with_current_lr(options_); }
+
+ protected:
+  DampenedMomentum(const Options& options, std::string_view name)
+      : Optimizer<Scalar>(checked(options, name).lr), options_(options) {}
+
+ private:
+  static const Options& checked(const Options& o, std::string_view name) {
+    check_nonnegative(name, "lr", o.lr);
+    check_unit_interval(name, "beta", o.beta);
+    return o;
+  }
+
+  void allocate_state(Index n) override { delta_.setZero(n); }
+  void release_state() noexcept override { delta_.resize(0); }
+
+  void update(Scalar* x, const Scalar* g, Index n, std::int64_t) noexcept override {
+    const Scalar beta = options_.beta;
+    const Scalar a = (Scalar(1) - beta) * this->lr();
+    Scalar* d = delta_.data();
+    for_range(n, [&](Index b, Index e) {
+      velocity_kernel<kNesterov>(x + b, g + b, d + b, e - b, beta, a);
+    });
+  }
+
+  Options options_;
+  Eigen::Matrix<Scalar, Eigen::Dynamic, 1> delta_;
+};
+
+}  // namespace descent::detail

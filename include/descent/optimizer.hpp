@@ -1,0 +1,216 @@
+#pragma once
+/// \file
+/// descent::Optimizer, the base every optimizer derives from: one
+/// step(params, grad) contract over any contiguous Eigen storage.
+
+#include <cstdint>
+#include <functional>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+
+#include <Eigen/Core>
+
+#include "detail/check.hpp"
+#include "eps_placement.hpp"
+
+namespace descent {
+
+namespace detail {
+
+/// True when the elements of x lie in one gap-free block of memory, so that
+/// x can be treated as a flat vector in its storage order.
+template <typename Derived>
+bool is_contiguous(const Derived& x) {
+  return x.size() <= 1 ||
+         (x.innerStride() == 1 && (x.outerSize() <= 1 || x.outerStride() == x.innerSize()));
+}
+
+template <typename Derived>
+std::true_type derives_from_dense(const Eigen::DenseBase<Derived>*);
+std::false_type derives_from_dense(...);
+
+/// True for Eigen dense objects and expressions (Matrix, Array, Map, Block, …).
+template <typename T>
+constexpr bool is_dense = decltype(derives_from_dense(std::declval<T*>()))::value;
+
+template <typename Derived>
+constexpr bool has_direct_access() {
+  return (int(Derived::Flags) & Eigen::DirectAccessBit) != 0;
+}
+
+}  // namespace detail
+
+/// \brief Common base of the optimizers: an in-place update of a flat
+/// parameter vector from its gradient.
+///
+/// \tparam Scalar_ float or double.
+///
+/// State (moment estimates, accumulators) is allocated by the first step, sized
+/// to its parameters, and reused: later steps allocate nothing. The number of
+/// parameters is then fixed until reset().
+template <typename Scalar_>
+class Optimizer {
+  static_assert(std::is_same<Scalar_, float>::value || std::is_same<Scalar_, double>::value,
+                "descent::Optimizer: Scalar must be float or double");
+
+ public:
+  using Scalar = Scalar_;
+  using Index = Eigen::Index;
+
+  virtual ~Optimizer() = default;
+
+  /// \brief One update of params from grad, in place.
+  ///
+  /// \param params any writable Eigen dense object whose elements are stored
+  ///   contiguously (VectorX, ArrayX, MatrixX, Map over user memory, a
+  ///   segment or a block of whole columns); treated as a flat vector in its
+  ///   storage order. Temporaries such as x.segment(i, n) are accepted.
+  /// \param grad the gradient at params, of the same number of elements. A
+  ///   contiguous object is read in place; any other expression (a product,
+  ///   a strided view) is evaluated into a temporary first, which allocates.
+  ///   grad may share memory with params.
+  /// \throws std::invalid_argument if the sizes differ, if params is not
+  ///   contiguous, or if the size differs from the one the state was built
+  ///   for; params and state are then untouched.
+  ///
+  /// The step uses the lr() in force when it is called. A step on empty
+  /// vectors does nothing.
+  template <typename Params, typename Grad>
+  void step(Params&& params, const Eigen::DenseBase<Grad>& grad);
+
+  /// The learning rate the next step will use.
+  Scalar lr() const noexcept { return lr_; }
+
+  /// \throws std::invalid_argument unless lr is finite and >= 0.
+  void set_lr(Scalar lr) {
+    detail::check_nonnegative(name(), "lr", lr);
+    lr_ = lr;
+  }
+
+  /// Steps taken since construction or the last reset().
+  std::int64_t iterations() const noexcept { return iterations_; }
+
+  /// Number of parameters the state is built for, or -1 before the first
+  /// step.
+  Index state_size() const noexcept { return state_size_; }
+
+  /// Forgets all state and the step count; the next step may use a new
+  /// number of parameters. lr() is kept.
+  void reset() noexcept {
+    release_state();
+    state_size_ = -1;
+    iterations_ = 0;
+  }
+
+  /// The class name, e.g. "Adam".
+  virtual std::string_view name() const noexcept = 0;
+
+ protected:
+  explicit Optimizer(Scalar lr) : lr_(lr) {}
+  Optimizer(const Optimizer&) = default;
+  Optimizer& operator=(const Optimizer&) = default;
+  Optimizer(Optimizer&&) noexcept = default;
+  Optimizer& operator=(Optimizer&&) noexcept = default;
+
+  /// A derived class's Options with lr replaced by the one in force.
+  template <typename Options>
+  Options with_current_lr(Options options) const {
+    options.lr = lr_;
+    return options;
+  }
+
+  /// Allocates and initialises the state for n parameters.
+  virtual void allocate_state(Index n) = 0;
+
+  /// Frees the state.
+  virtual void release_state() noexcept = 0;
+
+  /// Applies step number t (1 for the first) to n > 0 parameters, using
+  /// lr(). params and grad do not overlap.
+  virtual void update(Scalar* params, const Scalar* grad, Index n, std::int64_t t) noexcept = 0;
+
+ private:
+  void step_raw(Scalar* params, const Scalar* grad, Index n);
+  [[noreturn]] void throw_step_error(const std::string& what) const {
+    std::ostringstream os;
+    os << "descent::" << name() << "::step: " << what;
+    throw std::invalid_argument(os.str());
+  }
+
+  Scalar lr_;
+  std::int64_t iterations_ = 0;
+  Index state_size_ = -1;
+};
+
+template <typename Scalar_>
+template <typename Params, typename Grad>
+void Optimizer<Scalar_>::step(Params&& params, const Eigen::DenseBase<Grad>& grad) {
+  using P = std::remove_reference_t<Params>;
+  using PD = std::remove_cv_t<P>;
+  static_assert(detail::is_dense<PD>,
+                "descent::Optimizer::step: params must be an Eigen dense object");
+  static_assert(std::is_same<typename PD::Scalar, Scalar>::value,
+                "descent::Optimizer::step: params must hold the optimizer's Scalar");
+  static_assert(std::is_same<typename Grad::Scalar, Scalar>::value,
+                "descent::Optimizer::step: grad must hold the optimizer's Scalar");
+  static_assert(detail::has_direct_access<PD>(),
+                "descent::Optimizer::step: params must expose its storage (a Matrix, Array, "
+                "Map or contiguous Block), not an expression");
+  static_assert(!std::is_const<P>::value && (int(PD::Flags) & Eigen::LvalueBit) != 0,
+                "descent::Optimizer::step: params must be writable");
+
+  const Grad& g = grad.derived();
+  if (params.size() != g.size()) {
+    std::ostringstream os;
+    os << "params has " << params.size() << " elements but grad has " << g.size();
+    throw_step_error(os.str());
+  }
+  if (!detail::is_contiguous(params)) {
+    throw_step_error("params must be stored contiguously (inner stride 1, no gaps)");
+  }
+  if (params.rows() > 1 && params.cols() > 1 && g.rows() > 1 && g.cols() > 1 &&
+      bool(PD::IsRowMajor) != bool(Grad::IsRowMajor)) {
+    throw_step_error(
+        "params and grad are matrices of different storage orders, so their flat element "
+        "orders differ");
+  }
+
+  Scalar* x = params.data();
+  const Index n = params.size();
+  if constexpr (detail::has_direct_access<Grad>()) {
+    const Scalar* gp = g.data();
+    const bool overlaps = n > 0 && std::less<const Scalar*>{}(gp, x + n) &&
+                          std::less<const Scalar*>{}(x, gp + n);
+    if (detail::is_contiguous(g) && !overlaps) {
+      step_raw(x, gp, n);
+      return;
+    }
+  }
+  // Strided views, expressions and grads that overlap params are read from a
+  // copy in grad's own storage order.
+  const typename Grad::PlainObject plain = g;
+  step_raw(x, plain.data(), n);
+}
+
+template <typename Scalar_>
+void Optimizer<Scalar_>::step_raw(Scalar* params, const Scalar* grad, Index n) {
+  if (n == 0) return;
+  if (state_size_ >= 0 && n != state_size_) {
+    std::ostringstream os;
+    os << "params has " << n << " elements but the state was built for " << state_size_
+       << " (call reset() to change the size)";
+    throw_step_error(os.str());
+  }
+  if (state_size_ < 0) {
+    allocate_state(n);
+    state_size_ = n;
+  }
+  update(params, grad, n, iterations_ + 1);
+  ++iterations_;
+}
+
+}  // namespace descent

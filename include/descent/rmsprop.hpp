@@ -1,0 +1,97 @@
+#pragma once
+/// \file
+/// RMSprop (lecture section 7).
+
+#include <cstdint>
+#include <string_view>
+
+#include <Eigen/Core>
+
+#include "detail/check.hpp"
+#include "detail/kernel.hpp"
+#include "optimizer.hpp"
+
+namespace descent {
+
+/// \brief RMSprop (lecture section 7): AdaGrad with the sum of squared
+/// gradients replaced by an exponential moving average, so that recent
+/// gradients matter most.
+///
+/// Inputs: lr (α), rho (ρ), eps (ε), eps_placement. State: v₀ = 0. Per step:
+///
+///     v ← ρ·v + (1 − ρ)·g²
+///     θ ← θ − lr·g / √(v + ε)      (InsideSqrt, the lecture's; default)
+///     θ ← θ − lr·g / (√v + ε)      (OutsideSqrt)
+///
+/// The defaults are the lecture's (α = 0.1, ρ = 0.99, ε = 1e-8). With
+/// OutsideSqrt this reproduces torch.optim.RMSprop(lr, alpha = ρ, eps)
+/// (centered false, momentum 0, weight_decay 0), whose default lr is 0.01.
+template <typename Scalar_>
+class RMSprop : public Optimizer<Scalar_> {
+ public:
+  using Scalar = Scalar_;
+  using Index = Eigen::Index;
+
+  struct Options {
+    /// Step size α; finite and >= 0. Default 0.1.
+    Scalar lr = Scalar(0.1);
+    /// Decay ρ of the moving average; in [0, 1). Default 0.99.
+    Scalar rho = Scalar(0.99);
+    /// ε in the denominator; finite and >= 0. Default 1e-8.
+    Scalar eps = Scalar(1e-8);
+    /// Where ε enters the denominator. Default InsideSqrt.
+    EpsPlacement eps_placement = EpsPlacement::InsideSqrt;
+  };
+
+  /// \throws std::invalid_argument if an option is out of range.
+  explicit RMSprop(Options options = {})
+      : Optimizer<Scalar>(checked(options).lr), options_(options) {}
+
+  static constexpr std::string_view kName = "RMSprop";
+  std::string_view name() const noexcept override { return kName; }
+
+  /// The options, with lr as currently set.
+  Options options() const { return this->with_current_lr(options_); }
+
+ private:
+  static const Options& checked(const Options& o) {
+    detail::check_nonnegative(kName, "lr", o.lr);
+    detail::check_unit_interval(kName, "rho", o.rho);
+    detail::check_nonnegative(kName, "eps", o.eps);
+    return o;
+  }
+
+  template <EpsPlacement P>
+  static void kernel(Scalar* DESCENT_RESTRICT x, const Scalar* DESCENT_RESTRICT g,
+                     Scalar* DESCENT_RESTRICT v, Index n, Scalar lr, Scalar rho,
+                     Scalar one_minus_rho, Scalar eps) noexcept {
+    for (Index i = 0; i < n; ++i) {
+      const Scalar vi = rho * v[i] + one_minus_rho * g[i] * g[i];
+      v[i] = vi;
+      x[i] -= lr * g[i] / detail::denominator<P>(vi, eps);
+    }
+  }
+
+  void allocate_state(Index n) override { square_avg_.setZero(n); }
+  void release_state() noexcept override { square_avg_.resize(0); }
+
+  void update(Scalar* x, const Scalar* g, Index n, std::int64_t) noexcept override {
+    const Scalar lr = this->lr();
+    const Scalar rho = options_.rho;
+    const Scalar one_minus_rho = Scalar(1) - rho;
+    const Scalar eps = options_.eps;
+    Scalar* v = square_avg_.data();
+    detail::for_range(n, [&](Index b, Index e) {
+      if (options_.eps_placement == EpsPlacement::InsideSqrt) {
+        kernel<EpsPlacement::InsideSqrt>(x + b, g + b, v + b, e - b, lr, rho, one_minus_rho, eps);
+      } else {
+        kernel<EpsPlacement::OutsideSqrt>(x + b, g + b, v + b, e - b, lr, rho, one_minus_rho, eps);
+      }
+    });
+  }
+
+  Options options_;
+  Eigen::Matrix<Scalar, Eigen::Dynamic, 1> square_avg_;
+};
+
+}  // namespace descent

@@ -1,0 +1,99 @@
+#pragma once
+/// \file
+/// Keras-style SGD: plain, momentum or Nesterov, with time-based decay
+/// (lecture sections 3 to 5).
+
+#include <cstdint>
+#include <string_view>
+
+#include <Eigen/Core>
+
+#include "detail/check.hpp"
+#include "detail/kernel.hpp"
+#include "optimizer.hpp"
+
+namespace descent {
+
+/// \brief Stochastic gradient descent with the options of
+/// keras.optimizers.SGD(lr, momentum, decay, nesterov), the signature the
+/// lecture shows.
+///
+/// Inputs: lr (α), momentum (μ), nesterov, decay. State: velocity v₀ = 0,
+/// allocated only when momentum > 0. Per step t = 1, 2, …:
+///
+///     lr_t ← lr / (1 + decay·(t − 1))
+///     v    ← μ·v − lr_t·g
+///     θ    ← θ + v                 (nesterov = false)
+///     θ    ← θ + μ·v − lr_t·g      (nesterov = true)
+///
+/// Keras's form keeps the step inside v. torch.optim.SGD keeps
+/// b ← μ·b + g and steps θ ← θ − lr·b (θ ← θ − lr·(g + μ·b) with
+/// nesterov); at a constant lr, v = −lr·b, so both give the same iterates
+/// up to rounding (dampening 0). They part when lr changes during a run:
+/// here the velocity remembers the old rates, in PyTorch it does not.
+/// "Minibatch SGD" (lecture section 3) is any optimizer fed the gradient of
+/// the mean loss over a minibatch, see MinibatchSampler.
+template <typename Scalar_>
+class SGD : public Optimizer<Scalar_> {
+ public:
+  using Scalar = Scalar_;
+  using Index = Eigen::Index;
+
+  struct Options {
+    /// Step size α; finite and >= 0. Default 0.01.
+    Scalar lr = Scalar(0.01);
+    /// Momentum μ; in [0, 1). 0 (the default) is plain SGD.
+    Scalar momentum = Scalar(0);
+    /// Nesterov's look-ahead form of momentum. Default false.
+    bool nesterov = false;
+    /// Time-based decay of the step size; finite and >= 0. Default 0.
+    Scalar decay = Scalar(0);
+  };
+
+  /// \throws std::invalid_argument if an option is out of range.
+  explicit SGD(Options options = {}) : Optimizer<Scalar>(checked(options).lr), options_(options) {}
+
+  static constexpr std::string_view kName = "SGD";
+  std::string_view name() const noexcept override { return kName; }
+
+  /// The options, with lr as currently set.
+  Options options() const { return this->with_current_lr(options_); }
+
+ private:
+  static const Options& checked(const Options& o) {
+    detail::check_nonnegative(kName, "lr", o.lr);
+    detail::check_unit_interval(kName, "momentum", o.momentum);
+    detail::check_nonnegative(kName, "decay", o.decay);
+    return o;
+  }
+
+  bool has_velocity() const noexcept { return options_.momentum > Scalar(0); }
+
+  void allocate_state(Index n) override {
+    if (has_velocity()) velocity_.setZero(n);
+  }
+  void release_state() noexcept override { velocity_.resize(0); }
+
+  void update(Scalar* x, const Scalar* g, Index n, std::int64_t t) noexcept override {
+    const Scalar lr_t = static_cast<Scalar>(
+        double(this->lr()) / (1.0 + double(options_.decay) * static_cast<double>(t - 1)));
+    if (!has_velocity()) {
+      detail::for_range(n, [&](Index b, Index e) { detail::gradient_kernel(x + b, g + b, e - b, lr_t); });
+      return;
+    }
+    Scalar* v = velocity_.data();
+    const Scalar mu = options_.momentum;
+    detail::for_range(n, [&](Index b, Index e) {
+      if (options_.nesterov) {
+        detail::velocity_kernel<true>(x + b, g + b, v + b, e - b, mu, lr_t);
+      } else {
+        detail::velocity_kernel<false>(x + b, g + b, v + b, e - b, mu, lr_t);
+      }
+    });
+  }
+
+  Options options_;
+  Eigen::Matrix<Scalar, Eigen::Dynamic, 1> velocity_;
+};
+
+}  // namespace descent

@@ -1,0 +1,52 @@
+#pragma once
+/// \file
+/// StepLR (lecture section 9).
+
+#include <string_view>
+
+#include "detail/check.hpp"
+#include "scheduler.hpp"
+
+namespace descent {
+
+/// \brief lr = base_lr·γ^⌊epoch / step_size⌋, as
+/// torch.optim.lr_scheduler.StepLR.
+///
+/// PyTorch multiplies the current lr by γ at each change point, so after k
+/// changes its lr is (((base_lr·γ)·γ)…)·γ, which can differ from
+/// base_lr·γᵏ in the last bit; lr_at() forms that same product and so
+/// reproduces PyTorch's sequence exactly. The optimizer must outlive the
+/// scheduler.
+template <typename Scalar_>
+class StepLR : public LRScheduler<Scalar_> {
+ public:
+  using Scalar = Scalar_;
+
+  /// \param step_size epochs between changes; > 0.
+  /// \param gamma factor applied at each change; finite and > 0. Default 0.1.
+  /// \throws std::invalid_argument if an argument is out of range.
+  StepLR(Optimizer<Scalar>& optimizer, long step_size, double gamma = 0.1)
+      : LRScheduler<Scalar>(optimizer), step_size_(step_size), gamma_(gamma) {
+    detail::check_at_least(kName, "step_size", step_size, 1);
+    detail::check_positive(kName, "gamma", gamma);
+    this->apply(0);
+  }
+
+  double lr_at(long e) const override {
+    double lr = double(this->base_lr());
+    for (long k = e / step_size_; k > 0 && lr != 0.0; --k) lr *= gamma_;
+    return lr;
+  }
+
+  long step_size() const noexcept { return step_size_; }
+  double gamma() const noexcept { return gamma_; }
+
+  static constexpr std::string_view kName = "StepLR";
+  std::string_view name() const noexcept override { return kName; }
+
+ private:
+  long step_size_;
+  double gamma_;
+};
+
+}  // namespace descent
