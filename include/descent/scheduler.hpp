@@ -4,10 +4,11 @@
 /// section 9).
 
 #include <cmath>
-#include <sstream>
 #include <stdexcept>
+#include <string>
 #include <string_view>
 
+#include "detail/check.hpp"
 #include "optimizer.hpp"
 
 namespace descent {
@@ -62,11 +63,11 @@ class LRScheduler {
     const double lr = lr_at(e);
     const auto value = static_cast<Scalar>(lr);
     if (!(value >= Scalar(0)) || !std::isfinite(value)) {
-      std::ostringstream os;
-      os.precision(17);
-      os << "descent::" << name() << ": the schedule gives lr " << lr << " at epoch " << e
-         << "; lr must be finite and >= 0";
-      throw std::invalid_argument(os.str());
+      std::string message = "descent::";
+      message.append(name()).append(": the schedule gives lr ").append(detail::to_text(lr));
+      message.append(" at epoch ").append(std::to_string(e));
+      message.append("; lr must be finite and >= 0");
+      throw std::invalid_argument(message);
     }
     optimizer_->set_lr(value);
     last_lr_ = value;

@@ -4,22 +4,30 @@
 /// std::invalid_argument with a message "descent::<Class>: <field> must be
 /// <range>, got <value>", so a bad setting is refused where it is made.
 
+#include <charconv>
 #include <cmath>
-#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <string_view>
 
 namespace descent::detail {
 
-/// Formats `what` and its value into the message used by every check.
+/// The shortest text that reads back as value ("0.1", "1e-08", "nan").
+template <typename T>
+std::string to_text(T value) {
+  char buffer[64];
+  const auto result = std::to_chars(buffer, buffer + sizeof buffer, value);
+  return std::string(buffer, result.ptr);
+}
+
+/// Throws "descent::<cls>: <field> must be <range>, got <value>".
 template <typename T>
 [[noreturn]] void throw_invalid(std::string_view cls, std::string_view field,
                                 std::string_view range, T value) {
-  std::ostringstream os;
-  os.precision(17);
-  os << "descent::" << cls << ": " << field << " must be " << range << ", got " << value;
-  throw std::invalid_argument(os.str());
+  std::string message = "descent::";
+  message.append(cls).append(": ").append(field).append(" must be ").append(range);
+  message.append(", got ").append(to_text(value));
+  throw std::invalid_argument(message);
 }
 
 /// value >= 0 and finite.

@@ -1,0 +1,454 @@
+// A tour of descent: every optimizer, from the same start, on four classic
+// 2-D test functions (the lecture's deep valley, Rosenbrock, Beale and
+// Himmelblau).
+//
+//   ./tour           5000 steps per run
+//   ./tour --quick   300 steps per run, no commentary (the ctest smoke test)
+//
+// Fair tuning: for each function and optimizer the learning rate is the best
+// of one fixed grid, the same grid and the same rule for everyone; the other
+// options are set once, for all functions, and printed next to lr.
+//
+// Every run keeps its path (the start, then the params after each step) in a
+// std::vector<Eigen::Vector2d>, ready to be written out for a plot.
+
+#include <Eigen/Core>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <descent/descent.hpp>
+#include <functional>
+#include <limits>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace {
+
+using Vec = Eigen::Vector2d;
+using Optimizer = descent::Optimizer<double>;
+
+constexpr double kTolerance = 1e-6;  // "reached" means f − f* < kTolerance
+
+// ---------------------------------------------------------------------------
+// The test functions, with their gradients written out by hand.
+
+// The lecture's deep valley: curvature 1/10 along x, 2 along y.
+double valley(const Vec& p) { return p.x() * p.x() / 20 + p.y() * p.y(); }
+Vec valley_grad(const Vec& p) { return {p.x() / 10, 2 * p.y()}; }
+
+double rosenbrock(const Vec& p) {
+  const double a = 1 - p.x(), b = p.y() - p.x() * p.x();
+  return a * a + 100 * b * b;
+}
+Vec rosenbrock_grad(const Vec& p) {
+  const double a = 1 - p.x(), b = p.y() - p.x() * p.x();
+  return {-2 * a - 400 * p.x() * b, 200 * b};
+}
+
+// Beale: the sum of (c_k − x + x·y^k)² over k = 1, 2, 3.
+double beale(const Vec& p) {
+  const double x = p.x(), y = p.y();
+  const double a = 1.5 - x + x * y, b = 2.25 - x + x * y * y, c = 2.625 - x + x * y * y * y;
+  return a * a + b * b + c * c;
+}
+Vec beale_grad(const Vec& p) {
+  const double x = p.x(), y = p.y();
+  const double a = 1.5 - x + x * y, b = 2.25 - x + x * y * y, c = 2.625 - x + x * y * y * y;
+  return {2 * a * (y - 1) + 2 * b * (y * y - 1) + 2 * c * (y * y * y - 1),
+          2 * a * x + 4 * b * x * y + 6 * c * x * y * y};
+}
+
+// Himmelblau: four minima (all 0), four saddles and a local maximum.
+double himmelblau(const Vec& p) {
+  const double a = p.x() * p.x() + p.y() - 11, b = p.x() + p.y() * p.y() - 7;
+  return a * a + b * b;
+}
+Vec himmelblau_grad(const Vec& p) {
+  const double a = p.x() * p.x() + p.y() - 11, b = p.x() + p.y() * p.y() - 7;
+  return {4 * p.x() * a + 2 * b, 2 * a + 4 * p.y() * b};
+}
+
+// ---------------------------------------------------------------------------
+// The optimizers. `settings` spells out the options `make` sets besides lr;
+// every other option keeps the library's default.
+
+struct Method {
+  const char* name;
+  const char* settings;
+  std::function<std::unique_ptr<Optimizer>(double lr)> make;
+};
+
+template <typename Opt>
+std::unique_ptr<Optimizer> make(const typename Opt::Options& options) {
+  return std::make_unique<Opt>(options);
+}
+
+std::vector<Method> methods() {
+  using namespace descent;
+  return {
+      {"GradientDescent", "",
+       [](double lr) {
+         GradientDescent<double>::Options o;
+         o.lr = lr;
+         return make<GradientDescent<double>>(o);
+       }},
+      // Keras's form v ← μ·v − lr·g: Momentum at 1/(1 − μ) = 10 times the lr.
+      {"SGD", "momentum=0.9",
+       [](double lr) {
+         SGD<double>::Options o;
+         o.lr = lr;
+         o.momentum = 0.9;
+         return make<SGD<double>>(o);
+       }},
+      {"Momentum", "beta=0.9",
+       [](double lr) {
+         Momentum<double>::Options o;
+         o.lr = lr;
+         o.beta = 0.9;
+         return make<Momentum<double>>(o);
+       }},
+      // Its params hold the look-ahead point θ + β·Δ; that is what f, the
+      // distance and the path below are measured at.
+      {"Nesterov", "beta=0.9",
+       [](double lr) {
+         Nesterov<double>::Options o;
+         o.lr = lr;
+         o.beta = 0.9;
+         return make<Nesterov<double>>(o);
+       }},
+      {"AdaGrad", "",
+       [](double lr) {
+         AdaGrad<double>::Options o;
+         o.lr = lr;
+         return make<AdaGrad<double>>(o);
+       }},
+      {"RMSprop", "rho=0.99",
+       [](double lr) {
+         RMSprop<double>::Options o;
+         o.lr = lr;
+         o.rho = 0.99;
+         return make<RMSprop<double>>(o);
+       }},
+      {"Adam", "beta1=0.9 beta2=0.999",
+       [](double lr) {
+         Adam<double>::Options o;
+         o.lr = lr;
+         o.beta1 = 0.9;
+         o.beta2 = 0.999;
+         return make<Adam<double>>(o);
+       }},
+  };
+}
+
+// lr = 10^(k/4) from 1e-4 to 10, four points a decade, for every optimizer.
+// It reaches 10 because the lecture's Momentum and Nesterov scale their step
+// by (1 − beta): with beta = 0.9 their lr is ten times the effective one.
+std::vector<double> lr_grid() {
+  std::vector<double> grid;
+  for (int k = -16; k <= 4; ++k) grid.push_back(std::pow(10.0, k / 4.0));
+  return grid;
+}
+
+// ---------------------------------------------------------------------------
+// Runs and results.
+
+struct Run {
+  double lr = 0;
+  std::vector<Vec> path;  // path[0] is the start, path[t] the params after step t
+  bool diverged = false;
+  double gap = std::numeric_limits<double>::infinity();  // final f − f*
+  double lowest_gap = std::numeric_limits<double>::infinity();
+  long lowest_step = 0;  // the step with the lowest f − f*
+  double distance = std::numeric_limits<double>::infinity();
+  std::size_t nearest = 0;  // index of the known minimizer closest to the end
+  long steps = -1;          // the step from which on f − f* < kTolerance; -1 if never
+  double seconds = 0;
+};
+
+// One lr of the grid: how the run ended, and the lowest f − f* on its way.
+struct Trial {
+  double lr, gap, lowest_gap;
+  long lowest_step;
+};
+
+// One optimizer on one problem: its best run, and every lr tried.
+struct Tuned {
+  const Method* method = nullptr;
+  Run best;
+  int reached = 0;  // grid lrs that reach the tolerance
+  std::vector<Trial> trials;
+
+  const Trial& at(double lr) const {
+    for (const Trial& trial : trials) {
+      if (std::abs(trial.lr / lr - 1) < 1e-9) return trial;
+    }
+    throw std::out_of_range("tour: lr not in the grid");
+  }
+};
+
+struct Problem;
+
+struct Table {
+  const Problem* problem;
+  int budget;
+  int grid_size;
+  std::vector<Tuned> rows;
+
+  const Tuned& operator[](std::string_view name) const {
+    for (const Tuned& row : rows) {
+      if (row.method->name == name) return row;
+    }
+    throw std::out_of_range("tour: no optimizer named " + std::string(name));
+  }
+};
+
+struct Problem {
+  const char* name;
+  const char* formula;
+  double (*f)(const Vec&);
+  Vec (*grad)(const Vec&);
+  Vec start;
+  double f_min;
+  std::vector<Vec> minimizers;
+  std::string (*note)(const Table&);  // what the table shows, in its own numbers
+};
+
+Run run(const Problem& problem, const Method& method, double lr, int budget) {
+  Run r;
+  r.lr = lr;
+  r.path.reserve(std::size_t(budget) + 1);
+  const std::unique_ptr<Optimizer> optimizer = method.make(lr);
+  Vec x = problem.start;
+  r.path.push_back(x);
+  // The last step at which f − f* >= kTolerance (-1: not even at the start).
+  long last_above = problem.f(x) - problem.f_min < kTolerance ? -1 : 0;
+
+  const auto t0 = std::chrono::steady_clock::now();
+  for (int t = 1; t <= budget; ++t) {
+    optimizer->step(x, problem.grad(x));
+    r.path.push_back(x);
+    const double gap = problem.f(x) - problem.f_min;
+    if (!std::isfinite(gap) || x.norm() > 1e6) {
+      r.diverged = true;
+      break;
+    }
+    if (!(gap < kTolerance)) last_above = t;
+    if (gap < r.lowest_gap) {
+      r.lowest_gap = gap;
+      r.lowest_step = t;
+    }
+  }
+  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (r.diverged) return r;
+
+  r.gap = problem.f(x) - problem.f_min;
+  if (last_above < budget) r.steps = last_above + 1;
+  for (std::size_t i = 0; i < problem.minimizers.size(); ++i) {
+    const double d = (x - problem.minimizers[i]).norm();
+    if (d < r.distance) {
+      r.distance = d;
+      r.nearest = i;
+    }
+  }
+  return r;
+}
+
+// Fewer steps to reach the tolerance wins; among runs that never reach it,
+// the lower final f; a diverged run loses to any other.
+bool better(const Run& a, const Run& b) {
+  if (a.diverged != b.diverged) return b.diverged;
+  if ((a.steps >= 0) != (b.steps >= 0)) return a.steps >= 0;
+  if (a.steps != b.steps) return a.steps < b.steps;
+  return a.gap < b.gap;
+}
+
+Tuned tune(const Problem& problem, const Method& method, const std::vector<double>& grid,
+           int budget) {
+  Tuned tuned;
+  tuned.method = &method;
+  for (std::size_t i = 0; i < grid.size(); ++i) {
+    Run r = run(problem, method, grid[i], budget);
+    tuned.reached += r.steps >= 0;
+    tuned.trials.push_back({r.lr, r.gap, r.lowest_gap, r.lowest_step});
+    if (i == 0 || better(r, tuned.best)) tuned.best = std::move(r);
+  }
+  return tuned;
+}
+
+// ---------------------------------------------------------------------------
+// Printing.
+
+template <typename... Args>
+std::string format(const char* fmt, Args... args) {
+  std::string s(std::size_t(std::snprintf(nullptr, 0, fmt, args...)), '\0');
+  std::snprintf(s.data(), s.size() + 1, fmt, args...);
+  return s;
+}
+
+// Pads s with spaces to `width` characters, counting UTF-8 code points.
+std::string pad(std::string s, std::size_t width) {
+  std::size_t chars = 0;
+  for (unsigned char c : s) chars += (c & 0xC0) != 0x80;
+  if (chars < width) s.append(width - chars, ' ');
+  return s;
+}
+
+std::string steps_text(const Run& r) { return r.steps >= 0 ? std::to_string(r.steps) : "–"; }
+
+std::string point_text(const Vec& p) { return format("(%.2f, %.2f)", p.x(), p.y()); }
+
+// Column widths: optimizer, settings, final f, distance, steps, reached, time.
+constexpr std::size_t kWidths[] = {17, 34, 11, 11, 7, 9, 10};
+
+void print_header(const Problem& p, int budget, int grid_size) {
+  const bool several = p.minimizers.size() > 1;
+  std::printf("\n%s: f = %s, from (%g, %g), %d steps\n", p.name, p.formula, p.start.x(),
+              p.start.y(), budget);
+  std::string head =
+      pad("optimizer", kWidths[0]) + pad("settings", kWidths[1]) + pad("final f", kWidths[2]) +
+      pad(several ? "to nearest minimizer" : "to x*", kWidths[3] + (several ? 16 : 0)) +
+      pad("steps", kWidths[4]) + pad(format("reach/%d", grid_size), kWidths[5]) + "time";
+  std::printf("%s\n%s\n", head.c_str(), std::string(head.size() + 4, '-').c_str());
+}
+
+void print_row(const Problem& p, const Tuned& t) {
+  const Run& r = t.best;
+  std::string settings = format("lr=%.3g", r.lr);
+  if (*t.method->settings != '\0') settings += std::string(" ") + t.method->settings;
+  std::string row = pad(t.method->name, kWidths[0]) + pad(settings, kWidths[1]);
+  if (r.diverged) {
+    row += "diverges at every lr of the grid";
+  } else {
+    const bool several = p.minimizers.size() > 1;
+    std::string distance = format("%.2e", r.distance);
+    if (several) distance += " " + point_text(p.minimizers[r.nearest]);
+    row += pad(format("%.2e", r.gap + p.f_min), kWidths[2]) +
+           pad(distance, kWidths[3] + (several ? 16 : 0)) + pad(steps_text(r), kWidths[4]) +
+           pad(format("%d", t.reached), kWidths[5]) + format("%4.0f µs", r.seconds * 1e6);
+  }
+  std::printf("%s\n", row.c_str());
+}
+
+// ---------------------------------------------------------------------------
+// What each table shows. The sentences quote the table's own numbers; they
+// were written for the full 5000-step run.
+
+std::string note_valley(const Table& t) {
+  return format(
+      "The valley's axes are the coordinates, so per-coordinate step sizes undo its 1:20\n"
+      "curvature: AdaGrad reaches 1e-6 in %s steps, GradientDescent in %s (Adam %s).\n"
+      "Momentum is no faster at its best lr (%s steps) but works over a wider range (%d of %d\n"
+      "lrs, GD %d): from lr = 1 on, GD's zig-zag in y, y <- (1 - 2 lr) y, no longer shrinks.",
+      steps_text(t["AdaGrad"].best).c_str(), steps_text(t["GradientDescent"].best).c_str(),
+      steps_text(t["Adam"].best).c_str(), steps_text(t["Momentum"].best).c_str(),
+      t["Momentum"].reached, t.grid_size, t["GradientDescent"].reached);
+}
+
+std::string note_rosenbrock(const Table& t) {
+  const std::vector<Vec>& path = t["AdaGrad"].best.path;
+  const std::size_t n = path.size();
+  return format(
+      "Along the curved valley momentum and Adam reach 1e-6 (Momentum %s steps, Nesterov %s,\n"
+      "Adam %s); GradientDescent ends at f = %.1e. AdaGrad's per-coordinate step lr/sqrt(h)\n"
+      "can only shrink: it ends at f = %.1e, its last step %.1e long, its first %.1e.",
+      steps_text(t["Momentum"].best).c_str(), steps_text(t["Nesterov"].best).c_str(),
+      steps_text(t["Adam"].best).c_str(), t["GradientDescent"].best.gap, t["AdaGrad"].best.gap,
+      (path[n - 1] - path[n - 2]).norm(), (path[1] - path[0]).norm());
+}
+
+std::string note_beale(const Table& t) {
+  const Trial& rms = t["RMSprop"].at(0.01);
+  return format(
+      "Adam takes %s steps, Momentum %s, GradientDescent %s. RMSprop does not settle: at\n"
+      "lr=0.01 its f falls to %.1e by step %ld, then rises to %.1e; its best, lr=%.3g, ends\n"
+      "at %.1e.",
+      steps_text(t["Adam"].best).c_str(), steps_text(t["Momentum"].best).c_str(),
+      steps_text(t["GradientDescent"].best).c_str(), rms.lowest_gap, rms.lowest_step, rms.gap,
+      t["RMSprop"].best.lr, t["RMSprop"].best.gap);
+}
+
+std::string note_himmelblau(const Table& t) {
+  std::string s = format(
+      "From near the local maximum (-0.27, -0.92) AdaGrad and Adam first step about lr*sign(g)\n"
+      "per coordinate (RMSprop 10*lr*sign(g)), not along g, and need not end where the gradient\n"
+      "methods do. In this nearly round basin momentum costs steps: Momentum %s, Nesterov %s,\n"
+      "GradientDescent %s. Ends:",
+      steps_text(t["Momentum"].best).c_str(), steps_text(t["Nesterov"].best).c_str(),
+      steps_text(t["GradientDescent"].best).c_str());
+  const Problem& p = *t.problem;
+  for (std::size_t i = 0; i < p.minimizers.size(); ++i) {
+    std::string names;
+    for (const Tuned& row : t.rows) {
+      if (row.best.diverged || row.best.nearest != i) continue;
+      names += (names.empty() ? "" : ", ") + std::string(row.method->name);
+    }
+    if (!names.empty()) s += "\n  near " + point_text(p.minimizers[i]) + ": " + names;
+  }
+  return s;
+}
+
+// ---------------------------------------------------------------------------
+// The problems: name, formula, f, gradient, start, f*, known minimizers, note.
+
+std::vector<Problem> problems() {
+  // clang-format off
+  return {
+      {"Deep valley (lecture)", "x^2/20 + y^2", valley, valley_grad,
+       Vec(-7, 2), 0, {Vec(0, 0)}, note_valley},
+      {"Rosenbrock", "(1 - x)^2 + 100 (y - x^2)^2", rosenbrock, rosenbrock_grad,
+       Vec(-1.5, 2), 0, {Vec(1, 1)}, note_rosenbrock},
+      {"Beale", "sum_k (c_k - x + x y^k)^2, c = (1.5, 2.25, 2.625)", beale, beale_grad,
+       Vec(1, 1.5), 0, {Vec(3, 0.5)}, note_beale},
+      // Started near its local maximum (-0.27, -0.92).
+      {"Himmelblau", "(x^2 + y - 11)^2 + (x + y^2 - 7)^2", himmelblau, himmelblau_grad,
+       Vec(-0.3, -0.9), 0, {Vec(3, 2),
+                            Vec(-2.805118086952745, 3.131312518250573),
+                            Vec(-3.779310253377747, -3.283185991286169),
+                            Vec(3.5844283403304917, -1.8481265269644034)}, note_himmelblau},
+  };
+  // clang-format on
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const bool quick = argc == 2 && std::strcmp(argv[1], "--quick") == 0;
+  if (argc > 2 || (argc == 2 && !quick)) {
+    std::fprintf(stderr, "usage: %s [--quick]\n", argv[0]);
+    return 2;
+  }
+  const int budget = quick ? 300 : 5000;
+
+  const std::vector<Problem> test_functions = problems();
+  const std::vector<Method> optimizers = methods();
+  const std::vector<double> grid = lr_grid();
+
+  std::printf(
+      "descent tour: every optimizer from the same start, %d steps per run.\n"
+      "lr: per function and optimizer, the best of the grid 10^(k/4), 1e-4 <= lr <= 10: fewest\n"
+      "  steps to reach f - f* < %g, else lowest final f. Other options as listed, else defaults.\n"
+      "steps: the step from which on f - f* < %g (– never); reach: grid lrs that get there;\n"
+      "time: the whole run shown, f and gradient included (in 2-D, mostly per-step overhead).\n"
+      "SGD momentum=0.9 (Keras's form v <- 0.9 v - lr g) makes the same steps as Momentum (the\n"
+      "lecture's) at 10 times the lr; their reach differs only at the ends of the grid.\n",
+      budget, kTolerance, kTolerance);
+
+  for (const Problem& problem : test_functions) {
+    Table table{&problem, budget, int(grid.size()), {}};
+    for (const Method& method : optimizers)
+      table.rows.push_back(tune(problem, method, grid, budget));
+
+    print_header(problem, budget, table.grid_size);
+    for (const Tuned& row : table.rows) print_row(problem, row);
+    if (quick) {
+      std::printf("(--quick: the commentary, written for the full run, is left out)\n");
+    } else {
+      std::printf("%s\n", problem.note(table).c_str());
+    }
+  }
+  return 0;
+}

@@ -1,0 +1,197 @@
+#pragma once
+// Shared test support: the lecture's formulas written the plain way, one
+// coordinate at a time, as the reference the library's fused kernels are
+// checked against; small test problems; comparison helpers.
+
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <vector>
+
+#include <Eigen/Core>
+#include <catch2/catch.hpp>
+
+#include <descent/eps_placement.hpp>
+
+namespace support {
+
+template <typename S>
+using Vec = Eigen::Matrix<S, Eigen::Dynamic, 1>;
+
+/// Relative tolerance for "equal up to rounding" over a long trajectory.
+template <typename S>
+constexpr S trajectory_tol() {
+  return std::is_same<S, float>::value ? S(2e-5) : S(1e-12);
+}
+
+/// max_i |a_i − b_i| / max(|b_i|, floor).
+template <typename A, typename B>
+double max_rel_error(const A& a, const B& b, double floor = 1e-300) {
+  REQUIRE(a.size() == b.size());
+  double worst = 0;
+  for (Eigen::Index i = 0; i < a.size(); ++i) {
+    const double ai = static_cast<double>(a(i));
+    const double bi = static_cast<double>(b(i));
+    const double err = std::abs(ai - bi) / std::max(std::abs(bi), floor);
+    if (!(err <= worst)) worst = err;  // NaN propagates as "worst"
+  }
+  return worst;
+}
+
+/// True when a and b hold the same bits, element by element.
+template <typename A, typename B>
+bool bitwise_equal(const A& a, const B& b) {
+  if (a.size() != b.size()) return false;
+  for (Eigen::Index i = 0; i < a.size(); ++i) {
+    if (!(a(i) == b(i))) return false;
+  }
+  return true;
+}
+
+// ---------------------------------------------------------------------------
+// The lecture's update rules, per coordinate, written as printed. Each keeps
+// its own state and counts its steps.
+
+template <typename S>
+struct RefGradientDescent {  // section 2
+  S lr;
+  void step(Vec<S>& x, const Vec<S>& g) {
+    for (Eigen::Index i = 0; i < x.size(); ++i) x(i) = x(i) + (-lr * g(i));
+  }
+};
+
+template <typename S>
+struct RefKerasSGD {  // section 5's Keras signature
+  S lr, momentum;
+  bool nesterov;
+  S decay;
+  Vec<S> v;
+  std::int64_t iterations = 0;
+  void step(Vec<S>& x, const Vec<S>& g) {
+    if (v.size() == 0) v = Vec<S>::Zero(x.size());
+    const S lr_t = S(double(lr) * (1.0 / (1.0 + double(decay) * double(iterations))));
+    ++iterations;
+    for (Eigen::Index i = 0; i < x.size(); ++i) {
+      v(i) = momentum * v(i) - lr_t * g(i);
+      x(i) = nesterov ? x(i) + momentum * v(i) - lr_t * g(i) : x(i) + v(i);
+    }
+  }
+};
+
+template <typename S>
+struct RefMomentum {  // section 4
+  S lr, beta;
+  Vec<S> delta;
+  void step(Vec<S>& x, const Vec<S>& g) {
+    if (delta.size() == 0) delta = Vec<S>::Zero(x.size());
+    for (Eigen::Index i = 0; i < x.size(); ++i) {
+      delta(i) = beta * delta(i) - (1 - beta) * lr * g(i);
+      x(i) = x(i) + delta(i);
+    }
+  }
+};
+
+/// Section 5 run literally: holds the true iterate θ and asks for the
+/// gradient at the look-ahead point θ + βΔ.
+template <typename S>
+struct RefNesterov {
+  S lr, beta;
+  Vec<S> theta, delta;
+  Vec<S> lookahead() const { return theta + beta * delta; }
+  void step(const Vec<S>& grad_at_lookahead) {
+    if (delta.size() == 0) delta = Vec<S>::Zero(theta.size());
+    for (Eigen::Index i = 0; i < theta.size(); ++i) {
+      delta(i) = beta * delta(i) - (1 - beta) * lr * grad_at_lookahead(i);
+      theta(i) = theta(i) + delta(i);
+    }
+  }
+};
+
+template <typename S>
+S ref_denominator(S v, S eps, descent::EpsPlacement p) {
+  return p == descent::EpsPlacement::InsideSqrt ? std::sqrt(v + eps) : std::sqrt(v) + eps;
+}
+
+template <typename S>
+struct RefAdaGrad {  // section 6, with eps
+  S lr, eps, h0;
+  descent::EpsPlacement placement;
+  Vec<S> h;
+  void step(Vec<S>& x, const Vec<S>& g) {
+    if (h.size() == 0) h = Vec<S>::Constant(x.size(), h0);
+    for (Eigen::Index i = 0; i < x.size(); ++i) {
+      h(i) = h(i) + g(i) * g(i);
+      x(i) = x(i) - lr / ref_denominator(h(i), eps, placement) * g(i);
+    }
+  }
+};
+
+template <typename S>
+struct RefRMSprop {  // section 7
+  S lr, rho, eps;
+  descent::EpsPlacement placement;
+  Vec<S> v;
+  void step(Vec<S>& x, const Vec<S>& g) {
+    if (v.size() == 0) v = Vec<S>::Zero(x.size());
+    for (Eigen::Index i = 0; i < x.size(); ++i) {
+      v(i) = rho * v(i) + (1 - rho) * g(i) * g(i);
+      x(i) = x(i) - lr / ref_denominator(v(i), eps, placement) * g(i);
+    }
+  }
+};
+
+template <typename S>
+struct RefAdam {  // section 8, m̂ and v̂ formed explicitly
+  S lr, beta1, beta2, eps;
+  descent::EpsPlacement placement;
+  Vec<S> m, v;
+  std::int64_t t = 0;
+  void step(Vec<S>& x, const Vec<S>& g) {
+    if (m.size() == 0) {
+      m = Vec<S>::Zero(x.size());
+      v = Vec<S>::Zero(x.size());
+    }
+    ++t;
+    const S bias1 = S(1 - std::pow(double(beta1), double(t)));
+    const S bias2 = S(1 - std::pow(double(beta2), double(t)));
+    for (Eigen::Index i = 0; i < x.size(); ++i) {
+      m(i) = beta1 * m(i) + (1 - beta1) * g(i);
+      v(i) = beta2 * v(i) + (1 - beta2) * g(i) * g(i);
+      const S m_hat = m(i) / bias1;
+      const S v_hat = v(i) / bias2;
+      x(i) = x(i) - lr * m_hat / ref_denominator(v_hat, eps, placement);
+    }
+  }
+};
+
+// ---------------------------------------------------------------------------
+// Test problems.
+
+/// A smooth, separable, non-quadratic bowl in n coordinates with curvatures
+/// spread over two decades: f = Σ a_i (x_i − c_i)² / 2 + 0.1 Σ (1 − cos x_i).
+template <typename S>
+struct Bowl {
+  Vec<S> a, c;
+  explicit Bowl(Eigen::Index n) : a(n), c(n) {
+    for (Eigen::Index i = 0; i < n; ++i) {
+      a(i) = S(std::pow(10.0, 2.0 * double(i % 7) / 6.0 - 1.0));  // 0.1 … 10
+      c(i) = S(std::sin(1.0 + double(i)));
+    }
+  }
+  Vec<S> grad(const Vec<S>& x) const {
+    return (a.array() * (x - c).array() + S(0.1) * x.array().sin()).matrix();
+  }
+  Vec<S> start() const {
+    Vec<S> x(a.size());
+    for (Eigen::Index i = 0; i < a.size(); ++i) x(i) = S(2.0 * std::cos(0.7 * double(i)));
+    return x;
+  }
+};
+
+/// Sizes that hit every vector-loop tail for 4, 8 and 16 lanes.
+inline const std::vector<Eigen::Index>& tail_sizes() {
+  static const std::vector<Eigen::Index> sizes{1, 2, 3, 7, 8, 9, 15, 16, 17, 31, 33, 1023};
+  return sizes;
+}
+
+}  // namespace support

@@ -1,0 +1,239 @@
+#!/usr/bin/python3
+"""Generate tests/data/torch_reference.hpp: reference data from PyTorch.
+
+Run offline with a Python that has PyTorch (Debian's python3-torch, 1.13):
+
+    /usr/bin/python3 tools/make_torch_reference.py
+
+It writes tests/data/torch_reference.hpp (next to this script's repository
+root), which tests/test_torch_reference.cpp compares descent against.
+
+Optimizer trajectories: one fixed separable problem in n = 3 coordinates
+whose gradient uses only IEEE basic operations, so that C++ can compute the
+same gradient with the same operations in the same order:
+
+    g(x) = a * (x - c) + 0.05 * x * x * x      (elementwise, left to right)
+
+p.grad is set to that tensor by hand (no autograd) before each opt.step().
+Each case is run in float32 (gradient computed in float32 as well) and in
+float64. The parameters are recorded at x0, after steps 1..10 and after every
+10th step up to 160.
+
+Schedulers (float64): get_last_lr()[0] after construction and after each of
+100 scheduler.step() calls, each preceded by an optimizer.step() as PyTorch
+asks.
+
+Every number is printed with repr(), which round-trips a double exactly;
+float32 values are exact as Python floats, so they round-trip as well.
+"""
+
+import os
+import sys
+import warnings
+
+import torch
+
+N_STEPS = 160
+RECORDED_STEPS = [0] + list(range(1, 11)) + list(range(20, N_STEPS + 1, 10))
+N_EPOCHS = 100
+
+# The problem. a has curvatures spread over two decades; c and x0 are chosen
+# so every coordinate travels a noticeable distance over the run.
+A = [1.0, 10.0, 0.1]
+C = [1.5, -0.7, 2.3]
+X0 = [-1.2, 0.9, -0.4]
+
+DTYPES = [("float32", torch.float32), ("float64", torch.float64)]
+
+# (identifier, torch call as text, factory, hyperparameters for the C++ side)
+OPTIMIZER_CASES = [
+    ("sgd_lr0_05", "torch.optim.SGD(params, lr=0.05)",
+     lambda ps: torch.optim.SGD(ps, lr=0.05),
+     dict(lr=0.05)),
+    ("sgd_momentum", "torch.optim.SGD(params, lr=0.01, momentum=0.9)",
+     lambda ps: torch.optim.SGD(ps, lr=0.01, momentum=0.9),
+     dict(lr=0.01, momentum=0.9)),
+    ("sgd_nesterov", "torch.optim.SGD(params, lr=0.01, momentum=0.9, nesterov=True)",
+     lambda ps: torch.optim.SGD(ps, lr=0.01, momentum=0.9, nesterov=True),
+     dict(lr=0.01, momentum=0.9, nesterov=True)),
+    ("adagrad_default", "torch.optim.Adagrad(params, lr=0.1)",
+     lambda ps: torch.optim.Adagrad(ps, lr=0.1),
+     dict(lr=0.1, eps=1e-10, initial_accumulator=0.0)),
+    ("adagrad_init_acc",
+     "torch.optim.Adagrad(params, lr=0.1, initial_accumulator_value=0.1, eps=1e-6)",
+     lambda ps: torch.optim.Adagrad(ps, lr=0.1, initial_accumulator_value=0.1, eps=1e-6),
+     dict(lr=0.1, eps=1e-6, initial_accumulator=0.1)),
+    ("rmsprop_lr0_01", "torch.optim.RMSprop(params, lr=0.01, alpha=0.99, eps=1e-8)",
+     lambda ps: torch.optim.RMSprop(ps, lr=0.01, alpha=0.99, eps=1e-8),
+     dict(lr=0.01, rho=0.99, eps=1e-8)),
+    ("rmsprop_lr0_001", "torch.optim.RMSprop(params, lr=0.001, alpha=0.9, eps=1e-6)",
+     lambda ps: torch.optim.RMSprop(ps, lr=0.001, alpha=0.9, eps=1e-6),
+     dict(lr=0.001, rho=0.9, eps=1e-6)),
+    ("adam_default", "torch.optim.Adam(params, lr=0.01)",
+     lambda ps: torch.optim.Adam(ps, lr=0.01),
+     dict(lr=0.01, beta1=0.9, beta2=0.999, eps=1e-8)),
+    ("adam_betas", "torch.optim.Adam(params, lr=0.05, betas=(0.8, 0.99), eps=1e-6)",
+     lambda ps: torch.optim.Adam(ps, lr=0.05, betas=(0.8, 0.99), eps=1e-6),
+     dict(lr=0.05, beta1=0.8, beta2=0.99, eps=1e-6)),
+]
+
+HYPERPARAMETER_DEFAULTS = dict(lr=0.0, momentum=0.0, nesterov=False, eps=0.0,
+                               initial_accumulator=0.0, rho=0.0, beta1=0.0, beta2=0.0)
+
+# (identifier, description, base lr, factory(optimizer), C++ side parameters)
+SCHEDULER_CASES = [
+    ("lambda_lr_0_95", "LambdaLR(opt, lambda e: 0.95 ** e), base lr 0.1", 0.1,
+     lambda opt: torch.optim.lr_scheduler.LambdaLR(opt, lambda e: 0.95 ** e),
+     dict(step_size=0, gamma=0.0)),
+    ("step_lr_30_0_1", "StepLR(opt, step_size=30, gamma=0.1), base lr 0.1", 0.1,
+     lambda opt: torch.optim.lr_scheduler.StepLR(opt, step_size=30, gamma=0.1),
+     dict(step_size=30, gamma=0.1)),
+    ("step_lr_docs", "StepLR(opt, step_size=30, gamma=0.1), base lr 0.05 (PyTorch docs example)",
+     0.05,
+     lambda opt: torch.optim.lr_scheduler.StepLR(opt, step_size=30, gamma=0.1),
+     dict(step_size=30, gamma=0.1)),
+    ("step_lr_7_0_5", "StepLR(opt, step_size=7, gamma=0.5), base lr 0.3", 0.3,
+     lambda opt: torch.optim.lr_scheduler.StepLR(opt, step_size=7, gamma=0.5),
+     dict(step_size=7, gamma=0.5)),
+]
+
+
+def run_optimizer(factory, dtype):
+    a = torch.tensor(A, dtype=dtype)
+    c = torch.tensor(C, dtype=dtype)
+    p = torch.tensor(X0, dtype=dtype, requires_grad=True)
+    opt = factory([p])
+    recorded = {0: p.detach().tolist()}
+    for step in range(1, N_STEPS + 1):
+        with torch.no_grad():
+            p.grad = a * (p - c) + 0.05 * p * p * p
+        assert p.grad.dtype == dtype
+        opt.step()
+        if step in RECORDED_STEPS:
+            recorded[step] = p.detach().tolist()
+    return [recorded[s] for s in RECORDED_STEPS]
+
+
+def run_scheduler(base_lr, factory):
+    p = torch.zeros(1, dtype=torch.float64, requires_grad=True)
+    opt = torch.optim.SGD([p], lr=base_lr)
+    sched = factory(opt)
+    lrs = [sched.get_last_lr()[0]]
+    for _ in range(N_EPOCHS):
+        p.grad = torch.zeros_like(p)
+        opt.step()
+        sched.step()
+        lrs.append(sched.get_last_lr()[0])
+    for v in lrs:
+        assert type(v) is float
+    return lrs
+
+
+def r(x):
+    """A C++ double literal that round-trips x."""
+    if isinstance(x, bool):
+        return "true" if x else "false"
+    if isinstance(x, int):
+        return str(x)
+    s = repr(float(x))
+    if "e" not in s and "." not in s and "inf" not in s and "nan" not in s:
+        s += ".0"
+    return s
+
+
+def main():
+    torch.set_num_threads(1)
+    warnings.simplefilter("error")  # e.g. the scheduler-order warning
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    out_path = os.path.join(root, "tests", "data", "torch_reference.hpp")
+
+    lines = []
+    w = lines.append
+    w("// Generated by tools/make_torch_reference.py with torch %s; do not edit."
+      % torch.__version__)
+    w("#pragma once")
+    w("// Reference data from PyTorch, compared against descent in")
+    w("// tests/test_torch_reference.cpp. Regenerate with:")
+    w("//     /usr/bin/python3 tools/make_torch_reference.py")
+    w("")
+    w("namespace torch_reference {")
+    w("")
+    w('constexpr const char* kTorchVersion = "%s";' % torch.__version__)
+    w("")
+    w("// The problem: g(x) = a * (x - c) + 0.05 * x * x * x, elementwise, evaluated")
+    w("// left to right in the run's dtype (for float32: a, c, x0 and 0.05 rounded")
+    w("// to float first). p.grad was set to g(p) by hand before every opt.step().")
+    w("constexpr int kDim = %d;" % len(A))
+    w("constexpr double kA[kDim] = {%s};" % ", ".join(r(v) for v in A))
+    w("constexpr double kC[kDim] = {%s};" % ", ".join(r(v) for v in C))
+    w("constexpr double kX0[kDim] = {%s};" % ", ".join(r(v) for v in X0))
+    w("constexpr double kCubic = 0.05;")
+    w("constexpr int kSteps = %d;" % N_STEPS)
+    w("constexpr int kNumRecorded = %d;" % len(RECORDED_STEPS))
+    w("// Step after which params[k] was recorded (0: x0).")
+    w("constexpr int kRecordedSteps[kNumRecorded] = {%s};"
+      % ", ".join(str(s) for s in RECORDED_STEPS))
+    w("")
+    w("/// Hyperparameters of one torch.optim case; fields a case does not use are 0.")
+    w("struct Hyper {")
+    w("  double lr, momentum;")
+    w("  bool nesterov;")
+    w("  double eps, initial_accumulator, rho, beta1, beta2;")
+    w("};")
+    w("")
+    w("/// One optimizer run: params[k] after step kRecordedSteps[k]. float32 runs")
+    w("/// hold float values, exactly representable as double.")
+    w("struct Trajectory {")
+    w("  const char* torch_call;")
+    w("  const char* dtype;")
+    w("  Hyper hyper;")
+    w("  double params[kNumRecorded][kDim];")
+    w("};")
+    w("")
+    for ident, call, factory, hyper in OPTIMIZER_CASES:
+        h = dict(HYPERPARAMETER_DEFAULTS)
+        h.update(hyper)
+        hyper_text = "{%s}" % ", ".join(
+            r(h[k]) for k in ["lr", "momentum", "nesterov", "eps", "initial_accumulator",
+                              "rho", "beta1", "beta2"])
+        for dname, dtype in DTYPES:
+            traj = run_optimizer(factory, dtype)
+            w("constexpr Trajectory %s_%s{" % (ident, dname))
+            w('    "%s", "%s",' % (call, dname))
+            w("    %s," % hyper_text)
+            w("    {")
+            for step, row in zip(RECORDED_STEPS, traj):
+                w("        {%s},  // %d" % (", ".join(r(v) for v in row), step))
+            w("    }};")
+            w("")
+
+    w("/// One scheduler run (float64): lr[e] = get_last_lr()[0] after e")
+    w("/// scheduler.step() calls (lr[0]: right after construction).")
+    w("constexpr int kEpochs = %d;" % N_EPOCHS)
+    w("struct Schedule {")
+    w("  const char* torch_call;")
+    w("  double base_lr;")
+    w("  long step_size;  // StepLR only")
+    w("  double gamma;    // StepLR only")
+    w("  double lr[kEpochs + 1];")
+    w("};")
+    w("")
+    for ident, desc, base_lr, factory, params in SCHEDULER_CASES:
+        lrs = run_scheduler(base_lr, factory)
+        w("constexpr Schedule %s{" % ident)
+        w('    "%s", %s, %d, %s,' % (desc, r(base_lr), params["step_size"], r(params["gamma"])))
+        w("    {")
+        for i in range(0, len(lrs), 4):
+            w("        %s," % ", ".join(r(v) for v in lrs[i:i + 4]))
+        w("    }};")
+        w("")
+    w("}  // namespace torch_reference")
+    w("")
+
+    with open(out_path, "w") as f:
+        f.write("\n".join(lines))
+    print("wrote %s (%d bytes)" % (out_path, os.path.getsize(out_path)), file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
