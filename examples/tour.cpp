@@ -12,12 +12,10 @@
 // Every run keeps its path (the start, then the params after each step) in a
 // std::vector<Eigen::Vector2d>, ready to be written out for a plot.
 
-#include <Eigen/Core>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
-#include <descent/descent.hpp>
 #include <functional>
 #include <limits>
 #include <memory>
@@ -25,6 +23,9 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include <Eigen/Core>
+#include <descent/descent.hpp>
 
 namespace {
 

@@ -3,15 +3,13 @@
 // coordinate at a time, as the reference the library's fused kernels are
 // checked against; small test problems; comparison helpers.
 
-#include <cmath>
-#include <cstdint>
-#include <limits>
-#include <vector>
-
 #include <Eigen/Core>
 #include <catch2/catch.hpp>
-
+#include <cmath>
+#include <cstdint>
 #include <descent/eps_placement.hpp>
+#include <limits>
+#include <vector>
 
 namespace support {
 

@@ -1,13 +1,12 @@
 // Every optimizer reaches the minimizer of an ill-conditioned quadratic and of
 // Rosenbrock's function, in float and double.
 
+#include <Eigen/Dense>
 #include <cmath>
+#include <descent/descent.hpp>
 #include <functional>
 #include <memory>
 #include <string>
-
-#include <Eigen/Dense>
-#include <descent/descent.hpp>
 
 #include "support.hpp"
 
@@ -27,8 +26,8 @@ struct IllConditionedQuadratic {
     Eigen::Matrix<double, n, n> m;
     for (Eigen::Index i = 0; i < n; ++i)
       for (Eigen::Index j = 0; j < n; ++j) m(i, j) = std::sin(1.0 + double(3 * i + 7 * j));
-    const Eigen::Matrix<double, n, n> q = Eigen::HouseholderQR<Eigen::Matrix<double, n, n>>(m)
-                                              .householderQ();
+    const Eigen::Matrix<double, n, n> q =
+        Eigen::HouseholderQR<Eigen::Matrix<double, n, n>>(m).householderQ();
     Eigen::Matrix<double, n, 1> eigenvalues;
     for (Eigen::Index i = 0; i < n; ++i) eigenvalues(i) = std::pow(100.0, double(i) / (n - 1));
     A = (q * eigenvalues.asDiagonal() * q.transpose()).template cast<S>();
@@ -92,8 +91,8 @@ double tolerance() {
 
 }  // namespace
 
-TEMPLATE_TEST_CASE("convergence: ill-conditioned quadratic (condition 100)", "[convergence]",
-                   float, double) {
+TEMPLATE_TEST_CASE("convergence: ill-conditioned quadratic (condition 100)", "[convergence]", float,
+                   double) {
   using S = TestType;
   using namespace descent;
   const IllConditionedQuadratic<S> problem;
@@ -109,8 +108,8 @@ TEMPLATE_TEST_CASE("convergence: ill-conditioned quadratic (condition 100)", "[c
       {"RMSprop outside, StepLR", make<RMSprop<S>>({S(0.01), S(0.99), S(1e-8), out}), 6000, 1000,
        0.1},
       {"Adam lr 0.05, StepLR", make<Adam<S>>({S(0.05)}), 4000, 1000, 0.2},
-      {"Adam outside, StepLR", make<Adam<S>>({S(0.05), S(0.9), S(0.999), S(1e-8), out}), 4000,
-       1000, 0.2},
+      {"Adam outside, StepLR", make<Adam<S>>({S(0.05), S(0.9), S(0.999), S(1e-8), out}), 4000, 1000,
+       0.2},
   };
   for (const auto& c : cases) {
     const double distance = final_distance<S>(problem, c);

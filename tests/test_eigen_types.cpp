@@ -2,10 +2,9 @@
 // gives the same bits as the VectorX call on the same values.
 
 #include <array>
+#include <descent/descent.hpp>
 #include <memory>
 #include <vector>
-
-#include <descent/descent.hpp>
 
 #include "support.hpp"
 
@@ -110,8 +109,8 @@ TEMPLATE_TEST_CASE("eigen types: segment and head temporaries update only their 
   CHECK((whole.head(4).array() == S(6.5)).all());
 }
 
-TEMPLATE_TEST_CASE("eigen types: grad as an expression, a strided view or params itself",
-                   "[eigen]", float, double) {
+TEMPLATE_TEST_CASE("eigen types: grad as an expression, a strided view or params itself", "[eigen]",
+                   float, double) {
   using S = TestType;
   SECTION("expression") {
     descent::Adam<S> adam({S(0.1)});
@@ -160,7 +159,8 @@ TEMPLATE_TEST_CASE("eigen types: fixed-size vectors", "[eigen]", float, double) 
 TEMPLATE_TEST_CASE("eigen types: through Optimizer<S>& and pointers", "[eigen]", float, double) {
   using S = TestType;
   std::vector<std::unique_ptr<descent::Optimizer<S>>> optimizers;
-  optimizers.push_back(std::make_unique<descent::Adam<S>>(typename descent::Adam<S>::Options{S(0.1)}));
+  optimizers.push_back(
+      std::make_unique<descent::Adam<S>>(typename descent::Adam<S>::Options{S(0.1)}));
   descent::Optimizer<S>& base = *optimizers.front();
   Vec<S> x = flat_start<S>(10);
   for (int t = 0; t < kSteps; ++t) {

@@ -2,12 +2,11 @@
 // loses nothing: params, state, step count, lr and epoch stay as they were.
 
 #include <cmath>
+#include <descent/descent.hpp>
 #include <functional>
 #include <limits>
 #include <stdexcept>
 #include <string>
-
-#include <descent/descent.hpp>
 
 #include "support.hpp"
 
@@ -41,7 +40,10 @@ std::vector<std::function<std::unique_ptr<descent::Optimizer<S>>()>> all_optimiz
   return {
       [] { return std::make_unique<descent::GradientDescent<S>>(); },
       [] { return std::make_unique<descent::SGD<S>>(); },
-      [] { return std::make_unique<descent::SGD<S>>(typename descent::SGD<S>::Options{S(0.01), S(0.9), true}); },
+      [] {
+        return std::make_unique<descent::SGD<S>>(
+            typename descent::SGD<S>::Options{S(0.01), S(0.9), true});
+      },
       [] { return std::make_unique<descent::Momentum<S>>(); },
       [] { return std::make_unique<descent::Nesterov<S>>(); },
       [] { return std::make_unique<descent::AdaGrad<S>>(); },
@@ -52,8 +54,8 @@ std::vector<std::function<std::unique_ptr<descent::Optimizer<S>>()>> all_optimiz
 
 }  // namespace
 
-TEMPLATE_TEST_CASE("errors: invalid options name the class, the option and the value",
-                   "[errors]", float, double) {
+TEMPLATE_TEST_CASE("errors: invalid options name the class, the option and the value", "[errors]",
+                   float, double) {
   using S = TestType;
   using descent::AdaGrad;
   using descent::Adam;
@@ -82,15 +84,21 @@ TEMPLATE_TEST_CASE("errors: invalid options name the class, the option and the v
   require_invalid([] { Nesterov<S>({S(-3)}); }, {"Nesterov", "lr", "-3"});
 
   require_invalid([] { AdaGrad<S>({S(0.1), S(-1)}); }, {"descent::AdaGrad", "eps", "-1"});
-  require_invalid([] { AdaGrad<S>({S(0.1), S(1e-10), S(-0.5)}); },
-                  {"AdaGrad", "initial_accumulator", "-0.5"});
+  require_invalid(
+      [] {
+        AdaGrad<S>({S(0.1), S(1e-10), S(-0.5)});
+      },
+      {"AdaGrad", "initial_accumulator", "-0.5"});
   require_invalid([&] { AdaGrad<S>({inf}); }, {"AdaGrad", "lr", "inf"});
 
   require_invalid([] { RMSprop<S>({S(0.1), S(1)}); }, {"descent::RMSprop", "rho", "[0, 1)"});
   require_invalid([] { RMSprop<S>({S(0.1), S(0.9), S(-1e-8)}); }, {"RMSprop", "eps"});
 
-  require_invalid([] { Adam<S>({S(0.1), S(1.5)}); },
-                  {"descent::Adam: beta1 must be in [0, 1), got 1.5"});
+  require_invalid(
+      [] {
+        Adam<S>({S(0.1), S(1.5)});
+      },
+      {"descent::Adam: beta1 must be in [0, 1), got 1.5"});
   require_invalid([] { Adam<S>({S(0.1), S(0.9), S(1)}); }, {"Adam", "beta2", "1"});
   require_invalid([] { Adam<S>({S(0.1), S(0.9), S(0.999), S(-1)}); }, {"Adam", "eps", "-1"});
   require_invalid([] { Adam<S>({S(-0.001)}); }, {"Adam", "lr", "-0.001"});

@@ -1,7 +1,6 @@
 // Identities between optimizers: special cases of one that are another.
 
 #include <cmath>
-
 #include <descent/descent.hpp>
 
 #include "support.hpp"
@@ -74,9 +73,8 @@ TEMPLATE_TEST_CASE(
   }
 }
 
-TEMPLATE_TEST_CASE(
-    "identity: Adam with beta1 0 is RMSprop with lr sqrt(1 - rho^t) lr (eps 0)", "[identity]",
-    float, double) {
+TEMPLATE_TEST_CASE("identity: Adam with beta1 0 is RMSprop with lr sqrt(1 - rho^t) lr (eps 0)",
+                   "[identity]", float, double) {
   // With β₁ = 0, m̂ = g; with ε = 0, lr·g/√(v/(1 − ρᵗ)) = lr·√(1 − ρᵗ)·g/√v.
   // RMSprop takes the lr in force at each step, so setting it per step
   // reproduces Adam's bias correction.

@@ -59,16 +59,25 @@ TEMPLATE_TEST_CASE("lecture: SGD follows Keras's momentum, nesterov and decay", 
     for (const S decay : {S(0), S(0.01)}) {
       INFO("nesterov = " << nesterov << ", decay = " << decay);
       check_all_sizes<S>(
-          [&] { return descent::SGD<S>({S(0.02), S(0.9), nesterov, decay}); },
-          [&] { return support::RefKerasSGD<S>{S(0.02), S(0.9), nesterov, decay, {}}; });
+          [&] {
+            return descent::SGD<S>({S(0.02), S(0.9), nesterov, decay});
+          },
+          [&] {
+            return support::RefKerasSGD<S>{S(0.02), S(0.9), nesterov, decay, {}};
+          });
     }
   }
 }
 
 TEMPLATE_TEST_CASE("lecture: Momentum follows section 4", "[lecture]", float, double) {
   using S = TestType;
-  check_all_sizes<S>([] { return descent::Momentum<S>({S(0.1), S(0.9)}); },
-                     [] { return support::RefMomentum<S>{S(0.1), S(0.9), {}}; });
+  check_all_sizes<S>(
+      [] {
+        return descent::Momentum<S>({S(0.1), S(0.9)});
+      },
+      [] {
+        return support::RefMomentum<S>{S(0.1), S(0.9), {}};
+      });
 }
 
 TEMPLATE_TEST_CASE("lecture: AdaGrad follows section 6 in both eps placements", "[lecture]", float,
@@ -76,8 +85,13 @@ TEMPLATE_TEST_CASE("lecture: AdaGrad follows section 6 in both eps placements", 
   using S = TestType;
   for (const auto p : {EpsPlacement::OutsideSqrt, EpsPlacement::InsideSqrt}) {
     INFO("placement = " << int(p));
-    check_all_sizes<S>([&] { return descent::AdaGrad<S>({S(0.3), S(1e-6), S(0.1), p}); },
-                       [&] { return support::RefAdaGrad<S>{S(0.3), S(1e-6), S(0.1), p, {}}; });
+    check_all_sizes<S>(
+        [&] {
+          return descent::AdaGrad<S>({S(0.3), S(1e-6), S(0.1), p});
+        },
+        [&] {
+          return support::RefAdaGrad<S>{S(0.3), S(1e-6), S(0.1), p, {}};
+        });
   }
 }
 
@@ -86,8 +100,13 @@ TEMPLATE_TEST_CASE("lecture: RMSprop follows section 7 in both eps placements", 
   using S = TestType;
   for (const auto p : {EpsPlacement::InsideSqrt, EpsPlacement::OutsideSqrt}) {
     INFO("placement = " << int(p));
-    check_all_sizes<S>([&] { return descent::RMSprop<S>({S(0.01), S(0.99), S(1e-8), p}); },
-                       [&] { return support::RefRMSprop<S>{S(0.01), S(0.99), S(1e-8), p, {}}; });
+    check_all_sizes<S>(
+        [&] {
+          return descent::RMSprop<S>({S(0.01), S(0.99), S(1e-8), p});
+        },
+        [&] {
+          return support::RefRMSprop<S>{S(0.01), S(0.99), S(1e-8), p, {}};
+        });
   }
 }
 
@@ -97,7 +116,9 @@ TEMPLATE_TEST_CASE("lecture: Adam follows section 8 in both eps placements", "[l
   for (const auto p : {EpsPlacement::InsideSqrt, EpsPlacement::OutsideSqrt}) {
     INFO("placement = " << int(p));
     check_all_sizes<S>(
-        [&] { return descent::Adam<S>({S(0.02), S(0.9), S(0.999), S(1e-8), p}); },
+        [&] {
+          return descent::Adam<S>({S(0.02), S(0.9), S(0.999), S(1e-8), p});
+        },
         [&] { return support::RefAdam<S>{S(0.02), S(0.9), S(0.999), S(1e-8), p, {}, {}}; });
   }
 }

@@ -1,14 +1,13 @@
 // MinibatchSampler (lecture section 3) and minibatch SGD on a linear
 // regression, checked against the closed-form least-squares solution.
 
+#include <Eigen/Dense>
 #include <algorithm>
 #include <cmath>
+#include <descent/descent.hpp>
 #include <random>
 #include <set>
 #include <vector>
-
-#include <Eigen/Dense>
-#include <descent/descent.hpp>
 
 #include "support.hpp"
 

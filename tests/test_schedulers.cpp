@@ -3,7 +3,6 @@
 // sequences are in test_torch_reference.cpp.
 
 #include <cmath>
-
 #include <descent/descent.hpp>
 
 #include "support.hpp"
@@ -64,8 +63,8 @@ TEMPLATE_TEST_CASE("schedulers: the optimizer steps with the scheduled lr", "[sc
   CHECK((x.array() == S(-3.25)).all());
 }
 
-TEMPLATE_TEST_CASE("schedulers: a scheduler overrides set_lr and keeps its own base",
-                   "[scheduler]", float, double) {
+TEMPLATE_TEST_CASE("schedulers: a scheduler overrides set_lr and keeps its own base", "[scheduler]",
+                   float, double) {
   using S = TestType;
   descent::RMSprop<S> rmsprop({S(0.1)});
   descent::Optimizer<S>& base = rmsprop;

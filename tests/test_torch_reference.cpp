@@ -14,17 +14,11 @@
 // (PyTorch's AVX2 kernels, or this file under -march flags). Nothing here
 // depends on bitwise equality of trajectories.
 
+#include <Eigen/Core>
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <cmath>
 #include <cstdint>
-#include <sstream>
-#include <string>
-#include <utility>
-#include <vector>
-
-#include <Eigen/Core>
-#include <catch2/catch.hpp>
-
 #include <descent/adagrad.hpp>
 #include <descent/adam.hpp>
 #include <descent/gradient_descent.hpp>
@@ -32,6 +26,10 @@
 #include <descent/rmsprop.hpp>
 #include <descent/sgd.hpp>
 #include <descent/step_lr.hpp>
+#include <sstream>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "data/torch_reference.hpp"
 
@@ -357,9 +355,8 @@ void check_schedule_exact(descent::Optimizer<double>& opt, descent::LRScheduler<
 /// one float ulp (the base differs by < 2^-24 relative), and exactly where
 /// that offset does not cross a rounding boundary (at 21 of the 101
 /// LambdaLR epochs and StepLR(30)'s epochs 90-100 it does).
-void check_schedule_float(descent::Optimizer<float>& opt,
-                                       descent::LRScheduler<float>& sched,
-                                       const tr::Schedule& ref) {
+void check_schedule_float(descent::Optimizer<float>& opt, descent::LRScheduler<float>& sched,
+                          const tr::Schedule& ref) {
   INFO(ref.torch_call << " in float");
   REQUIRE(sched.base_lr() == static_cast<float>(ref.base_lr));
   for (long e = 0; e <= tr::kEpochs; ++e) {

@@ -2,10 +2,9 @@
 /// \file
 /// AdaGrad (lecture section 6).
 
+#include <Eigen/Core>
 #include <cstdint>
 #include <string_view>
-
-#include <Eigen/Core>
 
 #include "detail/check.hpp"
 #include "detail/kernel.hpp"

@@ -2,11 +2,10 @@
 /// \file
 /// Adam (lecture section 8).
 
+#include <Eigen/Core>
 #include <cmath>
 #include <cstdint>
 #include <string_view>
-
-#include <Eigen/Core>
 
 #include "detail/check.hpp"
 #include "detail/kernel.hpp"

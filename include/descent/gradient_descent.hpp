@@ -50,7 +50,8 @@ class GradientDescent : public Optimizer<Scalar_> {
 
   void update(Scalar* x, const Scalar* g, Index n, std::int64_t) noexcept override {
     const Scalar lr = this->lr();
-    detail::for_range(n, [&](Index b, Index e) { detail::gradient_kernel(x + b, g + b, e - b, lr); });
+    detail::for_range(n,
+                      [&](Index b, Index e) { detail::gradient_kernel(x + b, g + b, e - b, lr); });
   }
 
   Options options_;

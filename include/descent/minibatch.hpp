@@ -2,13 +2,12 @@
 /// \file
 /// Random minibatches for minibatch SGD (lecture section 3).
 
+#include <Eigen/Core>
 #include <algorithm>
 #include <cstdint>
 #include <numeric>
 #include <random>
 #include <vector>
-
-#include <Eigen/Core>
 
 #include "detail/check.hpp"
 

@@ -3,6 +3,7 @@
 /// descent::Optimizer, the base every optimizer derives from: one
 /// step(params, grad) contract over any contiguous Eigen storage.
 
+#include <Eigen/Core>
 #include <cstdint>
 #include <functional>
 #include <sstream>
@@ -11,8 +12,6 @@
 #include <string_view>
 #include <type_traits>
 #include <utility>
-
-#include <Eigen/Core>
 
 #include "detail/check.hpp"
 #include "eps_placement.hpp"
@@ -183,8 +182,8 @@ void Optimizer<Scalar_>::step(Params&& params, const Eigen::DenseBase<Grad>& gra
   const Index n = params.size();
   if constexpr (detail::has_direct_access<Grad>()) {
     const Scalar* gp = g.data();
-    const bool overlaps = n > 0 && std::less<const Scalar*>{}(gp, x + n) &&
-                          std::less<const Scalar*>{}(x, gp + n);
+    const bool overlaps =
+        n > 0 && std::less<const Scalar*>{}(gp, x + n) && std::less<const Scalar*>{}(x, gp + n);
     if (detail::is_contiguous(g) && !overlaps) {
       step_raw(x, gp, n);
       return;

@@ -2,10 +2,9 @@
 /// \file
 /// RMSprop (lecture section 7).
 
+#include <Eigen/Core>
 #include <cstdint>
 #include <string_view>
-
-#include <Eigen/Core>
 
 #include "detail/check.hpp"
 #include "detail/kernel.hpp"

@@ -3,10 +3,9 @@
 /// Keras-style SGD: plain, momentum or Nesterov, with time-based decay
 /// (lecture sections 3 to 5).
 
+#include <Eigen/Core>
 #include <cstdint>
 #include <string_view>
-
-#include <Eigen/Core>
 
 #include "detail/check.hpp"
 #include "detail/kernel.hpp"
@@ -78,7 +77,8 @@ class SGD : public Optimizer<Scalar_> {
     const Scalar lr_t = static_cast<Scalar>(
         double(this->lr()) / (1.0 + double(options_.decay) * static_cast<double>(t - 1)));
     if (!has_velocity()) {
-      detail::for_range(n, [&](Index b, Index e) { detail::gradient_kernel(x + b, g + b, e - b, lr_t); });
+      detail::for_range(
+          n, [&](Index b, Index e) { detail::gradient_kernel(x + b, g + b, e - b, lr_t); });
       return;
     }
     Scalar* v = velocity_.data();

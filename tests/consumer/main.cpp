@@ -1,8 +1,7 @@
 // Minimizes f(x) = ½‖x − c‖² with Adam through the installed headers and
 // exits non-zero unless it converges.
-#include <cstdio>
-
 #include <Eigen/Core>
+#include <cstdio>
 #include <descent/descent.hpp>
 
 int main() {

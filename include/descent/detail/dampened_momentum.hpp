@@ -4,10 +4,9 @@
 /// velocity Δ ← β·Δ − (1 − β)·lr·g, applied as a heavy-ball or a look-ahead
 /// step.
 
+#include <Eigen/Core>
 #include <cstdint>
 #include <string_view>
-
-#include <Eigen/Core>
 
 #include "../optimizer.hpp"
 #include "check.hpp"

@@ -4,9 +4,8 @@
 /// one loop over raw, non-aliasing pointers that reads params, grad and state
 /// once and writes params and state once; these are the pieces they share.
 
-#include <cmath>
-
 #include <Eigen/Core>
+#include <cmath>
 
 #include "../eps_placement.hpp"
 
