@@ -61,16 +61,6 @@ class AdaGrad : public Optimizer<Scalar_> {
     return o;
   }
 
-  template <EpsPlacement P>
-  static void kernel(Scalar* DESCENT_RESTRICT x, const Scalar* DESCENT_RESTRICT g,
-                     Scalar* DESCENT_RESTRICT h, Index n, Scalar lr, Scalar eps) noexcept {
-    for (Index i = 0; i < n; ++i) {
-      const Scalar hi = h[i] + g[i] * g[i];
-      h[i] = hi;
-      x[i] -= lr * g[i] / detail::denominator<P>(hi, eps);
-    }
-  }
-
   void allocate_state(Index n) override { sum_.setConstant(n, options_.initial_accumulator); }
   void release_state() noexcept override { sum_.resize(0); }
 
@@ -78,12 +68,15 @@ class AdaGrad : public Optimizer<Scalar_> {
     const Scalar lr = this->lr();
     const Scalar eps = options_.eps;
     Scalar* h = sum_.data();
-    detail::for_range(n, [&](Index b, Index e) {
-      if (options_.eps_placement == EpsPlacement::InsideSqrt) {
-        kernel<EpsPlacement::InsideSqrt>(x + b, g + b, h + b, e - b, lr, eps);
-      } else {
-        kernel<EpsPlacement::OutsideSqrt>(x + b, g + b, h + b, e - b, lr, eps);
-      }
+    detail::with_placement(options_.eps_placement, [&](auto placement) {
+      constexpr EpsPlacement P = decltype(placement)::value;
+      this->for_each_element(n, [=](auto lanes, Index i) {
+        using V = decltype(lanes);
+        const V gi = V::load(g + i);
+        const V hi = V::load(h + i) + gi * gi;
+        hi.store(h + i);
+        (V::load(x + i) - V(lr) * gi / detail::denominator<P>(hi, V(eps))).store(x + i);
+      });
     });
   }
 

@@ -66,33 +66,6 @@ class Adam : public Optimizer<Scalar_> {
     return o;
   }
 
-  /// Per-step constants: x ← x − step_size·m / denominator(v·v_scale, eps).
-  struct Coefficients {
-    Scalar beta1, one_minus_beta1, beta2, one_minus_beta2, step_size, v_scale, eps;
-  };
-
-  // InsideSqrt: v_scale = 1/(1 − β₂ᵗ) scales v inside the root.
-  // OutsideSqrt: v_scale = 1/√(1 − β₂ᵗ) scales √v.
-  template <EpsPlacement P>
-  static void kernel(Scalar* DESCENT_RESTRICT x, const Scalar* DESCENT_RESTRICT g,
-                     Scalar* DESCENT_RESTRICT m, Scalar* DESCENT_RESTRICT v, Index n,
-                     const Coefficients c) noexcept {
-    for (Index i = 0; i < n; ++i) {
-      const Scalar gi = g[i];
-      const Scalar mi = c.beta1 * m[i] + c.one_minus_beta1 * gi;
-      const Scalar vi = c.beta2 * v[i] + c.one_minus_beta2 * gi * gi;
-      m[i] = mi;
-      v[i] = vi;
-      Scalar denom;
-      if constexpr (P == EpsPlacement::InsideSqrt) {
-        denom = std::sqrt(vi * c.v_scale + c.eps);
-      } else {
-        denom = std::sqrt(vi) * c.v_scale + c.eps;
-      }
-      x[i] -= c.step_size * mi / denom;
-    }
-  }
-
   void allocate_state(Index n) override {
     m_.setZero(n);
     v_.setZero(n);
@@ -106,22 +79,27 @@ class Adam : public Optimizer<Scalar_> {
     const Options& o = options_;
     const double bias1 = 1.0 - std::pow(double(o.beta1), double(t));
     const double bias2 = 1.0 - std::pow(double(o.beta2), double(t));
-    const bool inside = o.eps_placement == EpsPlacement::InsideSqrt;
-    const Coefficients c{o.beta1,
-                         Scalar(1) - o.beta1,
-                         o.beta2,
-                         Scalar(1) - o.beta2,
-                         static_cast<Scalar>(double(this->lr()) / bias1),
-                         static_cast<Scalar>(inside ? 1.0 / bias2 : 1.0 / std::sqrt(bias2)),
-                         o.eps};
+    const Scalar beta1 = o.beta1, one_minus_beta1 = Scalar(1) - o.beta1;
+    const Scalar beta2 = o.beta2, one_minus_beta2 = Scalar(1) - o.beta2;
+    const Scalar eps = o.eps;
+    const auto step_size = static_cast<Scalar>(double(this->lr()) / bias1);
     Scalar* m = m_.data();
     Scalar* v = v_.data();
-    detail::for_range(n, [&](Index b, Index e) {
-      if (inside) {
-        kernel<EpsPlacement::InsideSqrt>(x + b, g + b, m + b, v + b, e - b, c);
-      } else {
-        kernel<EpsPlacement::OutsideSqrt>(x + b, g + b, m + b, v + b, e - b, c);
-      }
+    // x ← x − step_size·m / denominator, where v_scale = 1/(1 − β₂ᵗ) scales v
+    // inside the root (InsideSqrt) and 1/√(1 − β₂ᵗ) scales √v (OutsideSqrt).
+    detail::with_placement(o.eps_placement, [&](auto placement) {
+      constexpr bool inside = decltype(placement)::value == EpsPlacement::InsideSqrt;
+      const auto v_scale = static_cast<Scalar>(inside ? 1.0 / bias2 : 1.0 / std::sqrt(bias2));
+      this->for_each_element(n, [=](auto lanes, Index i) {
+        using V = decltype(lanes);
+        const V gi = V::load(g + i);
+        const V mi = V(beta1) * V::load(m + i) + V(one_minus_beta1) * gi;
+        const V vi = V(beta2) * V::load(v + i) + V(one_minus_beta2) * gi * gi;
+        mi.store(m + i);
+        vi.store(v + i);
+        const V denom = inside ? sqrt(vi * V(v_scale) + V(eps)) : sqrt(vi) * V(v_scale) + V(eps);
+        (V::load(x + i) - V(step_size) * mi / denom).store(x + i);
+      });
     });
   }
 

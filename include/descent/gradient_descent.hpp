@@ -49,9 +49,7 @@ class GradientDescent : public Optimizer<Scalar_> {
   void release_state() noexcept override {}
 
   void update(Scalar* x, const Scalar* g, Index n, std::int64_t) noexcept override {
-    const Scalar lr = this->lr();
-    detail::for_range(n,
-                      [&](Index b, Index e) { detail::gradient_kernel(x + b, g + b, e - b, lr); });
+    this->for_each_element(n, detail::gradient_body(x, g, this->lr()));
   }
 
   Options options_;

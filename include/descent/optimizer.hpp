@@ -14,6 +14,7 @@
 #include <utility>
 
 #include "detail/check.hpp"
+#include "detail/kernel.hpp"
 #include "eps_placement.hpp"
 
 namespace descent {
@@ -93,6 +94,24 @@ class Optimizer {
   /// Steps taken since construction or the last reset().
   std::int64_t iterations() const noexcept { return iterations_; }
 
+  /// \brief Lets a step use n threads: the calling one and n − 1 workers
+  /// that this optimizer starts on the first step that needs them.
+  ///
+  /// A step over at least detail::kParallelThreshold (65 536) elements is
+  /// split into n contiguous chunks; smaller steps stay on the calling
+  /// thread. Every element's update is the same as with one thread, so the
+  /// result is bitwise the same. Between steps the workers spin for a few
+  /// microseconds, then sleep. Copies of the optimizer start their own
+  /// workers. Default 1.
+  /// \throws std::invalid_argument if n < 1.
+  void set_threads(int n) {
+    detail::check_at_least(name(), "threads", n, 1);
+    threads_ = n;
+  }
+
+  /// The thread count set by set_threads().
+  int threads() const noexcept { return threads_; }
+
   /// Number of parameters the state is built for, or -1 before the first
   /// step.
   Index state_size() const noexcept { return state_size_; }
@@ -122,6 +141,13 @@ class Optimizer {
     return options;
   }
 
+  /// Runs a kernel body (see detail/kernel.hpp) over n elements, in packets,
+  /// on threads() threads.
+  template <typename Body>
+  void for_each_element(Index n, const Body& body) const {
+    detail::for_each_element<Scalar>(n, parallel(n) ? pool_.get() : nullptr, body);
+  }
+
   /// Allocates and initialises the state for n parameters.
   virtual void allocate_state(Index n) = 0;
 
@@ -134,6 +160,9 @@ class Optimizer {
 
  private:
   void step_raw(Scalar* params, const Scalar* grad, Index n);
+  bool parallel(Index n) const noexcept {
+    return threads_ > 1 && n >= detail::kParallelThreshold;
+  }
   [[noreturn]] void throw_step_error(const std::string& what) const {
     std::ostringstream os;
     os << "descent::" << name() << "::step: " << what;
@@ -143,6 +172,8 @@ class Optimizer {
   Scalar lr_;
   std::int64_t iterations_ = 0;
   Index state_size_ = -1;
+  int threads_ = 1;
+  detail::PoolHandle pool_;
 };
 
 template <typename Scalar_>
@@ -204,6 +235,7 @@ void Optimizer<Scalar_>::step_raw(Scalar* params, const Scalar* grad, Index n) {
        << " (call reset() to change the size)";
     throw_step_error(os.str());
   }
+  if (parallel(n)) pool_.reserve(threads_ - 1);
   if (state_size_ < 0) {
     allocate_state(n);
     state_size_ = n;

@@ -60,17 +60,6 @@ class RMSprop : public Optimizer<Scalar_> {
     return o;
   }
 
-  template <EpsPlacement P>
-  static void kernel(Scalar* DESCENT_RESTRICT x, const Scalar* DESCENT_RESTRICT g,
-                     Scalar* DESCENT_RESTRICT v, Index n, Scalar lr, Scalar rho,
-                     Scalar one_minus_rho, Scalar eps) noexcept {
-    for (Index i = 0; i < n; ++i) {
-      const Scalar vi = rho * v[i] + one_minus_rho * g[i] * g[i];
-      v[i] = vi;
-      x[i] -= lr * g[i] / detail::denominator<P>(vi, eps);
-    }
-  }
-
   void allocate_state(Index n) override { square_avg_.setZero(n); }
   void release_state() noexcept override { square_avg_.resize(0); }
 
@@ -80,12 +69,15 @@ class RMSprop : public Optimizer<Scalar_> {
     const Scalar one_minus_rho = Scalar(1) - rho;
     const Scalar eps = options_.eps;
     Scalar* v = square_avg_.data();
-    detail::for_range(n, [&](Index b, Index e) {
-      if (options_.eps_placement == EpsPlacement::InsideSqrt) {
-        kernel<EpsPlacement::InsideSqrt>(x + b, g + b, v + b, e - b, lr, rho, one_minus_rho, eps);
-      } else {
-        kernel<EpsPlacement::OutsideSqrt>(x + b, g + b, v + b, e - b, lr, rho, one_minus_rho, eps);
-      }
+    detail::with_placement(options_.eps_placement, [&](auto placement) {
+      constexpr EpsPlacement P = decltype(placement)::value;
+      this->for_each_element(n, [=](auto lanes, Index i) {
+        using V = decltype(lanes);
+        const V gi = V::load(g + i);
+        const V vi = V(rho) * V::load(v + i) + V(one_minus_rho) * gi * gi;
+        vi.store(v + i);
+        (V::load(x + i) - V(lr) * gi / detail::denominator<P>(vi, V(eps))).store(x + i);
+      });
     });
   }
 

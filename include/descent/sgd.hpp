@@ -77,19 +77,14 @@ class SGD : public Optimizer<Scalar_> {
     const Scalar lr_t = static_cast<Scalar>(
         double(this->lr()) / (1.0 + double(options_.decay) * static_cast<double>(t - 1)));
     if (!has_velocity()) {
-      detail::for_range(
-          n, [&](Index b, Index e) { detail::gradient_kernel(x + b, g + b, e - b, lr_t); });
-      return;
+      this->for_each_element(n, detail::gradient_body(x, g, lr_t));
+    } else if (options_.nesterov) {
+      this->for_each_element(
+          n, detail::velocity_body<true>(x, g, velocity_.data(), options_.momentum, lr_t));
+    } else {
+      this->for_each_element(
+          n, detail::velocity_body<false>(x, g, velocity_.data(), options_.momentum, lr_t));
     }
-    Scalar* v = velocity_.data();
-    const Scalar mu = options_.momentum;
-    detail::for_range(n, [&](Index b, Index e) {
-      if (options_.nesterov) {
-        detail::velocity_kernel<true>(x + b, g + b, v + b, e - b, mu, lr_t);
-      } else {
-        detail::velocity_kernel<false>(x + b, g + b, v + b, e - b, mu, lr_t);
-      }
-    });
   }
 
   Options options_;

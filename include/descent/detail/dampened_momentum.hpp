@@ -47,10 +47,7 @@ class DampenedMomentum : public Optimizer<Scalar_> {
   void update(Scalar* x, const Scalar* g, Index n, std::int64_t) noexcept override {
     const Scalar beta = options_.beta;
     const Scalar a = (Scalar(1) - beta) * this->lr();
-    Scalar* d = delta_.data();
-    for_range(n, [&](Index b, Index e) {
-      velocity_kernel<kNesterov>(x + b, g + b, d + b, e - b, beta, a);
-    });
+    this->for_each_element(n, velocity_body<kNesterov>(x, g, delta_.data(), beta, a));
   }
 
   Options options_;

@@ -1,69 +1,104 @@
 #pragma once
 /// \file
-/// Helpers for the per-element update kernels. Every optimizer's hot path is
-/// one loop over raw, non-aliasing pointers that reads params, grad and state
-/// once and writes params and state once; these are the pieces they share.
+/// The pieces the per-element update kernels share. Every optimizer's hot
+/// path is one body, written once for a packet type V (detail/simd.hpp), that
+/// reads params, grad and state once and writes params and state once;
+/// for_each_element runs it over the vector in packets, optionally split
+/// across threads.
+
+#include <algorithm>
+#include <type_traits>
 
 #include <Eigen/Core>
-#include <cmath>
 
 #include "../eps_placement.hpp"
-
-#if defined(__GNUC__) || defined(__clang__) || defined(_MSC_VER)
-#define DESCENT_RESTRICT __restrict
-#else
-#define DESCENT_RESTRICT
-#endif
+#include "simd.hpp"
+#include "thread_pool.hpp"
 
 namespace descent::detail {
 
-/// The denominator of the adaptive methods for one coordinate: sqrt(v + eps)
-/// (InsideSqrt, the lecture's form) or sqrt(v) + eps (OutsideSqrt, the form of
-/// Kingma & Ba and PyTorch). std::sqrt is correctly rounded; reproducing
-/// reference trajectories depends on that.
-template <EpsPlacement P, typename S>
-inline S denominator(S v, S eps) noexcept {
-  if constexpr (P == EpsPlacement::InsideSqrt) {
-    return std::sqrt(v + eps);
+/// Below this many elements a step stays on one thread: measured, handing
+/// chunks to other threads costs more than it saves below it (see the
+/// README's Performance section).
+constexpr Eigen::Index kParallelThreshold = 65536;
+
+/// Thread chunks start at multiples of this (a multiple of every packet
+/// size), so each element gets the same instructions as in a one-thread
+/// step and the result is bitwise the same.
+constexpr Eigen::Index kChunkAlign = 64;
+
+/// Runs body(V{}, i) over every element of [0, n), in packets: on the
+/// calling thread alone, or, given a pool, in pool->workers() + 1 contiguous
+/// chunks at once.
+template <typename S, typename Body>
+inline void for_each_element(Eigen::Index n, ThreadPool* pool, const Body& body) {
+  if (pool == nullptr) {
+    simd::for_each<S>(0, n, body);
+    return;
+  }
+  const Eigen::Index parts = pool->workers() + 1;
+  const Eigen::Index per_part = (n + parts - 1) / parts;
+  const Eigen::Index chunk = (per_part + kChunkAlign - 1) / kChunkAlign * kChunkAlign;
+  pool->run([&](int k) {
+    const Eigen::Index begin = std::min(n, Eigen::Index(k) * chunk);
+    simd::for_each<S>(begin, std::min(n, begin + chunk), body);
+  });
+}
+
+/// Calls f(std::integral_constant<EpsPlacement, p>{}) for the runtime p, so a
+/// kernel is compiled once per placement and the branch is out of the loop.
+template <typename F>
+inline void with_placement(EpsPlacement p, F&& f) {
+  if (p == EpsPlacement::InsideSqrt) {
+    f(std::integral_constant<EpsPlacement, EpsPlacement::InsideSqrt>{});
   } else {
-    return std::sqrt(v) + eps;
+    f(std::integral_constant<EpsPlacement, EpsPlacement::OutsideSqrt>{});
   }
 }
 
-/// Calls kernel(begin, end) over [0, n). The kernels take index ranges so the
-/// range can be split without touching them.
-template <typename Kernel>
-inline void for_range(Eigen::Index n, Kernel&& kernel) {
-  kernel(Eigen::Index{0}, n);
-}
-
-/// The velocity update shared by SGD (Keras form), Momentum and Nesterov:
-///
-///     v ← mu·v − a·g
-///     θ ← θ + v              (heavy ball)
-///     θ ← θ + mu·v − a·g     (Nesterov, θ holding the look-ahead point)
-///
-/// with a the step's effective rate (lr_t for SGD, (1 − β)·lr for the
-/// lecture's dampened forms).
-template <bool kNesterov, typename S>
-inline void velocity_kernel(S* DESCENT_RESTRICT x, const S* DESCENT_RESTRICT g,
-                            S* DESCENT_RESTRICT v, Eigen::Index n, S mu, S a) noexcept {
-  for (Eigen::Index i = 0; i < n; ++i) {
-    const S vi = mu * v[i] - a * g[i];
-    v[i] = vi;
-    if constexpr (kNesterov) {
-      x[i] += mu * vi - a * g[i];
-    } else {
-      x[i] += vi;
-    }
+/// The denominator of the adaptive methods: sqrt(v + eps) (InsideSqrt, the
+/// lecture's form) or sqrt(v) + eps (OutsideSqrt, Kingma & Ba's and
+/// PyTorch's). The sqrt is correctly rounded; reproducing reference
+/// trajectories depends on that.
+template <EpsPlacement P, typename V>
+inline V denominator(V v, V eps) {
+  if constexpr (P == EpsPlacement::InsideSqrt) {
+    return sqrt(v + eps);
+  } else {
+    return sqrt(v) + eps;
   }
 }
 
 /// θ ← θ − a·g.
 template <typename S>
-inline void gradient_kernel(S* DESCENT_RESTRICT x, const S* DESCENT_RESTRICT g, Eigen::Index n,
-                            S a) noexcept {
-  for (Eigen::Index i = 0; i < n; ++i) x[i] -= a * g[i];
+inline auto gradient_body(S* x, const S* g, S a) {
+  return [=](auto lanes, Eigen::Index i) {
+    using V = decltype(lanes);
+    (V::load(x + i) - V(a) * V::load(g + i)).store(x + i);
+  };
+}
+
+/// The velocity update shared by SGD (Keras's form), Momentum and Nesterov:
+///
+///     v ← mu·v − a·g
+///     θ ← θ + v              (heavy ball)
+///     θ ← θ + (mu·v − a·g)   (Nesterov, θ holding the look-ahead point)
+///
+/// with a the step's effective rate (lr_t for SGD, (1 − β)·lr for the
+/// lecture's dampened forms).
+template <bool kNesterov, typename S>
+inline auto velocity_body(S* x, const S* g, S* v, S mu, S a) {
+  return [=](auto lanes, Eigen::Index i) {
+    using V = decltype(lanes);
+    const V gi = V::load(g + i);
+    const V vi = V(mu) * V::load(v + i) - V(a) * gi;
+    vi.store(v + i);
+    if constexpr (kNesterov) {
+      (V::load(x + i) + (V(mu) * vi - V(a) * gi)).store(x + i);
+    } else {
+      (V::load(x + i) + vi).store(x + i);
+    }
+  };
 }
 
 }  // namespace descent::detail

@@ -1,0 +1,106 @@
+#pragma once
+/// \file
+/// The smallest SIMD layer the update kernels need: a packet of floats or
+/// doubles with + − × ÷ and a correctly rounded sqrt, for the widest vector
+/// unit the translation unit is compiled for (AVX-512, AVX, SSE2), and a
+/// one-lane stand-in with the same interface for the loop tails and for other
+/// targets.
+///
+/// Compilers do not vectorize std::sqrt unless -fno-math-errno is given and
+/// the optimizer's cost model agrees; the intrinsics here are IEEE vsqrtps /
+/// vsqrtpd and vdivps / vdivpd under any flags. Define DESCENT_SIMD_BYTES to
+/// 32, 16 or 0 to cap the width.
+
+#include <cmath>
+
+#include <Eigen/Core>
+
+#if !defined(DESCENT_SIMD_BYTES)
+#if defined(__AVX512F__)
+#define DESCENT_SIMD_BYTES 64
+#elif defined(__AVX__)
+#define DESCENT_SIMD_BYTES 32
+#elif defined(__SSE2__) || defined(_M_X64) || (defined(_M_IX86_FP) && _M_IX86_FP >= 2)
+#define DESCENT_SIMD_BYTES 16
+#else
+#define DESCENT_SIMD_BYTES 0
+#endif
+#endif
+
+#if DESCENT_SIMD_BYTES > 0
+#include <immintrin.h>
+#endif
+
+namespace descent::detail::simd {
+
+/// One lane: the scalar form of a packet, for tails and plain targets.
+template <typename S>
+struct One {
+  static constexpr int size = 1;
+  S v;
+  One() = default;
+  One(S s) : v(s) {}  // NOLINT: implicit broadcast, as for the packets
+  static One load(const S* p) { return One(*p); }
+  void store(S* p) const { *p = v; }
+  friend One operator+(One a, One b) { return One(a.v + b.v); }
+  friend One operator-(One a, One b) { return One(a.v - b.v); }
+  friend One operator*(One a, One b) { return One(a.v * b.v); }
+  friend One operator/(One a, One b) { return One(a.v / b.v); }
+  friend One sqrt(One a) { return One(std::sqrt(a.v)); }
+};
+
+/// The widest packet of S; Pack<S>::size is 1 where there is none (and
+/// for_each then uses One<S> throughout).
+template <typename S>
+struct Pack {
+  static constexpr int size = 1;
+};
+
+// Pack<S> for one register type: T the register, PFX/SFX the intrinsics'
+// prefix and suffix (_mm256_add_ps: _mm256, ps).
+#define DESCENT_DEFINE_PACK(S, T, PFX, SFX)                                         \
+  template <>                                                                       \
+  struct Pack<S> {                                                                  \
+    static constexpr int size = int(sizeof(T) / sizeof(S));                         \
+    T v;                                                                            \
+    Pack() = default;                                                               \
+    explicit Pack(T x) : v(x) {}                                                    \
+    Pack(S s) : v(PFX##_set1_##SFX(s)) {}                                           \
+    static Pack load(const S* p) { return Pack(PFX##_loadu_##SFX(p)); }             \
+    void store(S* p) const { PFX##_storeu_##SFX(p, v); }                            \
+    friend Pack operator+(Pack a, Pack b) { return Pack(PFX##_add_##SFX(a.v, b.v)); } \
+    friend Pack operator-(Pack a, Pack b) { return Pack(PFX##_sub_##SFX(a.v, b.v)); } \
+    friend Pack operator*(Pack a, Pack b) { return Pack(PFX##_mul_##SFX(a.v, b.v)); } \
+    friend Pack operator/(Pack a, Pack b) { return Pack(PFX##_div_##SFX(a.v, b.v)); } \
+    friend Pack sqrt(Pack a) { return Pack(PFX##_sqrt_##SFX(a.v)); }                 \
+  }
+
+#if DESCENT_SIMD_BYTES >= 64 && defined(__AVX512F__)
+DESCENT_DEFINE_PACK(float, __m512, _mm512, ps);
+DESCENT_DEFINE_PACK(double, __m512d, _mm512, pd);
+#elif DESCENT_SIMD_BYTES >= 32 && defined(__AVX__)
+DESCENT_DEFINE_PACK(float, __m256, _mm256, ps);
+DESCENT_DEFINE_PACK(double, __m256d, _mm256, pd);
+#elif DESCENT_SIMD_BYTES >= 16
+DESCENT_DEFINE_PACK(float, __m128, _mm, ps);
+DESCENT_DEFINE_PACK(double, __m128d, _mm, pd);
+#endif
+
+#undef DESCENT_DEFINE_PACK
+
+/// Calls body(V{}, i) for i in [begin, end): V = Pack<S> for every whole
+/// packet, then One<S> for the tail; the first argument only carries the
+/// type. body reads and writes lanes i … i + V::size − 1. Packets start at
+/// begin, so a range split at multiples of Pack<S>::size gives every element
+/// the same instructions as the whole.
+template <typename S, typename Body>
+inline void for_each(Eigen::Index begin, Eigen::Index end, const Body& body) {
+  using P = Pack<S>;
+  Eigen::Index i = begin;
+  if constexpr (P::size > 1) {
+    for (; i + P::size <= end; i += P::size) body(P{}, i);
+  }
+  for (; i < end; ++i) body(One<S>{}, i);
+}
+
+}  // namespace descent::detail::simd
