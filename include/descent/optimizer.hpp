@@ -160,9 +160,7 @@ class Optimizer {
 
  private:
   void step_raw(Scalar* params, const Scalar* grad, Index n);
-  bool parallel(Index n) const noexcept {
-    return threads_ > 1 && n >= detail::kParallelThreshold;
-  }
+  bool parallel(Index n) const noexcept { return threads_ > 1 && n >= detail::kParallelThreshold; }
   [[noreturn]] void throw_step_error(const std::string& what) const {
     std::ostringstream os;
     os << "descent::" << name() << "::step: " << what;

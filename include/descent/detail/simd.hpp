@@ -58,21 +58,21 @@ struct Pack {
 
 // Pack<S> for one register type: T the register, PFX/SFX the intrinsics'
 // prefix and suffix (_mm256_add_ps: _mm256, ps).
-#define DESCENT_DEFINE_PACK(S, T, PFX, SFX)                                         \
-  template <>                                                                       \
-  struct Pack<S> {                                                                  \
-    static constexpr int size = int(sizeof(T) / sizeof(S));                         \
-    T v;                                                                            \
-    Pack() = default;                                                               \
-    explicit Pack(T x) : v(x) {}                                                    \
-    Pack(S s) : v(PFX##_set1_##SFX(s)) {}                                           \
-    static Pack load(const S* p) { return Pack(PFX##_loadu_##SFX(p)); }             \
-    void store(S* p) const { PFX##_storeu_##SFX(p, v); }                            \
+#define DESCENT_DEFINE_PACK(S, T, PFX, SFX)                                           \
+  template <>                                                                         \
+  struct Pack<S> {                                                                    \
+    static constexpr int size = int(sizeof(T) / sizeof(S));                           \
+    T v;                                                                              \
+    Pack() = default;                                                                 \
+    explicit Pack(T x) : v(x) {}                                                      \
+    Pack(S s) : v(PFX##_set1_##SFX(s)) {}                                             \
+    static Pack load(const S* p) { return Pack(PFX##_loadu_##SFX(p)); }               \
+    void store(S* p) const { PFX##_storeu_##SFX(p, v); }                              \
     friend Pack operator+(Pack a, Pack b) { return Pack(PFX##_add_##SFX(a.v, b.v)); } \
     friend Pack operator-(Pack a, Pack b) { return Pack(PFX##_sub_##SFX(a.v, b.v)); } \
     friend Pack operator*(Pack a, Pack b) { return Pack(PFX##_mul_##SFX(a.v, b.v)); } \
     friend Pack operator/(Pack a, Pack b) { return Pack(PFX##_div_##SFX(a.v, b.v)); } \
-    friend Pack sqrt(Pack a) { return Pack(PFX##_sqrt_##SFX(a.v)); }                 \
+    friend Pack sqrt(Pack a) { return Pack(PFX##_sqrt_##SFX(a.v)); }                  \
   }
 
 #if DESCENT_SIMD_BYTES >= 64 && defined(__AVX512F__)
