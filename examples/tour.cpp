@@ -2,30 +2,38 @@
 // 2-D test functions (the lecture's deep valley, Rosenbrock, Beale and
 // Himmelblau).
 //
-//   ./tour           5000 steps per run
-//   ./tour --quick   300 steps per run, no commentary (the ctest smoke test)
+//   ./tour                 5000 steps per run
+//   ./tour --quick         300 steps per run, no commentary (the ctest smoke test)
+//   ./tour --out DIR       write the figures to DIR (default: the current directory)
 //
 // Fair tuning: for each function and optimizer the learning rate is the best
 // of one fixed grid, the same grid and the same rule for everyone; the other
 // options are set once, for all functions, and printed next to lr.
 //
 // Every run keeps its path (the start, then the params after each step) in a
-// std::vector<Eigen::Vector2d>, ready to be written out for a plot.
+// std::vector<Eigen::Vector2d>. The best run of each optimizer is drawn in two
+// figures: tour.svg, the paths over contour lines of each function, and
+// tour_loss.svg, f − f* against the step.
 
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <exception>
+#include <filesystem>
 #include <functional>
 #include <limits>
 #include <memory>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <Eigen/Core>
 #include <descent/descent.hpp>
+
+#include "common/plot.hpp"
 
 namespace {
 
@@ -190,6 +198,9 @@ struct Problem {
   double f_min;
   std::vector<Vec> minimizers;
   std::string (*note)(const Table&);  // what the table shows, in its own numbers
+  // The figure: the region shown, and the levels of its contour lines.
+  std::pair<double, double> xrange, yrange;
+  std::vector<double> levels;
 };
 
 Run run(const Problem& problem, const Method& method, double lr, int budget) {
@@ -367,34 +378,95 @@ std::string note_himmelblau(const Table& t) {
 }
 
 // ---------------------------------------------------------------------------
-// The problems: name, formula, f, gradient, start, f*, known minimizers, note.
+// The problems: name, formula, f, gradient, start, f*, known minimizers, note,
+// and for the figure the x and y ranges shown and the contour levels.
+
+// `per_decade` levels in every decade from lo to hi: lo, lo·10^(1/per_decade), …
+std::vector<double> log_levels(double lo, double hi, int per_decade) {
+  std::vector<double> levels;
+  for (int k = 0; lo * std::pow(10.0, k / double(per_decade)) <= hi * (1 + 1e-9); ++k)
+    levels.push_back(lo * std::pow(10.0, k / double(per_decade)));
+  return levels;
+}
 
 std::vector<Problem> problems() {
   // clang-format off
   return {
       {"Deep valley (lecture)", "x^2/20 + y^2", valley, valley_grad,
-       Vec(-7, 2), 0, {Vec(0, 0)}, note_valley},
+       Vec(-7, 2), 0, {Vec(0, 0)}, note_valley,
+       {-8, 2}, {-2.5, 2.5}, log_levels(1e-3, 10, 3)},
       {"Rosenbrock", "(1 - x)^2 + 100 (y - x^2)^2", rosenbrock, rosenbrock_grad,
-       Vec(-1.5, 2), 0, {Vec(1, 1)}, note_rosenbrock},
+       Vec(-1.5, 2), 0, {Vec(1, 1)}, note_rosenbrock,
+       {-2, 2}, {-1, 3}, log_levels(1e-2, 1e3, 2)},
       {"Beale", "sum_k (c_k - x + x y^k)^2, c = (1.5, 2.25, 2.625)", beale, beale_grad,
-       Vec(1, 1.5), 0, {Vec(3, 0.5)}, note_beale},
+       Vec(1, 1.5), 0, {Vec(3, 0.5)}, note_beale,
+       {-1, 4.5}, {-2, 2}, log_levels(1e-2, 1e3, 2)},
       // Started near its local maximum (-0.27, -0.92).
       {"Himmelblau", "(x^2 + y - 11)^2 + (x + y^2 - 7)^2", himmelblau, himmelblau_grad,
        Vec(-0.3, -0.9), 0, {Vec(3, 2),
                             Vec(-2.805118086952745, 3.131312518250573),
                             Vec(-3.779310253377747, -3.283185991286169),
-                            Vec(3.5844283403304917, -1.8481265269644034)}, note_himmelblau},
+                            Vec(3.5844283403304917, -1.8481265269644034)}, note_himmelblau,
+       {-5, 5}, {-5, 5}, log_levels(1e-1, 1e3, 2)},
   };
   // clang-format on
+}
+
+// ---------------------------------------------------------------------------
+// The figures: each optimizer's best run, one panel per function.
+
+// Contour levels, ranges and markers are per function; f − f* is shown on
+// log axes from step 1 (the start, step 0, has no place on them) and from
+// 1e-16 up, where double rounding begins to show.
+void write_figures(const std::vector<Table>& tables, const std::filesystem::path& out) {
+  const std::string steps = format(", %d steps", tables.at(0).budget);
+  plot::Figure paths{"descent tour: the path of each optimizer at its best lr" + steps, {}};
+  plot::Figure losses{"descent tour: f − f* at each step, best lr" + steps, {}};
+  for (const Table& table : tables) {
+    const Problem& p = *table.problem;
+    plot::Panel path_panel{p.name, "x", "y", false, p.xrange, p.yrange, {}, {}};
+    path_panel.contours =
+        plot::Contours{[&p](double x, double y) { return p.f(Vec(x, y)); }, p.levels};
+    plot::Panel loss_panel{p.name, "step", "f − f*", true, {}, {}, {}, {}};
+    loss_panel.log_x = true;
+    loss_panel.xrange = std::pair(1.0, double(table.budget));
+    loss_panel.yrange = std::pair(1e-16, 1e4);
+    for (const Tuned& row : table.rows) {
+      plot::Series path{row.method->name, {}, {}}, loss{row.method->name, {}, {}};
+      for (std::size_t t = 0; t < row.best.path.size(); ++t) {
+        const Vec& x = row.best.path[t];
+        path.x.push_back(x.x());
+        path.y.push_back(x.y());
+        if (t == 0) continue;
+        loss.x.push_back(double(t));
+        loss.y.push_back(p.f(x) - p.f_min);
+      }
+      path_panel.series.push_back(std::move(path));
+      loss_panel.series.push_back(std::move(loss));
+    }
+    path_panel.markers.push_back({"start", p.start.x(), p.start.y(), true});
+    for (const Vec& m : p.minimizers) path_panel.markers.push_back({"minimizer", m.x(), m.y()});
+    paths.panels.push_back(std::move(path_panel));
+    losses.panels.push_back(std::move(loss_panel));
+  }
+  plot::write_svg(paths, (out / "tour.svg").string());
+  plot::write_svg(losses, (out / "tour_loss.svg").string());
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  const bool quick = argc == 2 && std::strcmp(argv[1], "--quick") == 0;
-  if (argc > 2 || (argc == 2 && !quick)) {
-    std::fprintf(stderr, "usage: %s [--quick]\n", argv[0]);
-    return 2;
+  bool quick = false;
+  std::filesystem::path out = ".";
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--quick") == 0) {
+      quick = true;
+    } else if (std::strcmp(argv[i], "--out") == 0 && i + 1 < argc) {
+      out = argv[++i];
+    } else {
+      std::fprintf(stderr, "usage: %s [--quick] [--out DIR]\n", argv[0]);
+      return 2;
+    }
   }
   const int budget = quick ? 300 : 5000;
 
@@ -412,8 +484,9 @@ int main(int argc, char** argv) {
       "lecture's) at 10 times the lr; their reach differs only at the ends of the grid.\n",
       budget, kTolerance, kTolerance);
 
+  std::vector<Table> tables;
   for (const Problem& problem : test_functions) {
-    Table table{&problem, budget, int(grid.size()), {}};
+    Table& table = tables.emplace_back(Table{&problem, budget, int(grid.size()), {}});
     for (const Method& method : optimizers)
       table.rows.push_back(tune(problem, method, grid, budget));
 
@@ -425,5 +498,15 @@ int main(int argc, char** argv) {
       std::printf("%s\n", problem.note(table).c_str());
     }
   }
+
+  try {
+    std::filesystem::create_directories(out);
+    write_figures(tables, out);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "tour: %s\n", e.what());
+    return 1;
+  }
+  std::printf("\nFigures: %s (paths over contour lines), %s (f - f* by step)\n",
+              (out / "tour.svg").string().c_str(), (out / "tour_loss.svg").string().c_str());
   return 0;
 }
