@@ -3,12 +3,14 @@
 /// AdaGrad (lecture section 6).
 
 #include <Eigen/Core>
+#include <array>
 #include <cstdint>
 #include <string_view>
 
 #include "detail/check.hpp"
 #include "detail/kernel.hpp"
-#include "optimizer.hpp"
+#include "detail/optimizer_base.hpp"
+#include "nonfinite.hpp"
 
 namespace descent {
 
@@ -27,7 +29,10 @@ namespace descent {
 /// torch.optim.Adagrad's (lr_decay 0, weight_decay 0), which this reproduces.
 /// A step once shrunk never grows again: h only increases.
 template <typename Scalar_>
-class AdaGrad : public Optimizer<Scalar_> {
+class AdaGrad : public detail::OptimizerBase<AdaGrad<Scalar_>, Scalar_> {
+  using Base = detail::OptimizerBase<AdaGrad<Scalar_>, Scalar_>;
+  friend Base;
+
  public:
   using Scalar = Scalar_;
   using Index = Eigen::Index;
@@ -41,17 +46,15 @@ class AdaGrad : public Optimizer<Scalar_> {
     Scalar initial_accumulator = Scalar(0);
     /// Where ε enters the denominator. Default OutsideSqrt.
     EpsPlacement eps_placement = EpsPlacement::OutsideSqrt;
+    /// What a step does with NaN or ±inf in grad. Default Propagate.
+    NonFinite nonfinite = NonFinite::Propagate;
   };
 
   /// \throws std::invalid_argument if an option is out of range.
-  explicit AdaGrad(Options options = {})
-      : Optimizer<Scalar>(checked(options).lr), options_(options) {}
+  explicit AdaGrad(Options options = {}) : Base(checked(options).lr), options_(options) {}
 
   static constexpr std::string_view kName = "AdaGrad";
   std::string_view name() const noexcept override { return kName; }
-
-  /// The options, with lr as currently set.
-  Options options() const { return this->with_current_lr(options_); }
 
  private:
   static const Options& checked(const Options& o) {
@@ -60,6 +63,20 @@ class AdaGrad : public Optimizer<Scalar_> {
     detail::check_nonnegative(kName, "initial_accumulator", o.initial_accumulator);
     return o;
   }
+
+  template <typename O, typename F>
+  static void for_each_option(O& o, F&& f) {
+    f("lr", o.lr);
+    f("eps", o.eps);
+    f("initial_accumulator", o.initial_accumulator);
+    f("eps_placement", o.eps_placement);
+    f("nonfinite", o.nonfinite);
+  }
+  template <typename Self>
+  static auto state_arrays([[maybe_unused]] Self& s) {
+    return std::array{&s.sum_};
+  }
+  static bool uses_state([[maybe_unused]] const Options& o) { return true; }
 
   void allocate_state(Index n) override { sum_.setConstant(n, options_.initial_accumulator); }
   void release_state() noexcept override { sum_.resize(0); }

@@ -3,13 +3,15 @@
 /// Adam (lecture section 8).
 
 #include <Eigen/Core>
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <string_view>
 
 #include "detail/check.hpp"
 #include "detail/kernel.hpp"
-#include "optimizer.hpp"
+#include "detail/optimizer_base.hpp"
+#include "nonfinite.hpp"
 
 namespace descent {
 
@@ -30,7 +32,10 @@ namespace descent {
 /// stored. With OutsideSqrt this reproduces torch.optim.Adam (amsgrad false,
 /// weight_decay 0) to rounding.
 template <typename Scalar_>
-class Adam : public Optimizer<Scalar_> {
+class Adam : public detail::OptimizerBase<Adam<Scalar_>, Scalar_> {
+  using Base = detail::OptimizerBase<Adam<Scalar_>, Scalar_>;
+  friend Base;
+
  public:
   using Scalar = Scalar_;
   using Index = Eigen::Index;
@@ -46,16 +51,15 @@ class Adam : public Optimizer<Scalar_> {
     Scalar eps = Scalar(1e-8);
     /// Where ε enters the denominator. Default InsideSqrt.
     EpsPlacement eps_placement = EpsPlacement::InsideSqrt;
+    /// What a step does with NaN or ±inf in grad. Default Propagate.
+    NonFinite nonfinite = NonFinite::Propagate;
   };
 
   /// \throws std::invalid_argument if an option is out of range.
-  explicit Adam(Options options = {}) : Optimizer<Scalar>(checked(options).lr), options_(options) {}
+  explicit Adam(Options options = {}) : Base(checked(options).lr), options_(options) {}
 
   static constexpr std::string_view kName = "Adam";
   std::string_view name() const noexcept override { return kName; }
-
-  /// The options, with lr as currently set.
-  Options options() const { return this->with_current_lr(options_); }
 
  private:
   static const Options& checked(const Options& o) {
@@ -65,6 +69,21 @@ class Adam : public Optimizer<Scalar_> {
     detail::check_nonnegative(kName, "eps", o.eps);
     return o;
   }
+
+  template <typename O, typename F>
+  static void for_each_option(O& o, F&& f) {
+    f("lr", o.lr);
+    f("beta1", o.beta1);
+    f("beta2", o.beta2);
+    f("eps", o.eps);
+    f("eps_placement", o.eps_placement);
+    f("nonfinite", o.nonfinite);
+  }
+  template <typename Self>
+  static auto state_arrays([[maybe_unused]] Self& s) {
+    return std::array{&s.m_, &s.v_};
+  }
+  static bool uses_state([[maybe_unused]] const Options& o) { return true; }
 
   void allocate_state(Index n) override {
     m_.setZero(n);

@@ -2,12 +2,14 @@
 /// \file
 /// Steepest descent (lecture section 2).
 
+#include <array>
 #include <cstdint>
 #include <string_view>
 
 #include "detail/check.hpp"
 #include "detail/kernel.hpp"
-#include "optimizer.hpp"
+#include "detail/optimizer_base.hpp"
+#include "nonfinite.hpp"
 
 namespace descent {
 
@@ -19,7 +21,10 @@ namespace descent {
 ///
 /// Equals torch.optim.SGD(lr) and SGD<S> with momentum 0 and decay 0.
 template <typename Scalar_>
-class GradientDescent : public Optimizer<Scalar_> {
+class GradientDescent : public detail::OptimizerBase<GradientDescent<Scalar_>, Scalar_> {
+  using Base = detail::OptimizerBase<GradientDescent<Scalar_>, Scalar_>;
+  friend Base;
+
  public:
   using Scalar = Scalar_;
   using Index = Eigen::Index;
@@ -27,23 +32,32 @@ class GradientDescent : public Optimizer<Scalar_> {
   struct Options {
     /// Step size α; finite and >= 0. Default 0.01.
     Scalar lr = Scalar(0.01);
+    /// What a step does with NaN or ±inf in grad. Default Propagate.
+    NonFinite nonfinite = NonFinite::Propagate;
   };
 
   /// \throws std::invalid_argument if an option is out of range.
-  explicit GradientDescent(Options options = {})
-      : Optimizer<Scalar>(checked(options).lr), options_(options) {}
+  explicit GradientDescent(Options options = {}) : Base(checked(options).lr), options_(options) {}
 
   static constexpr std::string_view kName = "GradientDescent";
   std::string_view name() const noexcept override { return kName; }
-
-  /// The options, with lr as currently set.
-  Options options() const { return this->with_current_lr(options_); }
 
  private:
   static const Options& checked(const Options& o) {
     detail::check_nonnegative(kName, "lr", o.lr);
     return o;
   }
+
+  template <typename O, typename F>
+  static void for_each_option(O& o, F&& f) {
+    f("lr", o.lr);
+    f("nonfinite", o.nonfinite);
+  }
+  template <typename Self>
+  static auto state_arrays([[maybe_unused]] Self& s) {
+    return std::array<typename Base::Vector*, 0>{};
+  }
+  static bool uses_state([[maybe_unused]] const Options& o) { return true; }
 
   void allocate_state(Index) override {}
   void release_state() noexcept override {}

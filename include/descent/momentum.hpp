@@ -29,7 +29,7 @@ class Momentum : public detail::DampenedMomentum<Scalar_, false> {
   using Options = typename Base::Options;
 
   /// \throws std::invalid_argument if an option is out of range.
-  explicit Momentum(Options options = {}) : Base(options, kName) {}
+  explicit Momentum(Options options = {}) : Base(options) {}
 
   static constexpr std::string_view kName = "Momentum";
   std::string_view name() const noexcept override { return kName; }

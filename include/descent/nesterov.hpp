@@ -42,7 +42,7 @@ class Nesterov : public detail::DampenedMomentum<Scalar_, true> {
   using Options = typename Base::Options;
 
   /// \throws std::invalid_argument if an option is out of range.
-  explicit Nesterov(Options options = {}) : Base(options, kName) {}
+  explicit Nesterov(Options options = {}) : Base(options) {}
 
   static constexpr std::string_view kName = "Nesterov";
   std::string_view name() const noexcept override { return kName; }

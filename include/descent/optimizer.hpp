@@ -4,7 +4,9 @@
 /// step(params, grad) contract over any contiguous Eigen storage.
 
 #include <Eigen/Core>
+#include <cmath>
 #include <cstdint>
+#include <fstream>
 #include <functional>
 #include <sstream>
 #include <stdexcept>
@@ -13,9 +15,12 @@
 #include <type_traits>
 #include <utility>
 
+#include "checkpoint.hpp"
 #include "detail/check.hpp"
 #include "detail/kernel.hpp"
+#include "detail/serialize.hpp"
 #include "eps_placement.hpp"
+#include "nonfinite.hpp"
 
 namespace descent {
 
@@ -75,7 +80,10 @@ class Optimizer {
   ///   grad may share memory with params.
   /// \throws std::invalid_argument if the sizes differ, if params is not
   ///   contiguous, or if the size differs from the one the state was built
-  ///   for; params and state are then untouched.
+  ///   for; std::domain_error if grad holds NaN or ±inf and the optimizer's
+  ///   `nonfinite` option is NonFinite::Throw; std::system_error if worker
+  ///   threads (set_threads) cannot be started. params and state are then
+  ///   untouched.
   ///
   /// The step uses the lr() in force when it is called. A step on empty
   /// vectors does nothing.
@@ -93,6 +101,9 @@ class Optimizer {
 
   /// Steps taken since construction or the last reset().
   std::int64_t iterations() const noexcept { return iterations_; }
+
+  /// Steps skipped for a non-finite gradient (option nonfinite = Skip).
+  std::int64_t skipped_steps() const noexcept { return skipped_; }
 
   /// \brief Lets a step use n threads: the calling one and n − 1 workers
   /// that this optimizer starts on the first step that needs them.
@@ -122,6 +133,67 @@ class Optimizer {
     release_state();
     state_size_ = -1;
     iterations_ = 0;
+    skipped_ = 0;
+  }
+
+  /// \brief Writes the complete state: kind, scalar type, options, step
+  /// counts, lr and state arrays, in the format of checkpoint.hpp.
+  /// \throws CheckpointError if the stream fails.
+  void save(std::ostream& out) const {
+    detail::Writer w(detail::ObjectKind::Optimizer, name(), int(sizeof(Scalar)));
+    w.i64(iterations_);
+    w.i64(skipped_);
+    w.f64(double(lr_));
+    w.i64(state_size_);
+    write_checkpoint(w);
+    w.finish(out, who("save"));
+  }
+
+  /// \brief Reads back what save() wrote, so that the next step continues
+  /// the saved run bit for bit.
+  /// \throws CheckpointError if the checkpoint is of another kind or scalar
+  ///   type or format version, truncated, corrupt, invalid, or holds state
+  ///   of a size other than the one this optimizer's state is built for
+  ///   (reset() first to load another size); the optimizer is then
+  ///   unchanged.
+  void load(std::istream& in) {
+    detail::Reader r(in, who("load"), detail::ObjectKind::Optimizer, name(), int(sizeof(Scalar)));
+    const std::int64_t iterations = r.i64("iterations");
+    const std::int64_t skipped = r.i64("skipped steps");
+    const double lr = r.f64("lr");
+    const std::int64_t size = r.i64("state size");
+    if (iterations < 0 || skipped < 0) r.fail("negative step count");
+    if (!(lr >= 0) || !std::isfinite(static_cast<Scalar>(lr))) {
+      r.fail("lr " + detail::to_text(lr) + " is not finite and >= 0");
+    }
+    if (size < -1) r.fail("state size " + std::to_string(size));
+    if (state_size_ >= 0 && size != state_size_) {
+      r.fail("the checkpoint's state is for " + std::to_string(size) +
+             " parameters, this optimizer's for " + std::to_string(state_size_) +
+             " (reset() it first to load another size)");
+    }
+    auto commit = stage_checkpoint(r, size);
+    r.finish();
+    commit();
+    iterations_ = iterations;
+    skipped_ = skipped;
+    lr_ = static_cast<Scalar>(lr);
+    state_size_ = size;
+  }
+
+  /// save() to a file: written to path + ".tmp", flushed to disk and renamed
+  /// over path, so a crash never leaves a torn checkpoint where a good one
+  /// was. \throws CheckpointError if the file cannot be written.
+  void save_file(const std::string& path) const {
+    detail::save_file(path, who("save_file"), [this](std::ostream& out) { save(out); });
+  }
+
+  /// load() from a file. \throws CheckpointError if it cannot be opened or
+  /// read; the optimizer is then unchanged.
+  void load_file(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw CheckpointError(who("load_file") + ": cannot open " + path);
+    load(in);
   }
 
   /// The class name, e.g. "Adam".
@@ -148,6 +220,17 @@ class Optimizer {
     detail::for_each_element<Scalar>(n, parallel(n) ? pool_.get() : nullptr, body);
   }
 
+  /// The derived class's `nonfinite` option.
+  virtual NonFinite nonfinite_policy() const noexcept = 0;
+
+  /// Writes the options and state arrays of a checkpoint.
+  virtual void write_checkpoint(detail::Writer& w) const = 0;
+
+  /// Reads and checks the options and state arrays of a checkpoint for
+  /// state_size parameters without changing anything; returns what makes
+  /// them current, which cannot fail.
+  virtual std::function<void()> stage_checkpoint(detail::Reader& r, Index state_size) = 0;
+
   /// Allocates and initialises the state for n parameters.
   virtual void allocate_state(Index n) = 0;
 
@@ -161,14 +244,16 @@ class Optimizer {
  private:
   void step_raw(Scalar* params, const Scalar* grad, Index n);
   bool parallel(Index n) const noexcept { return threads_ > 1 && n >= detail::kParallelThreshold; }
+  std::string who(const char* method) const {
+    return "descent::" + std::string(name()) + "::" + method;
+  }
   [[noreturn]] void throw_step_error(const std::string& what) const {
-    std::ostringstream os;
-    os << "descent::" << name() << "::step: " << what;
-    throw std::invalid_argument(os.str());
+    throw std::invalid_argument(who("step") + ": " + what);
   }
 
   Scalar lr_;
   std::int64_t iterations_ = 0;
+  std::int64_t skipped_ = 0;
   Index state_size_ = -1;
   int threads_ = 1;
   detail::PoolHandle pool_;
@@ -232,6 +317,18 @@ void Optimizer<Scalar_>::step_raw(Scalar* params, const Scalar* grad, Index n) {
     os << "params has " << n << " elements but the state was built for " << state_size_
        << " (call reset() to change the size)";
     throw_step_error(os.str());
+  }
+  const NonFinite policy = nonfinite_policy();
+  if (policy != NonFinite::Propagate) {
+    const Index bad = detail::first_nonfinite(grad, n);
+    if (bad >= 0) {
+      if (policy == NonFinite::Skip) {
+        ++skipped_;
+        return;
+      }
+      throw std::domain_error(who("step") + ": grad[" + std::to_string(bad) + "] is " +
+                              detail::to_text(grad[bad]) + "; params and state are unchanged");
+    }
   }
   if (parallel(n)) pool_.reserve(threads_ - 1);
   if (state_size_ < 0) {

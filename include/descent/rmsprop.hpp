@@ -3,12 +3,14 @@
 /// RMSprop (lecture section 7).
 
 #include <Eigen/Core>
+#include <array>
 #include <cstdint>
 #include <string_view>
 
 #include "detail/check.hpp"
 #include "detail/kernel.hpp"
-#include "optimizer.hpp"
+#include "detail/optimizer_base.hpp"
+#include "nonfinite.hpp"
 
 namespace descent {
 
@@ -26,7 +28,10 @@ namespace descent {
 /// OutsideSqrt this reproduces torch.optim.RMSprop(lr, alpha = ρ, eps)
 /// (centered false, momentum 0, weight_decay 0), whose default lr is 0.01.
 template <typename Scalar_>
-class RMSprop : public Optimizer<Scalar_> {
+class RMSprop : public detail::OptimizerBase<RMSprop<Scalar_>, Scalar_> {
+  using Base = detail::OptimizerBase<RMSprop<Scalar_>, Scalar_>;
+  friend Base;
+
  public:
   using Scalar = Scalar_;
   using Index = Eigen::Index;
@@ -40,17 +45,15 @@ class RMSprop : public Optimizer<Scalar_> {
     Scalar eps = Scalar(1e-8);
     /// Where ε enters the denominator. Default InsideSqrt.
     EpsPlacement eps_placement = EpsPlacement::InsideSqrt;
+    /// What a step does with NaN or ±inf in grad. Default Propagate.
+    NonFinite nonfinite = NonFinite::Propagate;
   };
 
   /// \throws std::invalid_argument if an option is out of range.
-  explicit RMSprop(Options options = {})
-      : Optimizer<Scalar>(checked(options).lr), options_(options) {}
+  explicit RMSprop(Options options = {}) : Base(checked(options).lr), options_(options) {}
 
   static constexpr std::string_view kName = "RMSprop";
   std::string_view name() const noexcept override { return kName; }
-
-  /// The options, with lr as currently set.
-  Options options() const { return this->with_current_lr(options_); }
 
  private:
   static const Options& checked(const Options& o) {
@@ -59,6 +62,20 @@ class RMSprop : public Optimizer<Scalar_> {
     detail::check_nonnegative(kName, "eps", o.eps);
     return o;
   }
+
+  template <typename O, typename F>
+  static void for_each_option(O& o, F&& f) {
+    f("lr", o.lr);
+    f("rho", o.rho);
+    f("eps", o.eps);
+    f("eps_placement", o.eps_placement);
+    f("nonfinite", o.nonfinite);
+  }
+  template <typename Self>
+  static auto state_arrays([[maybe_unused]] Self& s) {
+    return std::array{&s.square_avg_};
+  }
+  static bool uses_state([[maybe_unused]] const Options& o) { return true; }
 
   void allocate_state(Index n) override { square_avg_.setZero(n); }
   void release_state() noexcept override { square_avg_.resize(0); }

@@ -4,12 +4,14 @@
 /// (lecture sections 3 to 5).
 
 #include <Eigen/Core>
+#include <array>
 #include <cstdint>
 #include <string_view>
 
 #include "detail/check.hpp"
 #include "detail/kernel.hpp"
-#include "optimizer.hpp"
+#include "detail/optimizer_base.hpp"
+#include "nonfinite.hpp"
 
 namespace descent {
 
@@ -33,7 +35,10 @@ namespace descent {
 /// "Minibatch SGD" (lecture section 3) is any optimizer fed the gradient of
 /// the mean loss over a minibatch, see MinibatchSampler.
 template <typename Scalar_>
-class SGD : public Optimizer<Scalar_> {
+class SGD : public detail::OptimizerBase<SGD<Scalar_>, Scalar_> {
+  using Base = detail::OptimizerBase<SGD<Scalar_>, Scalar_>;
+  friend Base;
+
  public:
   using Scalar = Scalar_;
   using Index = Eigen::Index;
@@ -47,16 +52,15 @@ class SGD : public Optimizer<Scalar_> {
     bool nesterov = false;
     /// Time-based decay of the step size; finite and >= 0. Default 0.
     Scalar decay = Scalar(0);
+    /// What a step does with NaN or ±inf in grad. Default Propagate.
+    NonFinite nonfinite = NonFinite::Propagate;
   };
 
   /// \throws std::invalid_argument if an option is out of range.
-  explicit SGD(Options options = {}) : Optimizer<Scalar>(checked(options).lr), options_(options) {}
+  explicit SGD(Options options = {}) : Base(checked(options).lr), options_(options) {}
 
   static constexpr std::string_view kName = "SGD";
   std::string_view name() const noexcept override { return kName; }
-
-  /// The options, with lr as currently set.
-  Options options() const { return this->with_current_lr(options_); }
 
  private:
   static const Options& checked(const Options& o) {
@@ -65,6 +69,20 @@ class SGD : public Optimizer<Scalar_> {
     detail::check_nonnegative(kName, "decay", o.decay);
     return o;
   }
+
+  template <typename O, typename F>
+  static void for_each_option(O& o, F&& f) {
+    f("lr", o.lr);
+    f("momentum", o.momentum);
+    f("nesterov", o.nesterov);
+    f("decay", o.decay);
+    f("nonfinite", o.nonfinite);
+  }
+  template <typename Self>
+  static auto state_arrays([[maybe_unused]] Self& s) {
+    return std::array{&s.velocity_};
+  }
+  static bool uses_state([[maybe_unused]] const Options& o) { return o.momentum > Scalar(0); }
 
   bool has_velocity() const noexcept { return options_.momentum > Scalar(0); }
 

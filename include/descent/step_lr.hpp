@@ -2,6 +2,11 @@
 /// \file
 /// StepLR (lecture section 9).
 
+#include <cmath>
+#include <cstdint>
+#include <functional>
+#include <limits>
+#include <string>
 #include <string_view>
 
 #include "detail/check.hpp"
@@ -43,6 +48,27 @@ class StepLR : public LRScheduler<Scalar_> {
 
   static constexpr std::string_view kName = "StepLR";
   std::string_view name() const noexcept override { return kName; }
+
+ protected:
+  void write_params(detail::Writer& w) const override {
+    w.i64(step_size_);
+    w.f64(gamma_);
+  }
+
+  std::function<void()> stage_params(detail::Reader& r) override {
+    const std::int64_t step_size = r.i64("step_size");
+    const double gamma = r.f64("gamma");
+    if (step_size < 1 || step_size > std::numeric_limits<long>::max()) {
+      r.fail("step_size " + std::to_string(step_size) + " is not >= 1");
+    }
+    if (!(gamma > 0) || !std::isfinite(gamma)) {
+      r.fail("gamma " + detail::to_text(gamma) + " is not finite and > 0");
+    }
+    return [this, step_size, gamma] {
+      step_size_ = static_cast<long>(step_size);
+      gamma_ = gamma;
+    };
+  }
 
  private:
   long step_size_;

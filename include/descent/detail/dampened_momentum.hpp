@@ -5,17 +5,22 @@
 /// step.
 
 #include <Eigen/Core>
+#include <array>
 #include <cstdint>
 #include <string_view>
 
-#include "../optimizer.hpp"
+#include "../nonfinite.hpp"
 #include "check.hpp"
 #include "kernel.hpp"
+#include "optimizer_base.hpp"
 
 namespace descent::detail {
 
 template <typename Scalar_, bool kNesterov>
-class DampenedMomentum : public Optimizer<Scalar_> {
+class DampenedMomentum : public OptimizerBase<DampenedMomentum<Scalar_, kNesterov>, Scalar_> {
+  using Base = OptimizerBase<DampenedMomentum<Scalar_, kNesterov>, Scalar_>;
+  friend Base;
+
  public:
   using Scalar = Scalar_;
   using Index = Eigen::Index;
@@ -25,21 +30,33 @@ class DampenedMomentum : public Optimizer<Scalar_> {
     Scalar lr = Scalar(0.01);
     /// Inertia β; in [0, 1). Default 0.9.
     Scalar beta = Scalar(0.9);
+    /// What a step does with NaN or ±inf in grad. Default Propagate.
+    NonFinite nonfinite = NonFinite::Propagate;
   };
 
-  /// The options, with lr as currently set.
-  Options options() const { return this->with_current_lr(options_); }
-
  protected:
-  DampenedMomentum(const Options& options, std::string_view name)
-      : Optimizer<Scalar>(checked(options, name).lr), options_(options) {}
+  explicit DampenedMomentum(const Options& options)
+      : Base(checked(options).lr), options_(options) {}
 
  private:
-  static const Options& checked(const Options& o, std::string_view name) {
+  static const Options& checked(const Options& o) {
+    const std::string_view name = kNesterov ? "Nesterov" : "Momentum";
     check_nonnegative(name, "lr", o.lr);
     check_unit_interval(name, "beta", o.beta);
     return o;
   }
+
+  template <typename O, typename F>
+  static void for_each_option(O& o, F&& f) {
+    f("lr", o.lr);
+    f("beta", o.beta);
+    f("nonfinite", o.nonfinite);
+  }
+  template <typename Self>
+  static auto state_arrays(Self& s) {
+    return std::array{&s.delta_};
+  }
+  static bool uses_state(const Options&) { return true; }
 
   void allocate_state(Index n) override { delta_.setZero(n); }
   void release_state() noexcept override { delta_.resize(0); }

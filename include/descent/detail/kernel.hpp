@@ -7,6 +7,7 @@
 /// across threads.
 
 #include <algorithm>
+#include <cmath>
 #include <type_traits>
 
 #include <Eigen/Core>
@@ -43,6 +44,30 @@ inline void for_each_element(Eigen::Index n, ThreadPool* pool, const Body& body)
     const Eigen::Index begin = std::min(n, Eigen::Index(k) * chunk);
     simd::for_each<S>(begin, std::min(n, begin + chunk), body);
   });
+}
+
+/// The index of the first element of g[0, n) that is NaN or ±inf, or −1.
+/// One vectorized read of g: g·0 is 0 for a finite g and NaN otherwise, so
+/// the sum stays 0 unless something is wrong; only then is g searched.
+template <typename S>
+inline Eigen::Index first_nonfinite(const S* g, Eigen::Index n) {
+  using P = simd::Pack<S>;
+  Eigen::Index i = 0;
+  bool bad = false;
+  if constexpr (P::size > 1) {
+    P sum(S(0));
+    for (; i + P::size <= n; i += P::size) sum = sum + P::load(g + i) * P(S(0));
+    S lanes[P::size];
+    sum.store(lanes);
+    for (const S lane : lanes) bad = bad || std::isnan(lane);
+  }
+  for (; i < n; ++i) bad = bad || !std::isfinite(g[i]);
+  if (bad) {
+    for (Eigen::Index k = 0; k < n; ++k) {
+      if (!std::isfinite(g[k])) return k;
+    }
+  }
+  return -1;
 }
 
 /// Calls f(std::integral_constant<EpsPlacement, p>{}) for the runtime p, so a

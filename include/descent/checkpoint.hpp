@@ -1,0 +1,44 @@
+#pragma once
+/// \file
+/// descent::CheckpointError, and the checkpoint format every optimizer and
+/// scheduler writes with save() and reads with load().
+///
+/// A checkpoint is one little-endian byte string:
+///
+///     offset  size  field
+///     0       8     magic "DESCENT\x1a"
+///     8       4     format version, u32 (this library writes and reads 1)
+///     12      1     object: 1 = optimizer, 2 = scheduler
+///     13      1     scalar size in bytes: 4 = float, 8 = double
+///     14      2     length K of the kind name, u16
+///     16      K     kind name, ASCII: the class's name(), e.g. "Adam"
+///     16+K    8     length P of the payload, u64
+///     24+K    P     payload (below)
+///     24+K+P  4     CRC-32 (IEEE 802.3, as zlib's crc32) of every byte before it
+///
+/// Optimizer payload: iterations i64, skipped steps i64, lr f64, state size
+/// i64 (−1: no state yet), the options as a count u32 and that many
+/// (name length u16, name, value f64) records (enums and bools as their
+/// numeric value), then the state arrays as a count u32 and, per array,
+/// its length u64 and its elements in the scalar type.
+///
+/// Scheduler payload: epoch i64, base lr f64, last lr f64, then the
+/// scheduler's own parameters (StepLR: step_size i64, gamma f64; LambdaLR:
+/// none: its function is code, not data, and is given again at
+/// construction).
+
+#include <stdexcept>
+#include <string>
+
+namespace descent {
+
+/// \brief A checkpoint that cannot be read into the object asked to load it:
+/// another kind or scalar type, another format version, truncated or
+/// corrupt bytes, or contents that are invalid or do not fit. The object is
+/// then left exactly as it was.
+class CheckpointError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+}  // namespace descent

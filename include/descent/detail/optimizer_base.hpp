@@ -1,0 +1,148 @@
+#pragma once
+/// \file
+/// OptimizerBase, between Optimizer and each optimizer: what every optimizer
+/// does the same way given its Options and its state arrays: options(), the
+/// non-finite policy, and the checkpoint's options and arrays.
+///
+/// A Derived class provides (and befriends OptimizerBase for):
+///   - `Options options_;` and `static const Options& checked(const Options&)`
+///   - `template <typename O, typename F> static void for_each_option(O&, F&&)`
+///     calling f(name, field) for every option, in a fixed order;
+///   - `template <typename Self> static auto state_arrays(Self&)`: a
+///     std::array of pointers to its state vectors, in a fixed order;
+///   - `static bool uses_state(const Options&)`: whether those vectors are
+///     sized to the parameters (SGD without momentum keeps none).
+
+#include <array>
+#include <cmath>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <stdexcept>
+#include <string>
+#include <type_traits>
+#include <utility>
+
+#include <Eigen/Core>
+
+#include "../nonfinite.hpp"
+#include "../optimizer.hpp"
+#include "check.hpp"
+#include "serialize.hpp"
+
+namespace descent::detail {
+
+template <typename E>
+constexpr int enum_count();
+template <>
+constexpr int enum_count<EpsPlacement>() {
+  return 2;
+}
+template <>
+constexpr int enum_count<NonFinite>() {
+  return 3;
+}
+
+/// An option's value as stored in a checkpoint.
+template <typename T>
+double to_field(T value) {
+  if constexpr (std::is_enum<T>::value) {
+    return double(static_cast<int>(value));
+  } else if constexpr (std::is_same<T, bool>::value) {
+    return value ? 1.0 : 0.0;
+  } else {
+    return double(value);
+  }
+}
+
+/// Reads an option back; false if d is not a value of T.
+template <typename T>
+bool from_field(double d, T& out) {
+  if constexpr (std::is_enum<T>::value) {
+    if (!(d >= 0 && d < enum_count<T>() && d == std::floor(d))) return false;
+    out = static_cast<T>(static_cast<int>(d));
+  } else if constexpr (std::is_same<T, bool>::value) {
+    if (d != 0.0 && d != 1.0) return false;
+    out = d == 1.0;
+  } else {
+    if (std::isfinite(d) && !std::isfinite(static_cast<T>(d))) return false;
+    out = static_cast<T>(d);
+  }
+  return true;
+}
+
+template <typename Derived, typename Scalar_>
+class OptimizerBase : public Optimizer<Scalar_> {
+ public:
+  using Scalar = Scalar_;
+  using Index = Eigen::Index;
+
+  /// The options, with lr as currently set.
+  auto options() const { return this->with_current_lr(self().options_); }
+
+ protected:
+  using Vector = Eigen::Matrix<Scalar, Eigen::Dynamic, 1>;
+  using Optimizer<Scalar>::Optimizer;
+
+ private:
+  const Derived& self() const { return static_cast<const Derived&>(*this); }
+  Derived& self() { return static_cast<Derived&>(*this); }
+
+  NonFinite nonfinite_policy() const noexcept override { return self().options_.nonfinite; }
+
+  void write_checkpoint(Writer& w) const override {
+    const auto o = options();
+    std::uint32_t count = 0;
+    Derived::for_each_option(o, [&](const char*, const auto&) { ++count; });
+    w.u32(count);
+    Derived::for_each_option(o, [&](const char* name, const auto& value) {
+      w.name(name);
+      w.f64(to_field(value));
+    });
+    const auto arrays = Derived::state_arrays(self());
+    w.u32(static_cast<std::uint32_t>(arrays.size()));
+    for (const auto* a : arrays) w.array(a->data(), a->size());
+  }
+
+  std::function<void()> stage_checkpoint(Reader& r, Index state_size) override {
+    std::map<std::string, double> stored;
+    const std::uint32_t count = r.u32("option count");
+    for (std::uint32_t k = 0; k < count; ++k) {
+      std::string name = r.name("option name");
+      const double value = r.f64("option value");
+      if (!stored.emplace(name, value).second) r.fail("option '" + name + "' appears twice");
+    }
+    auto options = self().options_;
+    Derived::for_each_option(options, [&](const char* name, auto& field) {
+      const auto it = stored.find(name);
+      if (it == stored.end()) r.fail(std::string("option '") + name + "' is missing");
+      if (!from_field(it->second, field)) {
+        r.fail(std::string("option '") + name + "' has the invalid value " + to_text(it->second));
+      }
+      stored.erase(it);
+    });
+    if (!stored.empty()) r.fail("unknown option '" + stored.begin()->first + "'");
+    try {
+      Derived::checked(options);
+    } catch (const std::invalid_argument& e) {
+      r.fail(std::string("invalid options: ") + e.what());
+    }
+
+    constexpr std::size_t kArrays = decltype(Derived::state_arrays(self()))().size();
+    const std::uint32_t arrays = r.u32("state array count");
+    if (arrays != kArrays) {
+      r.fail(std::to_string(arrays) + " state arrays where " + std::string(this->name()) +
+             " keeps " + std::to_string(kArrays));
+    }
+    const Index length = state_size >= 0 && Derived::uses_state(options) ? state_size : 0;
+    std::array<Vector, kArrays> staged;
+    for (auto& a : staged) a = r.template array<Scalar, Vector>(length, "a state array");
+    return [this, options, staged = std::move(staged)]() mutable noexcept {
+      self().options_ = options;
+      const auto targets = Derived::state_arrays(self());
+      for (std::size_t k = 0; k < kArrays; ++k) targets[k]->swap(staged[k]);
+    };
+  }
+};
+
+}  // namespace descent::detail

@@ -1,0 +1,283 @@
+// Checkpoints: a run saved and resumed into fresh objects is bit for bit the
+// uninterrupted run; every damaged or mismatched checkpoint is refused with a
+// CheckpointError that says why, and leaves the target exactly as it was.
+
+#include <cstdio>
+#include <fstream>
+#include <functional>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <descent/descent.hpp>
+
+#include "support.hpp"
+
+using Catch::Matchers::Contains;
+using descent::CheckpointError;
+using support::Vec;
+
+namespace {
+
+template <typename S>
+using Factory = std::function<std::unique_ptr<descent::Optimizer<S>>()>;
+
+/// Every optimizer with options away from their defaults, so that a load
+/// that dropped an option would show.
+template <typename S>
+std::vector<Factory<S>> every_optimizer() {
+  using namespace descent;
+  const EpsPlacement out = EpsPlacement::OutsideSqrt;
+  return {
+      [] {
+        return std::make_unique<GradientDescent<S>>(typename GradientDescent<S>::Options{S(0.03)});
+      },
+      [] {
+        return std::make_unique<SGD<S>>(typename SGD<S>::Options{S(0.02), S(0.8), true, S(0.01)});
+      },
+      [] { return std::make_unique<SGD<S>>(typename SGD<S>::Options{S(0.02)}); },
+      [] {
+        return std::make_unique<Momentum<S>>(typename Momentum<S>::Options{S(0.2), S(0.7)});
+      },
+      [] {
+        return std::make_unique<Nesterov<S>>(typename Nesterov<S>::Options{S(0.2), S(0.8)});
+      },
+      [=] {
+        return std::make_unique<AdaGrad<S>>(
+            typename AdaGrad<S>::Options{S(0.1), S(1e-7), S(0.1), out});
+      },
+      [=] {
+        return std::make_unique<RMSprop<S>>(
+            typename RMSprop<S>::Options{S(0.01), S(0.9), S(1e-6), out});
+      },
+      [] {
+        return std::make_unique<Adam<S>>(typename Adam<S>::Options{S(0.02), S(0.8), S(0.99)});
+      },
+  };
+}
+
+/// A fresh optimizer of the same class with default options: load() must
+/// bring the options back too.
+template <typename S>
+std::unique_ptr<descent::Optimizer<S>> fresh_like(const descent::Optimizer<S>& o) {
+  using namespace descent;
+  const std::string_view name = o.name();
+  if (name == "GradientDescent") return std::make_unique<GradientDescent<S>>();
+  if (name == "SGD") return std::make_unique<SGD<S>>();
+  if (name == "Momentum") return std::make_unique<Momentum<S>>();
+  if (name == "Nesterov") return std::make_unique<Nesterov<S>>();
+  if (name == "AdaGrad") return std::make_unique<AdaGrad<S>>();
+  if (name == "RMSprop") return std::make_unique<RMSprop<S>>();
+  return std::make_unique<Adam<S>>();
+}
+
+template <typename T>
+std::string bytes_of(const T& object) {
+  std::ostringstream out;
+  object.save(out);
+  return out.str();
+}
+
+/// Requires that loading `bytes` into `target` throws CheckpointError whose
+/// message contains `part`, and that target saves to the same bytes after.
+template <typename T>
+void require_refused(T& target, const std::string& bytes, const std::string& part) {
+  const std::string before = bytes_of(target);
+  std::istringstream in(bytes);
+  try {
+    target.load(in);
+    FAIL("no CheckpointError; expected one about " << part);
+  } catch (const CheckpointError& e) {
+    INFO("message: " << e.what());
+    CHECK_THAT(std::string(e.what()), Contains(part));
+  }
+  CHECK(bytes_of(target) == before);
+}
+
+constexpr Eigen::Index kSize = 33;
+
+template <typename S>
+void run(descent::Optimizer<S>& opt, descent::LRScheduler<S>& schedule, Vec<S>& x, int steps) {
+  const support::Bowl<S> bowl(kSize);
+  for (int t = 0; t < steps; ++t) {
+    opt.step(x, bowl.grad(x));
+    if (opt.iterations() % 10 == 0) schedule.step();
+  }
+}
+
+}  // namespace
+
+TEMPLATE_TEST_CASE("checkpoint: 100 steps, save, load into fresh objects, 100 more = 200 steps",
+                   "[checkpoint]", float, double) {
+  using S = TestType;
+  const support::Bowl<S> bowl(kSize);
+  for (const auto& make : every_optimizer<S>()) {
+    for (const bool step_lr : {true, false}) {
+      auto make_schedule =
+          [&](descent::Optimizer<S>& o) -> std::unique_ptr<descent::LRScheduler<S>> {
+        if (step_lr) return std::make_unique<descent::StepLR<S>>(o, 3, 0.7);
+        return std::make_unique<descent::LambdaLR<S>>(o, [](long e) { return 1.0 / (1.0 + e); });
+      };
+      auto whole = make();
+      auto whole_schedule = make_schedule(*whole);
+      Vec<S> x = bowl.start();
+      run(*whole, *whole_schedule, x, 200);
+
+      auto first = make();
+      auto first_schedule = make_schedule(*first);
+      Vec<S> y = bowl.start();
+      run(*first, *first_schedule, y, 100);
+      std::stringstream saved_opt, saved_schedule;
+      first->save(saved_opt);
+      first_schedule->save(saved_schedule);
+
+      auto second = fresh_like(*first);
+      auto second_schedule = make_schedule(*second);
+      second->load(saved_opt);
+      second_schedule->load(saved_schedule);
+      CHECK(second->iterations() == 100);
+      CHECK(second_schedule->epoch() == 10);
+      run(*second, *second_schedule, y, 100);
+
+      INFO(whole->name() << (step_lr ? " with StepLR" : " with LambdaLR"));
+      CHECK(support::bitwise_equal(x, y));
+      CHECK(bytes_of(*second) == bytes_of(*whole));
+      CHECK(bytes_of(*second_schedule) == bytes_of(*whole_schedule));
+    }
+  }
+}
+
+TEMPLATE_TEST_CASE("checkpoint: a mismatched checkpoint is refused and changes nothing",
+                   "[checkpoint]", float, double) {
+  using S = TestType;
+  using Other = std::conditional_t<std::is_same<S, float>::value, double, float>;
+  const support::Bowl<S> bowl(kSize);
+  descent::Adam<S> adam;
+  Vec<S> x = bowl.start();
+  adam.step(x, bowl.grad(x));
+  const std::string good = bytes_of(adam);
+
+  SECTION("another kind") {
+    descent::RMSprop<S> rmsprop;
+    require_refused(rmsprop, good, "the checkpoint is for Adam, not RMSprop");
+    descent::StepLR<S> schedule(adam, 5);
+    require_refused(schedule, good, "optimizer, not a scheduler");
+  }
+  SECTION("another scalar type") {
+    descent::Adam<Other> other;
+    require_refused(
+        other, good,
+        std::is_same<S, float>::value ? "holds float, not double" : "holds double, not float");
+  }
+  SECTION("another size than the target's state") {
+    descent::Adam<S> target;
+    Vec<S> z = Vec<S>::Ones(5);
+    target.step(z, z);
+    require_refused(target, good, "for 33 parameters, this optimizer's for 5");
+    target.reset();
+    std::istringstream in(good);
+    target.load(in);  // after reset() it loads
+    CHECK(target.state_size() == kSize);
+  }
+}
+
+TEMPLATE_TEST_CASE("checkpoint: every truncation and every flipped byte is refused", "[checkpoint]",
+                   float, double) {
+  using S = TestType;
+  const support::Bowl<S> bowl(7);
+  descent::SGD<S> sgd({S(0.1), S(0.9), true});
+  Vec<S> x = bowl.start();
+  sgd.step(x, bowl.grad(x));
+  const std::string good = bytes_of(sgd);
+
+  descent::SGD<S> target({S(0.5)});
+  Vec<S> y = bowl.start();
+  target.step(y, bowl.grad(y));
+  for (std::size_t length = 0; length < good.size(); ++length) {
+    INFO("truncated to " << length << " of " << good.size() << " bytes");
+    require_refused(target, good.substr(0, length), length < 8 ? "truncated" : "");
+  }
+  require_refused(target, good + "x", "truncated or padded");
+  for (std::size_t i = 0; i < good.size(); ++i) {
+    for (const int bit : {0, 7}) {
+      std::string bad = good;
+      bad[i] = static_cast<char>(bad[i] ^ (1 << bit));
+      INFO("byte " << i << " bit " << bit);
+      require_refused(target, bad, "descent::SGD::load: ");
+    }
+  }
+}
+
+TEST_CASE("checkpoint: the reasons are named", "[checkpoint]") {
+  descent::Adam<double> adam;
+  Eigen::VectorXd x = Eigen::VectorXd::Ones(4);
+  adam.step(x, x);
+  const std::string good = bytes_of(adam);
+  descent::Adam<double> target;
+
+  std::string magic = good;
+  magic[0] = 'X';
+  require_refused(target, magic, "not a descent checkpoint");
+
+  // A future format version, with a valid checksum.
+  std::string version = good;
+  version[8] = 2;
+  const std::uint32_t crc = descent::detail::crc32(
+      reinterpret_cast<const unsigned char*>(version.data()), version.size() - 4);
+  for (int b = 0; b < 4; ++b) version[version.size() - 4 + b] = static_cast<char>(crc >> (8 * b));
+  require_refused(target, version, "format version 2, this library reads version 1");
+
+  std::string corrupt = good;
+  corrupt[good.size() / 2] ^= 0x10;
+  require_refused(target, corrupt, "checksum mismatch");
+  require_refused(target, "", "truncated: 0 bytes");
+}
+
+TEST_CASE("checkpoint: save_file replaces the file whole; load_file reads it back",
+          "[checkpoint]") {
+  const std::string path = "descent_test_checkpoint.bin";
+  descent::Adam<float> adam({0.05f});
+  Eigen::VectorXf x = Eigen::VectorXf::LinSpaced(10, -1, 1);
+  adam.step(x, x);
+  adam.save_file(path);
+  adam.step(x, x);
+  adam.save_file(path);  // over the old one
+  std::ifstream leftover(path + ".tmp");
+  CHECK_FALSE(leftover.good());
+
+  descent::Adam<float> loaded;
+  loaded.load_file(path);
+  CHECK(loaded.iterations() == 2);
+  CHECK(loaded.lr() == 0.05f);
+  CHECK(bytes_of(loaded) == bytes_of(adam));
+  std::remove(path.c_str());
+
+  CHECK_THROWS_AS(loaded.load_file("no/such/dir/checkpoint.bin"), CheckpointError);
+  CHECK_THROWS_AS(adam.save_file("no/such/dir/checkpoint.bin"), CheckpointError);
+
+  descent::StepLR<float> schedule(adam, 4, 0.5);
+  schedule.step();
+  schedule.save_file(path);
+  descent::StepLR<float> other(loaded, 1, 0.9);
+  other.load_file(path);
+  CHECK(other.epoch() == 1);
+  CHECK(other.step_size() == 4);
+  CHECK(other.gamma() == 0.5);
+  std::remove(path.c_str());
+}
+
+TEST_CASE("checkpoint: invalid contents with a valid frame are refused", "[checkpoint]") {
+  // A StepLR checkpoint whose step_size field is 0, re-sealed with a valid
+  // checksum: the frame is fine, the value is not.
+  descent::GradientDescent<double> gd;
+  descent::StepLR<double> schedule(gd, 5);
+  std::string bytes = bytes_of(schedule);
+  const std::size_t step_size_at = bytes.size() - 4 - 16;  // before gamma and the CRC
+  for (int b = 0; b < 8; ++b) bytes[step_size_at + b] = 0;
+  const std::uint32_t crc = descent::detail::crc32(
+      reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size() - 4);
+  for (int b = 0; b < 4; ++b) bytes[bytes.size() - 4 + b] = static_cast<char>(crc >> (8 * b));
+  descent::StepLR<double> target(gd, 7);
+  require_refused(target, bytes, "step_size 0 is not >= 1");
+}

@@ -1,0 +1,166 @@
+// The nonfinite option, and numerical robustness: long runs, zero and huge
+// gradients.
+
+#include <cmath>
+#include <limits>
+#include <random>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+
+#include <descent/descent.hpp>
+
+#include "support.hpp"
+
+using Catch::Matchers::Contains;
+using descent::NonFinite;
+using support::Vec;
+
+namespace {
+
+template <typename T>
+std::string bytes_of(const T& object) {
+  std::ostringstream out;
+  object.save(out);
+  return out.str();
+}
+
+template <typename Opt>
+Opt with_policy(NonFinite policy) {
+  typename Opt::Options o;
+  o.nonfinite = policy;
+  return Opt(o);
+}
+
+/// Runs the three policies on one optimizer class with a gradient that has
+/// a NaN at index 37 and a +inf at 50, after two good steps.
+template <typename Opt>
+void check_policies() {
+  using S = typename Opt::Scalar;
+  const support::Bowl<S> bowl(64);
+  Vec<S> bad = bowl.grad(bowl.start());
+  bad(37) = std::numeric_limits<S>::quiet_NaN();
+  bad(50) = std::numeric_limits<S>::infinity();
+
+  for (const NonFinite policy : {NonFinite::Throw, NonFinite::Skip}) {
+    Opt opt = with_policy<Opt>(policy);
+    Vec<S> x = bowl.start();
+    opt.step(x, bowl.grad(x));
+    opt.step(x, bowl.grad(x));
+    const Vec<S> before = x;
+    const std::string state = bytes_of(opt);
+    if (policy == NonFinite::Throw) {
+      try {
+        opt.step(x, bad);
+        FAIL("no std::domain_error");
+      } catch (const std::domain_error& e) {
+        CHECK_THAT(std::string(e.what()),
+                   Contains("descent::" + std::string(opt.name())) && Contains("grad[37] is nan"));
+      }
+      CHECK(opt.skipped_steps() == 0);
+    } else {
+      opt.step(x, bad);
+      CHECK(opt.skipped_steps() == 1);
+    }
+    CHECK(support::bitwise_equal(x, before));
+    CHECK(opt.iterations() == 2);
+    // Everything but the skip count is as before.
+    if (policy == NonFinite::Throw) CHECK(bytes_of(opt) == state);
+    opt.step(x, bowl.grad(x));
+    CHECK(opt.iterations() == 3);
+  }
+  // Propagate: the formulas run, and the NaN lands in params.
+  Opt opt = with_policy<Opt>(NonFinite::Propagate);
+  Vec<S> x = bowl.start();
+  opt.step(x, bad);
+  CHECK(std::isnan(x(37)));
+  CHECK(std::isfinite(x(0)));
+}
+
+}  // namespace
+
+TEMPLATE_TEST_CASE("nonfinite: Throw and Skip leave params and state untouched, Propagate runs",
+                   "[nonfinite]", float, double) {
+  using S = TestType;
+  check_policies<descent::GradientDescent<S>>();
+  check_policies<descent::SGD<S>>();
+  check_policies<descent::Momentum<S>>();
+  check_policies<descent::Nesterov<S>>();
+  check_policies<descent::AdaGrad<S>>();
+  check_policies<descent::RMSprop<S>>();
+  check_policies<descent::Adam<S>>();
+}
+
+TEMPLATE_TEST_CASE("nonfinite: the check finds the first bad element at every position",
+                   "[nonfinite]", float, double) {
+  using S = TestType;
+  for (const Eigen::Index n : support::tail_sizes()) {
+    for (Eigen::Index bad = 0; bad < n; bad += std::max<Eigen::Index>(1, n / 9)) {
+      Vec<S> g = Vec<S>::Ones(n);
+      g(bad) = -std::numeric_limits<S>::infinity();
+      INFO("n = " << n << ", bad = " << bad);
+      CHECK(descent::detail::first_nonfinite(g.data(), n) == bad);
+    }
+    const Vec<S> good = Vec<S>::Constant(n, std::numeric_limits<S>::max());
+    CHECK(descent::detail::first_nonfinite(good.data(), n) == -1);
+  }
+}
+
+TEST_CASE("robustness: a million float Adam steps on a noisy problem stay finite", "[robustness]") {
+  // Bias corrections are formed in double from a 64-bit step count: at
+  // t = 1e6, 1 − 0.999^t is exactly 1 and nothing degenerates.
+  descent::Adam<float> adam({1e-3f});
+  Eigen::VectorXf x = Eigen::VectorXf::LinSpaced(4, -2.0f, 2.0f);
+  Eigen::VectorXf g(4);
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<float> noise(-1.0f, 1.0f);
+  for (int t = 0; t < 1000000; ++t) {
+    for (int i = 0; i < 4; ++i) g(i) = x(i) + noise(rng);
+    adam.step(x, g);
+  }
+  CHECK(adam.iterations() == 1000000);
+  CHECK(x.allFinite());
+  CHECK(x.cwiseAbs().maxCoeff() < 0.2f);  // it hovers around the minimum 0
+}
+
+TEMPLATE_TEST_CASE("robustness: AdaGrad leaves a coordinate whose gradients are all zero alone",
+                   "[robustness]", float, double) {
+  using S = TestType;
+  for (const auto p : {descent::EpsPlacement::OutsideSqrt, descent::EpsPlacement::InsideSqrt}) {
+    descent::AdaGrad<S> adagrad({S(0.5), S(1e-10), S(0), p});
+    Vec<S> x = Vec<S>::Constant(3, S(1.5));
+    Vec<S> g(3);
+    for (int t = 0; t < 100; ++t) {
+      g << S(0), x(1), S(0);
+      adagrad.step(x, g);
+    }
+    CHECK(x(0) == S(1.5));
+    CHECK(x(2) == S(1.5));
+    CHECK(x(1) != S(1.5));
+  }
+}
+
+TEST_CASE("robustness: huge float gradients give no NaN", "[robustness]") {
+  // 1e30 in float: g² overflows to inf, so the adaptive methods divide by
+  // sqrt(inf) and take a zero step where the math says lr·sign(g) (see the
+  // README); no method produces NaN, and momentum methods take the huge
+  // finite steps the formulas give.
+  const Eigen::VectorXf g = Eigen::VectorXf::Constant(3, 1e30f);
+  auto check = [&](descent::Optimizer<float>& opt) {
+    Eigen::VectorXf x = Eigen::VectorXf::Zero(3);
+    for (int t = 0; t < 3; ++t) opt.step(x, g);
+    INFO(opt.name() << ": x = " << x.transpose());
+    CHECK(!x.array().isNaN().any());
+  };
+  descent::GradientDescent<float> gd;
+  descent::SGD<float> sgd({0.01f, 0.9f, true});
+  descent::Momentum<float> momentum;
+  descent::Nesterov<float> nesterov;
+  descent::AdaGrad<float> adagrad;
+  descent::RMSprop<float> rmsprop;
+  descent::Adam<float> adam;
+  for (descent::Optimizer<float>* opt : std::initializer_list<descent::Optimizer<float>*>{
+           &gd, &sgd, &momentum, &nesterov, &adagrad, &rmsprop, &adam}) {
+    check(*opt);
+  }
+}
