@@ -9,6 +9,8 @@
 #include <cstdint>
 #include <descent/eps_placement.hpp>
 #include <limits>
+#include <sstream>
+#include <string>
 #include <vector>
 
 namespace support {
@@ -44,6 +46,14 @@ bool bitwise_equal(const A& a, const B& b) {
     if (!(a(i) == b(i))) return false;
   }
   return true;
+}
+
+/// What object.save() writes: equal bytes, equal state.
+template <typename T>
+std::string bytes_of(const T& object) {
+  std::ostringstream out;
+  object.save(out);
+  return out.str();
 }
 
 // ---------------------------------------------------------------------------

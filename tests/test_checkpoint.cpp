@@ -18,6 +18,8 @@ using Catch::Matchers::Contains;
 using descent::CheckpointError;
 using support::Vec;
 
+using support::bytes_of;
+
 namespace {
 
 template <typename S>
@@ -70,13 +72,6 @@ std::unique_ptr<descent::Optimizer<S>> fresh_like(const descent::Optimizer<S>& o
   if (name == "AdaGrad") return std::make_unique<AdaGrad<S>>();
   if (name == "RMSprop") return std::make_unique<RMSprop<S>>();
   return std::make_unique<Adam<S>>();
-}
-
-template <typename T>
-std::string bytes_of(const T& object) {
-  std::ostringstream out;
-  object.save(out);
-  return out.str();
 }
 
 /// Requires that loading `bytes` into `target` throws CheckpointError whose

@@ -16,14 +16,9 @@ using Catch::Matchers::Contains;
 using descent::NonFinite;
 using support::Vec;
 
-namespace {
+using support::bytes_of;
 
-template <typename T>
-std::string bytes_of(const T& object) {
-  std::ostringstream out;
-  object.save(out);
-  return out.str();
-}
+namespace {
 
 template <typename Opt>
 Opt with_policy(NonFinite policy) {

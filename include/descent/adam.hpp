@@ -83,7 +83,6 @@ class Adam : public detail::OptimizerBase<Adam<Scalar_>, Scalar_> {
   static auto state_arrays([[maybe_unused]] Self& s) {
     return std::array{&s.m_, &s.v_};
   }
-  static bool uses_state([[maybe_unused]] const Options& o) { return true; }
 
   void allocate_state(Index n) override {
     m_.setZero(n);

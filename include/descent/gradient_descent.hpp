@@ -57,7 +57,6 @@ class GradientDescent : public detail::OptimizerBase<GradientDescent<Scalar_>, S
   static auto state_arrays([[maybe_unused]] Self& s) {
     return std::array<typename Base::Vector*, 0>{};
   }
-  static bool uses_state([[maybe_unused]] const Options& o) { return true; }
 
   void allocate_state(Index) override {}
   void release_state() noexcept override {}

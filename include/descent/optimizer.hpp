@@ -6,7 +6,6 @@
 #include <Eigen/Core>
 #include <cmath>
 #include <cstdint>
-#include <fstream>
 #include <functional>
 #include <sstream>
 #include <stdexcept>
@@ -191,9 +190,7 @@ class Optimizer {
   /// load() from a file. \throws CheckpointError if it cannot be opened or
   /// read; the optimizer is then unchanged.
   void load_file(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw CheckpointError(who("load_file") + ": cannot open " + path);
-    load(in);
+    detail::load_file(path, who("load_file"), [this](std::istream& in) { load(in); });
   }
 
   /// The class name, e.g. "Adam".

@@ -75,7 +75,6 @@ class RMSprop : public detail::OptimizerBase<RMSprop<Scalar_>, Scalar_> {
   static auto state_arrays([[maybe_unused]] Self& s) {
     return std::array{&s.square_avg_};
   }
-  static bool uses_state([[maybe_unused]] const Options& o) { return true; }
 
   void allocate_state(Index n) override { square_avg_.setZero(n); }
   void release_state() noexcept override { square_avg_.resize(0); }

@@ -5,7 +5,6 @@
 
 #include <cmath>
 #include <cstdint>
-#include <fstream>
 #include <functional>
 #include <stdexcept>
 #include <string>
@@ -101,9 +100,7 @@ class LRScheduler {
   /// load() from a file. \throws CheckpointError if it cannot be opened or
   /// read; the scheduler is then unchanged.
   void load_file(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw CheckpointError(who("load_file") + ": cannot open " + path);
-    load(in);
+    detail::load_file(path, who("load_file"), [this](std::istream& in) { load(in); });
   }
 
  protected:

@@ -82,7 +82,7 @@ class SGD : public detail::OptimizerBase<SGD<Scalar_>, Scalar_> {
   static auto state_arrays([[maybe_unused]] Self& s) {
     return std::array{&s.velocity_};
   }
-  static bool uses_state([[maybe_unused]] const Options& o) { return o.momentum > Scalar(0); }
+  static bool uses_state(const Options& o) { return o.momentum > Scalar(0); }
 
   bool has_velocity() const noexcept { return options_.momentum > Scalar(0); }
 

@@ -20,7 +20,8 @@ namespace descent {
 /// PyTorch multiplies the current lr by γ at each change point, so after k
 /// changes its lr is (((base_lr·γ)·γ)…)·γ, which can differ from
 /// base_lr·γᵏ in the last bit; lr_at() forms that same product and so
-/// reproduces PyTorch's sequence exactly. The optimizer must outlive the
+/// reproduces PyTorch's sequence exactly (up to 100 000 changes; past that
+/// it uses base_lr·γᵏ). The optimizer must outlive the
 /// scheduler.
 template <typename Scalar_>
 class StepLR : public LRScheduler<Scalar_> {
@@ -38,8 +39,12 @@ class StepLR : public LRScheduler<Scalar_> {
   }
 
   double lr_at(long e) const override {
+    const long changes = e / step_size_;
+    // Beyond any real run's length the product is not worth forming step by
+    // step (and γ near 1 would take billions of them): use the closed form.
+    if (changes > kMaxProduct) return double(this->base_lr()) * std::pow(gamma_, double(changes));
     double lr = double(this->base_lr());
-    for (long k = e / step_size_; k > 0 && lr != 0.0; --k) lr *= gamma_;
+    for (long k = changes; k > 0 && lr != 0.0; --k) lr *= gamma_;
     return lr;
   }
 
@@ -71,6 +76,8 @@ class StepLR : public LRScheduler<Scalar_> {
   }
 
  private:
+  static constexpr long kMaxProduct = 100000;
+
   long step_size_;
   double gamma_;
 };

@@ -56,7 +56,6 @@ class DampenedMomentum : public OptimizerBase<DampenedMomentum<Scalar_, kNestero
   static auto state_arrays(Self& s) {
     return std::array{&s.delta_};
   }
-  static bool uses_state(const Options&) { return true; }
 
   void allocate_state(Index n) override { delta_.setZero(n); }
   void release_state() noexcept override { delta_.resize(0); }

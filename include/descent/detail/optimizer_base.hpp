@@ -10,8 +10,9 @@
 ///     calling f(name, field) for every option, in a fixed order;
 ///   - `template <typename Self> static auto state_arrays(Self&)`: a
 ///     std::array of pointers to its state vectors, in a fixed order;
-///   - `static bool uses_state(const Options&)`: whether those vectors are
-///     sized to the parameters (SGD without momentum keeps none).
+///   - optionally `static bool uses_state(const Options&)`: whether those
+///     vectors are sized to the parameters (true unless it says otherwise;
+///     SGD without momentum keeps none).
 
 #include <array>
 #include <cmath>
@@ -83,6 +84,11 @@ class OptimizerBase : public Optimizer<Scalar_> {
  protected:
   using Vector = Eigen::Matrix<Scalar, Eigen::Dynamic, 1>;
   using Optimizer<Scalar>::Optimizer;
+
+  template <typename Options>
+  static bool uses_state(const Options&) {
+    return true;
+  }
 
  private:
   const Derived& self() const { return static_cast<const Derived&>(*this); }

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <istream>
 #include <iterator>
 #include <ostream>
@@ -168,7 +169,8 @@ class Reader {
       fail(std::string(what) + " has " + std::to_string(n) + " elements where the state size is " +
            std::to_string(expected));
     }
-    need(n * sizeof(S), what);
+    const std::size_t limit = end_ ? end_ : bytes_.size();
+    if (n > (limit - pos_) / sizeof(S)) fail(std::string("truncated in ") + what);
     Vector v(static_cast<Eigen::Index>(n));
     if (n > 0) std::memcpy(v.data(), bytes_.data() + pos_, n * sizeof(S));
     pos_ += n * sizeof(S);
@@ -233,6 +235,15 @@ void save_file(const std::string& path, const std::string& who, const Save& save
     std::remove(temporary.c_str());
     throw CheckpointError(who + ": writing " + path + " failed");
   }
+}
+
+/// Opens `path` and calls load(stream). \throws CheckpointError if the
+/// file cannot be opened.
+template <typename Load>
+void load_file(const std::string& path, const std::string& who, const Load& load) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw CheckpointError(who + ": cannot open " + path);
+  load(in);
 }
 
 }  // namespace descent::detail

@@ -94,7 +94,11 @@ DESCENT_DEFINE_PACK(double, __m128d, _mm, pd);
 /// begin, so a range split at multiples of Pack<S>::size gives every element
 /// the same instructions as the whole.
 template <typename S, typename Body>
-inline void for_each(Eigen::Index begin, Eigen::Index end, const Body& body) {
+inline void for_each(Eigen::Index begin, Eigen::Index end, const Body& shared_body) {
+  // A local copy: the compiler can then keep the captured pointers and
+  // coefficients in registers, since no store through those pointers can
+  // reach an object whose address never escapes.
+  const Body body = shared_body;
   using P = Pack<S>;
   Eigen::Index i = begin;
   if constexpr (P::size > 1) {

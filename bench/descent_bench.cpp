@@ -1,0 +1,302 @@
+// descent_bench: one optimizer step, timed for every optimizer variant, size
+// and scalar type, beside what it is measured against. Benchmark names are
+// variant/scalar/contender/N, e.g. adam/float/descent/1048576, where the
+// contender is one of
+//   descent      descent's step with one thread (the default)
+//   descent_t2   descent's step after set_threads(2) (when descent has it)
+//   floor        the byte floor (floor.hpp): the same arrays read and written
+//   naive        the update in naive Eigen, one statement per array (naive.hpp)
+//   libtorch_t1, libtorch_t2
+//                torch::optim's optimizer under at::set_num_threads(1) or (2),
+//                for the variants libtorch computes alike (torch_peer.hpp)
+// bench/compare runs this binary and prints ratios of the medians.
+
+#include <benchmark/benchmark.h>
+
+#include <Eigen/Core>
+#include <cmath>
+#include <cstdint>
+#include <descent/descent.hpp>
+#include <functional>
+#include <limits>
+#include <memory>
+#include <optional>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "floor.hpp"
+#include "naive.hpp"
+#include "stepper.hpp"
+#include "torch_peer.hpp"
+
+namespace bench {
+namespace {
+
+// descent::Optimizer<S>::set_threads(int) is new; time descent_t2 only where
+// the checkout has it.
+template <typename T, typename = void>
+struct has_set_threads : std::false_type {};
+template <typename T>
+struct has_set_threads<T, std::void_t<decltype(std::declval<T&>().set_threads(2))>>
+    : std::true_type {};
+constexpr bool kDescentThreads = has_set_threads<descent::Optimizer<float>>::value;
+
+#ifdef DESCENT_BENCH_HAVE_TORCH
+constexpr bool kTorch = true;
+#else
+constexpr bool kTorch = false;
+#endif
+
+constexpr Index kSizes[] = {4096, 65536, 1 << 20, 1 << 24};
+
+template <typename S>
+using OptimizerPtr = std::unique_ptr<descent::Optimizer<S>>;
+
+/// One row of the table: an optimizer with one set of options, and everything
+/// it is measured against.
+template <typename S>
+struct Variant {
+  std::string name;
+  /// Arrays read and written besides params and grad (0, 1 or 2).
+  int state_arrays;
+  std::function<OptimizerPtr<S>()> make_descent;
+  FloorKernel<S> floor;
+  std::function<void(Buffers<S>&, std::int64_t t)> naive;
+  /// libtorch's optimizer computing the same update, if any.
+  std::optional<TorchSpec> torch;
+
+  /// Bytes a step must move per element: each array read once, each written
+  /// array written once.
+  int bytes_per_element() const { return int(sizeof(S)) * (3 + 2 * state_arrays); }
+};
+
+/// A Variant for optimizer Opt with options o.
+template <typename Opt>
+Variant<typename Opt::Scalar> variant(std::string name, const typename Opt::Options& o,
+                                      std::optional<TorchSpec> torch = std::nullopt) {
+  using S = typename Opt::Scalar;
+  const int state_arrays = Naive<Opt>::state_arrays(o);
+  return {std::move(name),
+          state_arrays,
+          [o] { return std::make_unique<Opt>(o); },
+          floor_for<S>(state_arrays),
+          [o](Buffers<S>& b, std::int64_t t) { Naive<Opt>::step(o, b, t); },
+          torch};
+}
+
+/// Every optimizer with its default options, plus the options that add a state
+/// array or change the kernel.
+template <typename S>
+std::vector<Variant<S>> variants() {
+  using namespace descent;
+  constexpr auto kInside = EpsPlacement::InsideSqrt;
+  constexpr auto kOutside = EpsPlacement::OutsideSqrt;
+  typename SGD<S>::Options sgd_momentum, sgd_nesterov;
+  sgd_momentum.momentum = sgd_nesterov.momentum = S(0.9);
+  sgd_nesterov.nesterov = true;
+  typename AdaGrad<S>::Options adagrad_inside;
+  adagrad_inside.eps_placement = kInside;
+  typename RMSprop<S>::Options rmsprop_outside;
+  rmsprop_outside.eps_placement = kOutside;
+  typename Adam<S>::Options adam_outside;
+  adam_outside.eps_placement = kOutside;
+  // The nonfinite check (one more read of g) on a memory-bound and a
+  // compute-bound kernel; beside the plain variants, the ratio is its cost.
+  auto sgd_momentum_checked = sgd_momentum;
+  sgd_momentum_checked.nonfinite = NonFinite::Skip;
+  typename Adam<S>::Options adam_checked;
+  adam_checked.nonfinite = NonFinite::Skip;
+  // libtorch computes the same update as these: SGD's b ← μb + g, θ ← θ − lr·b
+  // is the Keras form up to rounding; Adagrad, RMSprop and Adam put eps
+  // outside the root.
+  const auto torch = [](TorchOptimizer kind, S lr, S momentum = 0) -> std::optional<TorchSpec> {
+    if (!kTorch) return std::nullopt;
+    return TorchSpec{kind, double(lr), double(momentum)};
+  };
+  using T = TorchOptimizer;
+  return {
+      variant<GradientDescent<S>>("gradient_descent", {}),
+      variant<SGD<S>>("sgd", {}),
+      variant<SGD<S>>("sgd_momentum", sgd_momentum,
+                      torch(T::SgdMomentum, sgd_momentum.lr, sgd_momentum.momentum)),
+      variant<SGD<S>>("sgd_nesterov", sgd_nesterov),
+      variant<Momentum<S>>("momentum", {}),
+      variant<Nesterov<S>>("nesterov", {}),
+      variant<AdaGrad<S>>("adagrad", {}, torch(T::Adagrad, typename AdaGrad<S>::Options{}.lr)),
+      variant<AdaGrad<S>>("adagrad_inside", adagrad_inside),
+      variant<RMSprop<S>>("rmsprop", {}),
+      variant<RMSprop<S>>("rmsprop_outside", rmsprop_outside,
+                          torch(T::RMSprop, rmsprop_outside.lr)),
+      variant<Adam<S>>("adam", {}),
+      variant<Adam<S>>("adam_outside", adam_outside, torch(T::Adam, adam_outside.lr)),
+      variant<SGD<S>>("sgd_momentum_checked", sgd_momentum_checked),
+      variant<Adam<S>>("adam_checked", adam_checked),
+  };
+}
+
+// The contenders.
+
+template <typename S>
+class DescentStepper final : public Stepper<S> {
+ public:
+  DescentStepper(OptimizerPtr<S> optimizer, Index n)
+      : buffers_(n, 0), optimizer_(std::move(optimizer)) {}
+  void step() override { optimizer_->step(buffers_.x, buffers_.g); }
+  std::vector<Span<S>> written() const override { return buffers_.written(); }
+
+ private:
+  Buffers<S> buffers_;
+  OptimizerPtr<S> optimizer_;
+};
+
+template <typename S>
+class FloorStepper final : public Stepper<S> {
+ public:
+  FloorStepper(FloorKernel<S> kernel, Index n, int state_arrays)
+      : buffers_(n, state_arrays), kernel_(kernel) {}
+  void step() override {
+    Buffers<S>& b = buffers_;
+    kernel_(b.x.data(), b.g.data(), b.s0.data(), b.s1.data(), b.x.size());
+  }
+  std::vector<Span<S>> written() const override { return buffers_.written(); }
+
+ private:
+  Buffers<S> buffers_;
+  FloorKernel<S> kernel_;
+};
+
+template <typename S>
+class NaiveStepper final : public Stepper<S> {
+ public:
+  NaiveStepper(std::function<void(Buffers<S>&, std::int64_t)> update, Index n, int state_arrays)
+      : buffers_(n, state_arrays), update_(std::move(update)) {}
+  void step() override { update_(buffers_, ++t_); }
+  std::vector<Span<S>> written() const override { return buffers_.written(); }
+
+ private:
+  Buffers<S> buffers_;
+  std::function<void(Buffers<S>&, std::int64_t)> update_;
+  std::int64_t t_ = 0;
+};
+
+/// descent's optimizer, split across `threads` threads when it can be.
+template <typename S>
+OptimizerPtr<S> with_threads(OptimizerPtr<S> optimizer, int threads) {
+  if constexpr (has_set_threads<descent::Optimizer<S>>::value) {
+    if (threads != 1) optimizer->set_threads(threads);
+  }
+  return optimizer;
+}
+
+/// How many elements of the arrays are NaN, infinite or subnormal: any of them
+/// would time slow paths rather than the update.
+template <typename S>
+Index count_unhealthy(const std::vector<Span<S>>& arrays) {
+  constexpr S kMax = std::numeric_limits<S>::max();
+  constexpr S kMin = std::numeric_limits<S>::min();
+  Index bad = 0;
+  for (const Span<S>& a : arrays) {
+    for (Index i = 0; i < a.size; ++i) {
+      const S v = std::abs(a.data[i]);
+      bad += !(v <= kMax) || (v < kMin && v != 0);
+    }
+  }
+  return bad;
+}
+
+/// The timed loop. The first step is taken before timing: it allocates the
+/// state descent and libtorch build lazily and faults every page in.
+template <typename S>
+void measure(benchmark::State& state, Stepper<S>& stepper, Index n, int bytes_per_element) {
+  stepper.step();
+  for (auto _ : state) {
+    stepper.step();
+    benchmark::ClobberMemory();
+  }
+  if (const Index bad = count_unhealthy(stepper.written())) {
+    state.SkipWithError(
+        (std::to_string(bad) + " elements NaN, infinite or subnormal after the run").c_str());
+    return;
+  }
+  const std::int64_t elements = std::int64_t(state.iterations()) * n;
+  state.SetItemsProcessed(elements);
+  state.SetBytesProcessed(elements * bytes_per_element);
+  state.counters["elements"] = double(n);
+}
+
+template <typename S>
+void register_variant(const Variant<S>& v, const char* scalar) {
+  for (const Index n : kSizes) {
+    const auto add = [&](const char* contender, auto make_stepper) {
+      const std::string name = v.name + "/" + scalar + "/" + contender + "/" + std::to_string(n);
+      benchmark::RegisterBenchmark(name.c_str(),
+                                   [=, bytes = v.bytes_per_element()](benchmark::State& state) {
+                                     const auto stepper = make_stepper();
+                                     measure<S>(state, *stepper, n, bytes);
+                                   })
+          ->UseRealTime()
+          ->Unit(benchmark::kMicrosecond);
+    };
+    add("descent", [v, n] { return std::make_unique<DescentStepper<S>>(v.make_descent(), n); });
+    if (kDescentThreads) {
+      add("descent_t2", [v, n] {
+        return std::make_unique<DescentStepper<S>>(with_threads(v.make_descent(), 2), n);
+      });
+    }
+    add("floor", [v, n] { return std::make_unique<FloorStepper<S>>(v.floor, n, v.state_arrays); });
+    add("naive", [v, n] { return std::make_unique<NaiveStepper<S>>(v.naive, n, v.state_arrays); });
+#ifdef DESCENT_BENCH_HAVE_TORCH
+    if (v.torch) {
+      add("libtorch_t1", [v, n] { return make_torch_stepper<S>(*v.torch, n, 1); });
+      add("libtorch_t2", [v, n] { return make_torch_stepper<S>(*v.torch, n, 2); });
+    }
+#endif
+  }
+}
+
+void add_context() {
+  const auto version = [](int major, int minor, int patch) {
+    return std::to_string(major) + "." + std::to_string(minor) + "." + std::to_string(patch);
+  };
+  benchmark::AddCustomContext(
+      "descent_version",
+      version(DESCENT_VERSION_MAJOR, DESCENT_VERSION_MINOR, DESCENT_VERSION_PATCH));
+  benchmark::AddCustomContext(
+      "eigen_version", version(EIGEN_WORLD_VERSION, EIGEN_MAJOR_VERSION, EIGEN_MINOR_VERSION));
+  benchmark::AddCustomContext("eigen_simd", Eigen::SimdInstructionSetsInUse());
+  benchmark::AddCustomContext("compile_flags", DESCENT_BENCH_FLAGS);
+#ifdef NDEBUG
+  benchmark::AddCustomContext("assertions", "off");
+#else
+  benchmark::AddCustomContext("assertions", "ON (not a release build: timings are not meaningful)");
+#endif
+#ifdef _OPENMP
+  benchmark::AddCustomContext("openmp", std::to_string(_OPENMP));
+#else
+  benchmark::AddCustomContext("openmp", "no");
+#endif
+  benchmark::AddCustomContext(
+      "descent_t2",
+      kDescentThreads ? "set_threads(2)" : "not timed: descent::Optimizer has no set_threads");
+#ifdef DESCENT_BENCH_HAVE_TORCH
+  benchmark::AddCustomContext("libtorch", torch_version());
+#else
+  benchmark::AddCustomContext("libtorch", "not built in (libtorch not found)");
+#endif
+}
+
+}  // namespace
+}  // namespace bench
+
+int main(int argc, char** argv) {
+  for (const auto& v : bench::variants<float>()) bench::register_variant(v, "float");
+  for (const auto& v : bench::variants<double>()) bench::register_variant(v, "double");
+  bench::add_context();
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

@@ -1,0 +1,41 @@
+#pragma once
+/// \file
+/// The byte floor: for each optimizer, a trivial in-place loop that reads and
+/// writes exactly the arrays the optimizer must (params x and grad g, plus K
+/// state arrays) and does one add per array written. Nothing moving those
+/// bytes can be faster, so descent's time over the floor's time says how much
+/// of a step is arithmetic and overhead rather than memory traffic.
+
+#include "stepper.hpp"
+
+namespace bench {
+
+/// Reads x, g and K state arrays; writes x and the state arrays. K = 0:
+/// GradientDescent and plain SGD; K = 1: SGD with momentum, Momentum,
+/// Nesterov, AdaGrad, RMSprop; K = 2: Adam. Out of line so that it keeps its
+/// own symbol (objdump shows it vectorized) and cannot be folded into the
+/// timed loop and optimized away.
+template <int K, typename S>
+[[gnu::noinline]] void floor_kernel(S* __restrict x, const S* __restrict g,
+                                    [[maybe_unused]] S* __restrict s0,
+                                    [[maybe_unused]] S* __restrict s1, Index n) {
+  for (Index i = 0; i < n; ++i) {
+    const S gi = g[i];
+    x[i] += gi;
+    if constexpr (K >= 1) s0[i] += gi;
+    if constexpr (K >= 2) s1[i] += gi;
+  }
+}
+
+template <typename S>
+using FloorKernel = void (*)(S*, const S*, S*, S*, Index);
+
+/// floor_kernel<K, S> for K = state_arrays.
+template <typename S>
+FloorKernel<S> floor_for(int state_arrays) {
+  static constexpr FloorKernel<S> kernels[] = {&floor_kernel<0, S>, &floor_kernel<1, S>,
+                                               &floor_kernel<2, S>};
+  return kernels[state_arrays];
+}
+
+}  // namespace bench

@@ -1,0 +1,60 @@
+// Instantiates every public template of descent, so that the library's
+// headers are compiled under the strictest warning set this target adds
+// (-Wconversion -Wshadow on top of -Wall -Wextra -Wpedantic).
+
+#include <sstream>
+#include <vector>
+
+#include <descent/descent.hpp>
+
+namespace {
+
+template <typename S, typename Opt>
+void exercise(Opt opt) {
+  using Vec = Eigen::Matrix<S, Eigen::Dynamic, 1>;
+  using Mat = Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic>;
+  Vec x = Vec::Ones(100);
+  const Vec g = Vec::Constant(100, S(0.5));
+  opt.step(x, g);
+  opt.step(x.segment(0, 100), g * S(2));
+  Eigen::Array<S, Eigen::Dynamic, 1> a = x.array();
+  opt.step(a, g.array());
+  Mat m = Mat::Ones(10, 10);
+  opt.step(m, Mat::Ones(10, 10));
+  std::vector<S> raw(100, S(1));
+  opt.step(Eigen::Map<Vec>(raw.data(), 100), Eigen::Map<const Vec>(raw.data(), 100));
+  descent::Optimizer<S>& base = opt;
+  base.set_threads(2);
+  base.step(x, g);
+  std::stringstream io;
+  base.save(io);
+  base.load(io);
+  descent::StepLR<S> step_lr(base, 2);
+  descent::LambdaLR<S> lambda_lr(base, [](long e) { return 1.0 / double(e + 1); });
+  step_lr.step();
+  lambda_lr.step();
+  std::stringstream sio;
+  step_lr.save(sio);
+  step_lr.load(sio);
+  (void)opt.options();
+}
+
+template <typename S>
+void exercise_all() {
+  exercise<S>(descent::GradientDescent<S>());
+  exercise<S>(descent::SGD<S>());
+  exercise<S>(descent::Momentum<S>());
+  exercise<S>(descent::Nesterov<S>());
+  exercise<S>(descent::AdaGrad<S>());
+  exercise<S>(descent::RMSprop<S>());
+  exercise<S>(descent::Adam<S>());
+}
+
+}  // namespace
+
+void descent_strict_warnings() {
+  exercise_all<float>();
+  exercise_all<double>();
+  descent::MinibatchSampler sampler(10, 3, 1);
+  (void)sampler.next();
+}
