@@ -55,10 +55,18 @@ inline Eigen::Index first_nonfinite(const S* g, Eigen::Index n) {
   Eigen::Index i = 0;
   bool bad = false;
   if constexpr (P::size > 1) {
-    P sum(S(0));
-    for (; i + P::size <= n; i += P::size) sum = sum + P::load(g + i) * P(S(0));
+    // Four independent sums, so the adds do not wait on each other.
+    const P zero(S(0));
+    P s0 = zero, s1 = zero, s2 = zero, s3 = zero;
+    for (; i + 4 * P::size <= n; i += 4 * P::size) {
+      s0 = s0 + P::load(g + i) * zero;
+      s1 = s1 + P::load(g + i + P::size) * zero;
+      s2 = s2 + P::load(g + i + 2 * P::size) * zero;
+      s3 = s3 + P::load(g + i + 3 * P::size) * zero;
+    }
+    for (; i + P::size <= n; i += P::size) s0 = s0 + P::load(g + i) * zero;
     S lanes[P::size];
-    sum.store(lanes);
+    ((s0 + s1) + (s2 + s3)).store(lanes);
     for (const S lane : lanes) bad = bad || std::isnan(lane);
   }
   for (; i < n; ++i) bad = bad || !std::isfinite(g[i]);
