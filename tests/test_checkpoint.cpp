@@ -47,7 +47,7 @@ std::vector<Factory<S>> every_optimizer() {
       },
       [=] {
         return std::make_unique<AdaGrad<S>>(
-            typename AdaGrad<S>::Options{S(0.1), S(1e-7), S(0.1), out});
+            typename AdaGrad<S>::Options{S(0.1), S(1e-7), S(0.1), out, S(0.01)});
       },
       [=] {
         return std::make_unique<RMSprop<S>>(
@@ -55,6 +55,35 @@ std::vector<Factory<S>> every_optimizer() {
       },
       [] {
         return std::make_unique<Adam<S>>(typename Adam<S>::Options{S(0.02), S(0.8), S(0.99)});
+      },
+      // The variants: every optional state array in use, every new option
+      // away from its default.
+      [] {
+        auto o = SGD<S>::Options::pytorch();
+        o.momentum = S(0.9);
+        o.dampening = S(0.1);
+        o.weight_decay = S(0.01);
+        o.maximize = true;
+        return std::make_unique<SGD<S>>(o);
+      },
+      [] {
+        auto o = RMSprop<S>::Options::pytorch();
+        o.centered = true;
+        o.momentum = S(0.5);
+        o.weight_decay = S(0.01);
+        return std::make_unique<RMSprop<S>>(o);
+      },
+      [] {
+        auto o = Adam<S>::Options::keras();
+        o.amsgrad = true;
+        o.weight_decay = S(0.01);
+        o.maximize = true;
+        return std::make_unique<Adam<S>>(o);
+      },
+      [] {
+        auto o = AdamW<S>::Options::pytorch();
+        o.amsgrad = true;
+        return std::make_unique<AdamW<S>>(o);
       },
   };
 }
@@ -71,6 +100,7 @@ std::unique_ptr<descent::Optimizer<S>> fresh_like(const descent::Optimizer<S>& o
   if (name == "Nesterov") return std::make_unique<Nesterov<S>>();
   if (name == "AdaGrad") return std::make_unique<AdaGrad<S>>();
   if (name == "RMSprop") return std::make_unique<RMSprop<S>>();
+  if (name == "AdamW") return std::make_unique<AdamW<S>>();
   return std::make_unique<Adam<S>>();
 }
 

@@ -17,17 +17,21 @@ namespace descent {
 /// \brief AdaGrad (lecture section 6): per-coordinate steps that shrink with
 /// the sum of the squared gradients seen so far.
 ///
-/// Inputs: lr (α), eps (ε), initial_accumulator (h₀), eps_placement. State:
-/// h = h₀. Per step:
+/// Inputs: lr (α), eps (ε), initial_accumulator (h₀), eps_placement,
+/// lr_decay (κ), weight_decay (λ), maximize. State: h = h₀. Per step
+/// t = 1, 2, …:
 ///
-///     h ← h + g²
-///     θ ← θ − lr·g / (√h + ε)      (OutsideSqrt, default)
-///     θ ← θ − lr·g / √(h + ε)      (InsideSqrt)
+///     d ← g  (−g with maximize);  d ← d + λ·θ  (if λ > 0)
+///     lr_t = lr / (1 + (t − 1)·κ)
+///     h ← h + d²
+///     θ ← θ − lr_t·d / (√h + ε)    (OutsideSqrt, default)
+///     θ ← θ − lr_t·d / √(h + ε)    (InsideSqrt, Keras's)
 ///
 /// The lecture writes the step without ε, which is 0/0 for a coordinate whose
 /// gradients were all zero; ε makes it 0. The defaults and OutsideSqrt are
-/// torch.optim.Adagrad's (lr_decay 0, weight_decay 0), which this reproduces.
-/// A step once shrunk never grows again: h only increases.
+/// torch.optim.Adagrad's, which this reproduces with every option.
+/// A step once shrunk never grows again: h only increases. EpsHat is Adam's
+/// and is refused here.
 template <typename Scalar_>
 class AdaGrad : public detail::OptimizerBase<AdaGrad<Scalar_>, Scalar_> {
   using Base = detail::OptimizerBase<AdaGrad<Scalar_>, Scalar_>;
@@ -44,10 +48,34 @@ class AdaGrad : public detail::OptimizerBase<AdaGrad<Scalar_>, Scalar_> {
     Scalar eps = Scalar(1e-10);
     /// Starting value h₀ of every accumulator; finite and >= 0. Default 0.
     Scalar initial_accumulator = Scalar(0);
-    /// Where ε enters the denominator. Default OutsideSqrt.
+    /// Where ε enters the denominator: OutsideSqrt or InsideSqrt. Default
+    /// OutsideSqrt.
     EpsPlacement eps_placement = EpsPlacement::OutsideSqrt;
+    /// Decay κ of the step size, PyTorch's lr_decay; finite and >= 0.
+    /// Default 0.
+    Scalar lr_decay = Scalar(0);
+    /// L2 penalty λ added to the gradient as λ·θ; finite and >= 0. Default 0.
+    Scalar weight_decay = Scalar(0);
+    /// Ascend instead of descend (d = −g). Default false.
+    bool maximize = false;
     /// What a step does with NaN or ±inf in grad. Default Propagate.
     NonFinite nonfinite = NonFinite::Propagate;
+
+    /// The lecture's defaults (the default-constructed Options), which are
+    /// PyTorch's.
+    static Options lecture() { return {}; }
+    /// torch.optim.Adagrad(): lr 0.01, eps 1e-10 outside the root, h₀ 0.
+    static Options pytorch() { return {}; }
+    /// keras.optimizers.Adagrad(): lr 0.001, eps 1e-7 inside the root,
+    /// initial_accumulator_value 0.1.
+    static Options keras() {
+      Options o;
+      o.lr = Scalar(0.001);
+      o.eps = Scalar(1e-7);
+      o.initial_accumulator = Scalar(0.1);
+      o.eps_placement = EpsPlacement::InsideSqrt;
+      return o;
+    }
   };
 
   /// \throws std::invalid_argument if an option is out of range.
@@ -56,21 +84,28 @@ class AdaGrad : public detail::OptimizerBase<AdaGrad<Scalar_>, Scalar_> {
   static constexpr std::string_view kName = "AdaGrad";
   std::string_view name() const noexcept override { return kName; }
 
- private:
-  static const Options& checked(const Options& o) {
-    detail::check_nonnegative(kName, "lr", o.lr);
-    detail::check_nonnegative(kName, "eps", o.eps);
-    detail::check_nonnegative(kName, "initial_accumulator", o.initial_accumulator);
-    return o;
-  }
-
+  /// Calls f(name, field) for every option of o, in the order declared.
   template <typename O, typename F>
   static void for_each_option(O& o, F&& f) {
     f("lr", o.lr);
     f("eps", o.eps);
     f("initial_accumulator", o.initial_accumulator);
     f("eps_placement", o.eps_placement);
+    f("lr_decay", o.lr_decay);
+    f("weight_decay", o.weight_decay);
+    f("maximize", o.maximize);
     f("nonfinite", o.nonfinite);
+  }
+
+ private:
+  static const Options& checked(const Options& o) {
+    detail::check_nonnegative(kName, "lr", o.lr);
+    detail::check_nonnegative(kName, "eps", o.eps);
+    detail::check_nonnegative(kName, "initial_accumulator", o.initial_accumulator);
+    detail::check_nonnegative(kName, "lr_decay", o.lr_decay);
+    detail::check_not_eps_hat(kName, o.eps_placement);
+    detail::check_nonnegative(kName, "weight_decay", o.weight_decay);
+    return o;
   }
   template <typename Self>
   static auto state_arrays([[maybe_unused]] Self& s) {
@@ -80,18 +115,23 @@ class AdaGrad : public detail::OptimizerBase<AdaGrad<Scalar_>, Scalar_> {
   void allocate_state(Index n) override { sum_.setConstant(n, options_.initial_accumulator); }
   void release_state() noexcept override { sum_.resize(0); }
 
-  void update(Scalar* x, const Scalar* g, Index n, std::int64_t) noexcept override {
-    const Scalar lr = this->lr();
+  void update(Scalar* x, const Scalar* g, Index n, std::int64_t t) noexcept override {
+    const auto lr = static_cast<Scalar>(
+        double(this->lr()) / (1.0 + static_cast<double>(t - 1) * double(options_.lr_decay)));
     const Scalar eps = options_.eps;
+    const auto adjust = detail::GradientAdjust<Scalar>::from(options_);
     Scalar* h = sum_.data();
     detail::with_placement(options_.eps_placement, [&](auto placement) {
-      constexpr EpsPlacement P = decltype(placement)::value;
-      this->for_each_element(n, [=](auto lanes, Index i) {
-        using V = decltype(lanes);
-        const V gi = V::load(g + i);
-        const V hi = V::load(h + i) + gi * gi;
-        hi.store(h + i);
-        (V::load(x + i) - V(lr) * gi / detail::denominator<P>(hi, V(eps))).store(x + i);
+      detail::with_flag(adjust.active(), [&](auto active) {
+        constexpr EpsPlacement P = decltype(placement)::value;
+        this->for_each_element(n, [=](auto lanes, Index i) {
+          using V = decltype(lanes);
+          const V xi = V::load(x + i);
+          const V di = adjust.template operator()<active()>(V::load(g + i), xi);
+          const V hi = V::load(h + i) + di * di;
+          hi.store(h + i);
+          (xi - V(lr) * di / detail::denominator<P>(hi, V(eps))).store(x + i);
+        });
       });
     });
   }

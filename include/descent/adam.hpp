@@ -1,6 +1,7 @@
 #pragma once
 /// \file
-/// Adam (lecture section 8).
+/// Adam (lecture section 8), with AMSGrad, weight decay (L2 or decoupled)
+/// and Keras's ε̂ form as options; AdamW is in adamw.hpp.
 
 #include <Eigen/Core>
 #include <array>
@@ -14,27 +15,14 @@
 #include "nonfinite.hpp"
 
 namespace descent {
+namespace detail {
 
-/// \brief Adam (lecture section 8; Kingma & Ba, arXiv:1412.6980): RMSprop plus
-/// a moving average of the gradient itself, both bias-corrected.
-///
-/// Inputs: lr (α), beta1 (β₁), beta2 (β₂), eps (ε), eps_placement. State:
-/// m₀ = v₀ = 0. Per step t = 1, 2, …:
-///
-///     m ← β₁·m + (1 − β₁)·g
-///     v ← β₂·v + (1 − β₂)·g²
-///     m̂ = m / (1 − β₁ᵗ),  v̂ = v / (1 − β₂ᵗ)
-///     θ ← θ − lr·m̂ / √(v̂ + ε)      (InsideSqrt, the lecture's; default)
-///     θ ← θ − lr·m̂ / (√v̂ + ε)      (OutsideSqrt, the paper's and PyTorch's)
-///
-/// The bias corrections are computed once per step in double, as
-/// lr/(1 − β₁ᵗ) and 1/(1 − β₂ᵗ) (or 1/√(1 − β₂ᵗ)), so m̂ and v̂ are never
-/// stored. With OutsideSqrt this reproduces torch.optim.Adam (amsgrad false,
-/// weight_decay 0) to rounding.
-template <typename Scalar_>
-class Adam : public detail::OptimizerBase<Adam<Scalar_>, Scalar_> {
-  using Base = detail::OptimizerBase<Adam<Scalar_>, Scalar_>;
+/// Adam and AdamW: one algorithm, whose defaults differ (kAdamW).
+template <typename Scalar_, bool kAdamW>
+class AdamFamily : public OptimizerBase<AdamFamily<Scalar_, kAdamW>, Scalar_> {
+  using Base = OptimizerBase<AdamFamily<Scalar_, kAdamW>, Scalar_>;
   friend Base;
+  static constexpr std::string_view kClass = kAdamW ? "AdamW" : "Adam";
 
  public:
   using Scalar = Scalar_;
@@ -49,27 +37,48 @@ class Adam : public detail::OptimizerBase<Adam<Scalar_>, Scalar_> {
     Scalar beta2 = Scalar(0.999);
     /// ε in the denominator; finite and >= 0. Default 1e-8.
     Scalar eps = Scalar(1e-8);
-    /// Where ε enters the denominator. Default InsideSqrt.
-    EpsPlacement eps_placement = EpsPlacement::InsideSqrt;
+    /// Where ε enters the denominator. Default InsideSqrt for Adam (the
+    /// lecture's), OutsideSqrt for AdamW (PyTorch's).
+    EpsPlacement eps_placement = kAdamW ? EpsPlacement::OutsideSqrt : EpsPlacement::InsideSqrt;
+    /// Divide by the largest second moment so far (Reddi et al. 2018).
+    /// Default false.
+    bool amsgrad = false;
+    /// Weight decay λ; finite and >= 0. Default 0 for Adam, 0.01 for AdamW.
+    Scalar weight_decay = kAdamW ? Scalar(0.01) : Scalar(0);
+    /// Decay θ by lr·λ·θ before the update (Loshchilov & Hutter, AdamW)
+    /// instead of adding λ·θ to the gradient (L2). Default false for Adam,
+    /// true for AdamW.
+    bool decoupled_weight_decay = kAdamW;
+    /// Ascend instead of descend (d = −g). Default false.
+    bool maximize = false;
     /// What a step does with NaN or ±inf in grad. Default Propagate.
     NonFinite nonfinite = NonFinite::Propagate;
+
+    /// The defaults: the lecture's for Adam; PyTorch's for AdamW, which the
+    /// lecture does not cover.
+    static Options lecture() { return {}; }
+    /// torch.optim.Adam() / AdamW(): lr 0.001, eps 1e-8 outside the root
+    /// (AdamW: weight_decay 0.01, decoupled).
+    static Options pytorch() {
+      Options o;
+      o.eps_placement = EpsPlacement::OutsideSqrt;
+      return o;
+    }
+    /// keras.optimizers.Adam() / AdamW(): lr 0.001, ε̂ = 1e-7 (EpsHat)
+    /// (AdamW: weight_decay 0.004, decoupled).
+    static Options keras() {
+      Options o;
+      o.eps = Scalar(1e-7);
+      o.eps_placement = EpsPlacement::EpsHat;
+      if (kAdamW) o.weight_decay = Scalar(0.004);
+      return o;
+    }
   };
 
-  /// \throws std::invalid_argument if an option is out of range.
-  explicit Adam(Options options = {}) : Base(checked(options).lr), options_(options) {}
-
-  static constexpr std::string_view kName = "Adam";
+  static constexpr std::string_view kName = kClass;
   std::string_view name() const noexcept override { return kName; }
 
- private:
-  static const Options& checked(const Options& o) {
-    detail::check_nonnegative(kName, "lr", o.lr);
-    detail::check_unit_interval(kName, "beta1", o.beta1);
-    detail::check_unit_interval(kName, "beta2", o.beta2);
-    detail::check_nonnegative(kName, "eps", o.eps);
-    return o;
-  }
-
+  /// Calls f(name, field) for every option of o, in the order declared.
   template <typename O, typename F>
   static void for_each_option(O& o, F&& f) {
     f("lr", o.lr);
@@ -77,46 +86,90 @@ class Adam : public detail::OptimizerBase<Adam<Scalar_>, Scalar_> {
     f("beta2", o.beta2);
     f("eps", o.eps);
     f("eps_placement", o.eps_placement);
+    f("amsgrad", o.amsgrad);
+    f("weight_decay", o.weight_decay);
+    f("decoupled_weight_decay", o.decoupled_weight_decay);
+    f("maximize", o.maximize);
     f("nonfinite", o.nonfinite);
   }
+
+ protected:
+  explicit AdamFamily(const Options& options) : Base(checked(options).lr), options_(options) {}
+
+ private:
+  static const Options& checked(const Options& o) {
+    check_nonnegative(kClass, "lr", o.lr);
+    check_unit_interval(kClass, "beta1", o.beta1);
+    check_unit_interval(kClass, "beta2", o.beta2);
+    check_nonnegative(kClass, "eps", o.eps);
+    check_nonnegative(kClass, "weight_decay", o.weight_decay);
+    return o;
+  }
+
+  // First moment m, second moment v, running maximum of v (amsgrad).
   template <typename Self>
   static auto state_arrays([[maybe_unused]] Self& s) {
-    return std::array{&s.m_, &s.v_};
+    return std::array{&s.m_, &s.v_, &s.v_max_};
   }
+  static bool uses_array(const Options& o, std::size_t k) { return k < 2 || o.amsgrad; }
 
   void allocate_state(Index n) override {
     m_.setZero(n);
     v_.setZero(n);
+    if (options_.amsgrad) v_max_.setZero(n);
   }
   void release_state() noexcept override {
     m_.resize(0);
     v_.resize(0);
+    v_max_.resize(0);
   }
 
   void update(Scalar* x, const Scalar* g, Index n, std::int64_t t) noexcept override {
     const Options& o = options_;
+    const double lr = double(this->lr());
     const double bias1 = 1.0 - std::pow(double(o.beta1), double(t));
     const double bias2 = 1.0 - std::pow(double(o.beta2), double(t));
     const Scalar beta1 = o.beta1, one_minus_beta1 = Scalar(1) - o.beta1;
     const Scalar beta2 = o.beta2, one_minus_beta2 = Scalar(1) - o.beta2;
     const Scalar eps = o.eps;
-    const auto step_size = static_cast<Scalar>(double(this->lr()) / bias1);
+    // x ← keep·x − step_size·m / denominator, where v_scale scales v inside
+    // the root (InsideSqrt: 1/(1 − β₂ᵗ)) or √v outside it (OutsideSqrt:
+    // 1/√(1 − β₂ᵗ); EpsHat: 1, its correction being in step_size).
+    const bool hat = o.eps_placement == EpsPlacement::EpsHat;
+    const auto step_size = static_cast<Scalar>(hat ? lr * std::sqrt(bias2) / bias1 : lr / bias1);
+    const auto v_scale = static_cast<Scalar>(o.eps_placement == EpsPlacement::InsideSqrt
+                                                 ? 1.0 / bias2
+                                                 : (hat ? 1.0 : 1.0 / std::sqrt(bias2)));
+    const bool decoupled = o.decoupled_weight_decay;
+    const GradientAdjust<Scalar> adjust{o.maximize ? Scalar(-1) : Scalar(1),
+                                        decoupled ? Scalar(0) : o.weight_decay};
+    const auto keep = static_cast<Scalar>(decoupled ? 1.0 - lr * double(o.weight_decay) : 1.0);
     Scalar* m = m_.data();
     Scalar* v = v_.data();
-    // x ← x − step_size·m / denominator, where v_scale = 1/(1 − β₂ᵗ) scales v
-    // inside the root (InsideSqrt) and 1/√(1 − β₂ᵗ) scales √v (OutsideSqrt).
-    detail::with_placement(o.eps_placement, [&](auto placement) {
-      constexpr bool inside = decltype(placement)::value == EpsPlacement::InsideSqrt;
-      const auto v_scale = static_cast<Scalar>(inside ? 1.0 / bias2 : 1.0 / std::sqrt(bias2));
-      this->for_each_element(n, [=](auto lanes, Index i) {
-        using V = decltype(lanes);
-        const V gi = V::load(g + i);
-        const V mi = V(beta1) * V::load(m + i) + V(one_minus_beta1) * gi;
-        const V vi = V(beta2) * V::load(v + i) + V(one_minus_beta2) * gi * gi;
-        mi.store(m + i);
-        vi.store(v + i);
-        const V denom = inside ? sqrt(vi * V(v_scale) + V(eps)) : sqrt(vi) * V(v_scale) + V(eps);
-        (V::load(x + i) - V(step_size) * mi / denom).store(x + i);
+    Scalar* v_max = v_max_.data();
+    with_placement(o.eps_placement, [&](auto placement) {
+      with_flag(o.maximize || o.weight_decay != Scalar(0), [&](auto active) {
+        with_flag(o.amsgrad, [&](auto amsgrad) {
+          constexpr bool inside = decltype(placement)::value == EpsPlacement::InsideSqrt;
+          this->for_each_element(n, [=](auto lanes, Index i) {
+            using V = decltype(lanes);
+            V xi = V::load(x + i);
+            const V di = adjust.template operator()<active()>(V::load(g + i), xi);
+            if constexpr (active()) xi = V(keep) * xi;
+            const V mi = V(beta1) * V::load(m + i) + V(one_minus_beta1) * di;
+            const V vi = V(beta2) * V::load(v + i) + V(one_minus_beta2) * di * di;
+            mi.store(m + i);
+            vi.store(v + i);
+            V wi = vi;
+            if constexpr (amsgrad()) {
+              wi = max(V::load(v_max + i), vi);
+              wi.store(v_max + i);
+            }
+            const V denom =
+                inside ? sqrt(wi * V(v_scale) + V(eps)) : sqrt(wi) * V(v_scale) + V(eps);
+            (xi - V(step_size) * mi / denom).store(x + i);
+          });
+        });
       });
     });
   }
@@ -124,6 +177,46 @@ class Adam : public detail::OptimizerBase<Adam<Scalar_>, Scalar_> {
   Options options_;
   Eigen::Matrix<Scalar, Eigen::Dynamic, 1> m_;
   Eigen::Matrix<Scalar, Eigen::Dynamic, 1> v_;
+  Eigen::Matrix<Scalar, Eigen::Dynamic, 1> v_max_;
+};
+
+}  // namespace detail
+
+/// \brief Adam (lecture section 8; Kingma & Ba, arXiv:1412.6980): RMSprop plus
+/// a moving average of the gradient itself, both bias-corrected.
+///
+/// Inputs: lr (α), beta1 (β₁), beta2 (β₂), eps (ε), eps_placement, amsgrad,
+/// weight_decay (λ), decoupled_weight_decay, maximize. State: m₀ = v₀ = 0
+/// (and v̄₀ = 0 with amsgrad). Per step t = 1, 2, …:
+///
+///     d ← g  (−g with maximize)
+///     d ← d + λ·θ                   (λ > 0, L2: the default)
+///     θ ← (1 − lr·λ)·θ              (λ > 0, decoupled_weight_decay: AdamW)
+///     m ← β₁·m + (1 − β₁)·d
+///     v ← β₂·v + (1 − β₂)·d²
+///     v̄ ← max(v̄, v), and v̄ stands for v below   (amsgrad)
+///     m̂ = m / (1 − β₁ᵗ),  v̂ = v / (1 − β₂ᵗ)
+///     θ ← θ − lr·m̂ / √(v̂ + ε)      (InsideSqrt, the lecture's; default)
+///     θ ← θ − lr·m̂ / (√v̂ + ε)      (OutsideSqrt, the paper's and PyTorch's)
+///     θ ← θ − α_t·m / (√v + ε)      (EpsHat, Keras's;
+///                                     α_t = lr·√(1 − β₂ᵗ)/(1 − β₁ᵗ))
+///
+/// The bias corrections are computed once per step in double, as
+/// lr/(1 − β₁ᵗ) and 1/(1 − β₂ᵗ) (or 1/√(1 − β₂ᵗ)), so m̂ and v̂ are never
+/// stored. With OutsideSqrt this reproduces torch.optim.Adam(lr, betas, eps,
+/// weight_decay, amsgrad, maximize) to rounding, and with
+/// decoupled_weight_decay torch.optim.AdamW; with EpsHat, keras.optimizers.Adam.
+template <typename Scalar_>
+class Adam : public detail::AdamFamily<Scalar_, false> {
+  using Base = detail::AdamFamily<Scalar_, false>;
+
+ public:
+  /// lr 0.001, beta1 0.9, beta2 0.999, eps 1e-8 inside the root, no weight
+  /// decay; lecture(), pytorch() and keras() give the frameworks' defaults.
+  using Options = typename Base::Options;
+
+  /// \throws std::invalid_argument if an option is out of range.
+  explicit Adam(Options options = {}) : Base(options) {}
 };
 
 }  // namespace descent

@@ -15,11 +15,13 @@ namespace descent {
 
 /// \brief Steepest descent, the plain gradient step (lecture section 2).
 ///
-/// Input: lr (α). No state. Per step:
+/// Inputs: lr (α), weight_decay (λ), maximize. No state. Per step:
 ///
-///     θ ← θ − lr·g
+///     d = g  (−g with maximize);  d ← d + λ·θ  (if λ > 0)
+///     θ ← θ − lr·d
 ///
-/// Equals torch.optim.SGD(lr) and SGD<S> with momentum 0 and decay 0.
+/// Equals torch.optim.SGD(lr, weight_decay, maximize) and SGD<S> with
+/// momentum 0 and decay 0.
 template <typename Scalar_>
 class GradientDescent : public detail::OptimizerBase<GradientDescent<Scalar_>, Scalar_> {
   using Base = detail::OptimizerBase<GradientDescent<Scalar_>, Scalar_>;
@@ -32,8 +34,20 @@ class GradientDescent : public detail::OptimizerBase<GradientDescent<Scalar_>, S
   struct Options {
     /// Step size α; finite and >= 0. Default 0.01.
     Scalar lr = Scalar(0.01);
+    /// L2 penalty λ added to the gradient as λ·θ; finite and >= 0. Default 0.
+    Scalar weight_decay = Scalar(0);
+    /// Ascend instead of descend (d = −g). Default false.
+    bool maximize = false;
     /// What a step does with NaN or ±inf in grad. Default Propagate.
     NonFinite nonfinite = NonFinite::Propagate;
+
+    /// The lecture's defaults (the default-constructed Options).
+    static Options lecture() { return {}; }
+    /// torch.optim.SGD(lr) without momentum. PyTorch has no default lr; this
+    /// keeps 0.01.
+    static Options pytorch() { return {}; }
+    /// keras.optimizers.SGD() without momentum: lr 0.01.
+    static Options keras() { return {}; }
   };
 
   /// \throws std::invalid_argument if an option is out of range.
@@ -42,16 +56,20 @@ class GradientDescent : public detail::OptimizerBase<GradientDescent<Scalar_>, S
   static constexpr std::string_view kName = "GradientDescent";
   std::string_view name() const noexcept override { return kName; }
 
- private:
-  static const Options& checked(const Options& o) {
-    detail::check_nonnegative(kName, "lr", o.lr);
-    return o;
-  }
-
+  /// Calls f(name, field) for every option of o, in the order declared.
   template <typename O, typename F>
   static void for_each_option(O& o, F&& f) {
     f("lr", o.lr);
+    f("weight_decay", o.weight_decay);
+    f("maximize", o.maximize);
     f("nonfinite", o.nonfinite);
+  }
+
+ private:
+  static const Options& checked(const Options& o) {
+    detail::check_nonnegative(kName, "lr", o.lr);
+    detail::check_nonnegative(kName, "weight_decay", o.weight_decay);
+    return o;
   }
   template <typename Self>
   static auto state_arrays([[maybe_unused]] Self& s) {
@@ -62,7 +80,10 @@ class GradientDescent : public detail::OptimizerBase<GradientDescent<Scalar_>, S
   void release_state() noexcept override {}
 
   void update(Scalar* x, const Scalar* g, Index n, std::int64_t) noexcept override {
-    this->for_each_element(n, detail::gradient_body(x, g, this->lr()));
+    const auto adjust = detail::GradientAdjust<Scalar>::from(options_);
+    detail::with_flag(adjust.active(), [&](auto active) {
+      this->for_each_element(n, detail::gradient_body<active()>(x, g, this->lr(), adjust));
+    });
   }
 
   Options options_;

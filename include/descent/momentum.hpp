@@ -17,15 +17,17 @@ namespace descent {
 ///     Δ ← β·Δ − (1 − β)·lr·g
 ///     θ ← θ + Δ
 ///
-/// β = 0 is steepest descent. This is the dampened (moving-average) form; the
-/// Keras/PyTorch form v ← μ·v − lr·g is SGD with momentum, and
+/// weight_decay (λ) and maximize act on g first, as in every optimizer:
+/// g ← −g with maximize, then g ← g + λ·θ. β = 0 is steepest descent. This is the dampened
+/// (moving-average) form; the Keras/PyTorch form v ← μ·v − lr·g is SGD with momentum, and
 /// Momentum{lr, β} equals SGD{(1 − β)·lr, momentum β} exactly.
 template <typename Scalar_>
 class Momentum : public detail::DampenedMomentum<Scalar_, false> {
   using Base = detail::DampenedMomentum<Scalar_, false>;
 
  public:
-  /// lr (α): finite and >= 0, default 0.01; beta (β): in [0, 1), default 0.9.
+  /// lr (α): finite and >= 0, default 0.01; beta (β): in [0, 1), default
+  /// 0.9; weight_decay, maximize and nonfinite as for every optimizer.
   using Options = typename Base::Options;
 
   /// \throws std::invalid_argument if an option is out of range.

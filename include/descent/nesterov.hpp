@@ -30,9 +30,10 @@ namespace descent {
 ///     Δ ← β·Δ − (1 − β)·lr·g
 ///     φ ← φ + β·Δ − (1 − β)·lr·g
 ///
-/// The true iterate is θ_t = φ_t − β·Δ_{t−1}; when training ends, params
-/// hold the look-ahead point, as in Keras and PyTorch. Nesterov{lr, β}
-/// equals SGD{(1 − β)·lr, momentum β, nesterov true} exactly.
+/// weight_decay (λ) and maximize act on g first, as in every optimizer:
+/// g ← −g with maximize, then g ← g + λ·φ. The true iterate is θ_t = φ_t − β·Δ_{t−1}; when training
+/// ends, params hold the look-ahead point, as in Keras and PyTorch. Nesterov{lr, β} equals SGD{(1 −
+/// β)·lr, momentum β, nesterov true} exactly.
 template <typename Scalar_>
 class Nesterov : public detail::DampenedMomentum<Scalar_, true> {
   using Base = detail::DampenedMomentum<Scalar_, true>;

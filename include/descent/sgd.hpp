@@ -11,6 +11,7 @@
 #include "detail/check.hpp"
 #include "detail/kernel.hpp"
 #include "detail/optimizer_base.hpp"
+#include "momentum_form.hpp"
 #include "nonfinite.hpp"
 
 namespace descent {
@@ -19,19 +20,26 @@ namespace descent {
 /// keras.optimizers.SGD(lr, momentum, decay, nesterov), the signature the
 /// lecture shows.
 ///
-/// Inputs: lr (α), momentum (μ), nesterov, decay. State: velocity v₀ = 0,
-/// allocated only when momentum > 0. Per step t = 1, 2, …:
+/// Inputs: lr (α), momentum (μ), nesterov, decay, dampening (τ),
+/// momentum_form, weight_decay (λ), maximize. State: a velocity or buffer,
+/// zero at first, allocated only when momentum > 0. Per step t = 1, 2, …:
 ///
 ///     lr_t ← lr / (1 + decay·(t − 1))
-///     v    ← μ·v − lr_t·g
+///     d    ← g  (−g with maximize);  d ← d + λ·θ  (if λ > 0)
+///   momentum_form Keras (the default; the lecture's and Keras's):
+///     v    ← μ·v − lr_t·d
 ///     θ    ← θ + v                 (nesterov = false)
-///     θ    ← θ + μ·v − lr_t·g      (nesterov = true)
+///     θ    ← θ + μ·v − lr_t·d      (nesterov = true)
+///   momentum_form PyTorch (torch.optim.SGD's):
+///     b    ← d at t = 1, else μ·b + (1 − τ)·d
+///     θ    ← θ − lr_t·b            (nesterov = false)
+///     θ    ← θ − lr_t·(d + μ·b)    (nesterov = true)
 ///
-/// Keras's form keeps the step inside v. torch.optim.SGD keeps
-/// b ← μ·b + g and steps θ ← θ − lr·b (θ ← θ − lr·(g + μ·b) with
-/// nesterov); at a constant lr, v = −lr·b, so both give the same iterates
-/// up to rounding (dampening 0). They part when lr changes during a run:
-/// here the velocity remembers the old rates, in PyTorch it does not.
+/// At a constant lr and τ = 0, v = −lr·b, so both forms give the same
+/// iterates up to rounding. They part when lr changes during a run (a
+/// scheduler, or decay): Keras's velocity remembers the old rates, PyTorch's
+/// buffer does not. Dampening is PyTorch's and needs its form; as in
+/// PyTorch, nesterov needs τ = 0.
 /// "Minibatch SGD" (lecture section 3) is any optimizer fed the gradient of
 /// the mean loss over a minibatch, see MinibatchSampler.
 template <typename Scalar_>
@@ -50,10 +58,32 @@ class SGD : public detail::OptimizerBase<SGD<Scalar_>, Scalar_> {
     Scalar momentum = Scalar(0);
     /// Nesterov's look-ahead form of momentum. Default false.
     bool nesterov = false;
-    /// Time-based decay of the step size; finite and >= 0. Default 0.
+    /// Time-based decay of the step size (Keras 2's); finite and >= 0.
+    /// Default 0.
     Scalar decay = Scalar(0);
+    /// Dampening τ of the buffer (PyTorch's form only); in [0, 1]. Default 0.
+    Scalar dampening = Scalar(0);
+    /// Whether the momentum buffer holds lr (Keras) or not (PyTorch).
+    /// Default Keras.
+    MomentumForm momentum_form = MomentumForm::Keras;
+    /// L2 penalty λ added to the gradient as λ·θ; finite and >= 0. Default 0.
+    Scalar weight_decay = Scalar(0);
+    /// Ascend instead of descend (d = −g). Default false.
+    bool maximize = false;
     /// What a step does with NaN or ±inf in grad. Default Propagate.
     NonFinite nonfinite = NonFinite::Propagate;
+
+    /// The lecture's defaults (the default-constructed Options): Keras's
+    /// form, lr 0.01.
+    static Options lecture() { return {}; }
+    /// torch.optim.SGD's form. PyTorch has no default lr; this keeps 0.01.
+    static Options pytorch() {
+      Options o;
+      o.momentum_form = MomentumForm::PyTorch;
+      return o;
+    }
+    /// keras.optimizers.SGD(): lr 0.01, Keras's form (as lecture()).
+    static Options keras() { return {}; }
   };
 
   /// \throws std::invalid_argument if an option is out of range.
@@ -62,27 +92,47 @@ class SGD : public detail::OptimizerBase<SGD<Scalar_>, Scalar_> {
   static constexpr std::string_view kName = "SGD";
   std::string_view name() const noexcept override { return kName; }
 
- private:
-  static const Options& checked(const Options& o) {
-    detail::check_nonnegative(kName, "lr", o.lr);
-    detail::check_unit_interval(kName, "momentum", o.momentum);
-    detail::check_nonnegative(kName, "decay", o.decay);
-    return o;
-  }
-
+  /// Calls f(name, field) for every option of o, in the order declared.
   template <typename O, typename F>
   static void for_each_option(O& o, F&& f) {
     f("lr", o.lr);
     f("momentum", o.momentum);
     f("nesterov", o.nesterov);
     f("decay", o.decay);
+    f("dampening", o.dampening);
+    f("momentum_form", o.momentum_form);
+    f("weight_decay", o.weight_decay);
+    f("maximize", o.maximize);
     f("nonfinite", o.nonfinite);
   }
+
+ private:
+  static const Options& checked(const Options& o) {
+    detail::check_nonnegative(kName, "lr", o.lr);
+    detail::check_unit_interval(kName, "momentum", o.momentum);
+    detail::check_nonnegative(kName, "decay", o.decay);
+    if (!(o.dampening >= Scalar(0) && o.dampening <= Scalar(1))) {
+      detail::throw_invalid(kName, "dampening", "in [0, 1]", o.dampening);
+    }
+    detail::check_nonnegative(kName, "weight_decay", o.weight_decay);
+    if (o.dampening != Scalar(0) && o.momentum_form != MomentumForm::PyTorch) {
+      detail::throw_invalid_combination(
+          kName, "dampening is PyTorch's and needs momentum_form PyTorch, got dampening " +
+                     detail::to_text(o.dampening) + " with momentum_form Keras");
+    }
+    if (o.dampening != Scalar(0) && o.nesterov) {
+      detail::throw_invalid_combination(
+          kName, "nesterov needs dampening 0 (as in PyTorch), got dampening " +
+                     detail::to_text(o.dampening));
+    }
+    return o;
+  }
+
   template <typename Self>
   static auto state_arrays([[maybe_unused]] Self& s) {
     return std::array{&s.velocity_};
   }
-  static bool uses_state(const Options& o) { return o.momentum > Scalar(0); }
+  static bool uses_array(const Options& o, std::size_t) { return o.momentum > Scalar(0); }
 
   bool has_velocity() const noexcept { return options_.momentum > Scalar(0); }
 
@@ -94,15 +144,25 @@ class SGD : public detail::OptimizerBase<SGD<Scalar_>, Scalar_> {
   void update(Scalar* x, const Scalar* g, Index n, std::int64_t t) noexcept override {
     const Scalar lr_t = static_cast<Scalar>(
         double(this->lr()) / (1.0 + double(options_.decay) * static_cast<double>(t - 1)));
-    if (!has_velocity()) {
-      this->for_each_element(n, detail::gradient_body(x, g, lr_t));
-    } else if (options_.nesterov) {
-      this->for_each_element(
-          n, detail::velocity_body<true>(x, g, velocity_.data(), options_.momentum, lr_t));
-    } else {
-      this->for_each_element(
-          n, detail::velocity_body<false>(x, g, velocity_.data(), options_.momentum, lr_t));
-    }
+    const auto adjust = detail::GradientAdjust<Scalar>::from(options_);
+    const Scalar mu = options_.momentum;
+    Scalar* v = velocity_.data();
+    detail::with_flag(adjust.active(), [&](auto active) {
+      if (!has_velocity()) {
+        this->for_each_element(n, detail::gradient_body<active()>(x, g, lr_t, adjust));
+        return;
+      }
+      detail::with_flag(options_.nesterov, [&](auto nesterov) {
+        if (options_.momentum_form == MomentumForm::Keras) {
+          this->for_each_element(
+              n, detail::velocity_body<nesterov(), active()>(x, g, v, mu, lr_t, adjust));
+        } else {
+          const Scalar c = t == 1 ? Scalar(1) : Scalar(1) - options_.dampening;
+          this->for_each_element(
+              n, detail::buffer_body<nesterov(), active()>(x, g, v, mu, c, lr_t, adjust));
+        }
+      });
+    });
   }
 
   Options options_;

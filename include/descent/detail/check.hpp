@@ -30,6 +30,24 @@ template <typename T>
   throw std::invalid_argument(message);
 }
 
+/// Throws "descent::<cls>: <what>" for a combination of options that is refused.
+[[noreturn]] inline void throw_invalid_combination(std::string_view cls, std::string_view what) {
+  std::string message = "descent::";
+  message.append(cls).append(": ").append(what);
+  throw std::invalid_argument(message);
+}
+
+/// EpsHat folds Adam's bias corrections into its step size; the other
+/// adaptive methods have none, so they refuse it.
+template <typename E>
+void check_not_eps_hat(std::string_view cls, E placement) {
+  if (placement == E::EpsHat) {
+    throw_invalid_combination(cls,
+                              "eps_placement must be InsideSqrt or OutsideSqrt, got EpsHat "
+                              "(Adam's form, which folds in its bias corrections)");
+  }
+}
+
 /// value >= 0 and finite.
 template <typename T>
 void check_nonnegative(std::string_view cls, std::string_view field, T value) {

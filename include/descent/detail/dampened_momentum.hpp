@@ -30,9 +30,27 @@ class DampenedMomentum : public OptimizerBase<DampenedMomentum<Scalar_, kNestero
     Scalar lr = Scalar(0.01);
     /// Inertia β; in [0, 1). Default 0.9.
     Scalar beta = Scalar(0.9);
+    /// L2 penalty λ added to the gradient as λ·θ; finite and >= 0. Default 0.
+    Scalar weight_decay = Scalar(0);
+    /// Ascend instead of descend (the gradient enters as −g). Default false.
+    bool maximize = false;
     /// What a step does with NaN or ±inf in grad. Default Propagate.
     NonFinite nonfinite = NonFinite::Propagate;
+
+    /// The lecture's defaults (the default-constructed Options). Neither
+    /// PyTorch nor Keras has this dampened form: their momentum is SGD's.
+    static Options lecture() { return {}; }
   };
+
+  /// Calls f(name, field) for every option of o, in the order declared.
+  template <typename O, typename F>
+  static void for_each_option(O& o, F&& f) {
+    f("lr", o.lr);
+    f("beta", o.beta);
+    f("weight_decay", o.weight_decay);
+    f("maximize", o.maximize);
+    f("nonfinite", o.nonfinite);
+  }
 
  protected:
   explicit DampenedMomentum(const Options& options)
@@ -43,14 +61,8 @@ class DampenedMomentum : public OptimizerBase<DampenedMomentum<Scalar_, kNestero
     const std::string_view name = kNesterov ? "Nesterov" : "Momentum";
     check_nonnegative(name, "lr", o.lr);
     check_unit_interval(name, "beta", o.beta);
+    check_nonnegative(name, "weight_decay", o.weight_decay);
     return o;
-  }
-
-  template <typename O, typename F>
-  static void for_each_option(O& o, F&& f) {
-    f("lr", o.lr);
-    f("beta", o.beta);
-    f("nonfinite", o.nonfinite);
   }
   template <typename Self>
   static auto state_arrays(Self& s) {
@@ -63,7 +75,11 @@ class DampenedMomentum : public OptimizerBase<DampenedMomentum<Scalar_, kNestero
   void update(Scalar* x, const Scalar* g, Index n, std::int64_t) noexcept override {
     const Scalar beta = options_.beta;
     const Scalar a = (Scalar(1) - beta) * this->lr();
-    this->for_each_element(n, velocity_body<kNesterov>(x, g, delta_.data(), beta, a));
+    const auto adjust = GradientAdjust<Scalar>::from(options_);
+    with_flag(adjust.active(), [&](auto active) {
+      this->for_each_element(
+          n, velocity_body<kNesterov, active()>(x, g, delta_.data(), beta, a, adjust));
+    });
   }
 
   Options options_;

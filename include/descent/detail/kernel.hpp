@@ -80,6 +80,8 @@ inline Eigen::Index first_nonfinite(const S* g, Eigen::Index n) {
 
 /// Calls f(std::integral_constant<EpsPlacement, p>{}) for the runtime p, so a
 /// kernel is compiled once per placement and the branch is out of the loop.
+/// EpsHat, which differs from OutsideSqrt only in its per-step scalars, runs
+/// the OutsideSqrt kernel.
 template <typename F>
 inline void with_placement(EpsPlacement p, F&& f) {
   if (p == EpsPlacement::InsideSqrt) {
@@ -88,6 +90,42 @@ inline void with_placement(EpsPlacement p, F&& f) {
     f(std::integral_constant<EpsPlacement, EpsPlacement::OutsideSqrt>{});
   }
 }
+
+/// Calls f(std::bool_constant<b>{}) for the runtime b: an option that adds
+/// work to the loop is compiled in only where it is on.
+template <typename F>
+inline void with_flag(bool b, F&& f) {
+  if (b) {
+    f(std::true_type{});
+  } else {
+    f(std::false_type{});
+  }
+}
+
+/// What every optimizer does to the gradient before its own update (PyTorch's
+/// order): d = −g with maximize, then d ← d + λ·θ with weight decay λ (L2).
+/// active() is false for the plain options, whose kernels then skip it.
+template <typename S>
+struct GradientAdjust {
+  S sign = S(1);
+  S weight_decay = S(0);
+
+  template <typename Options>
+  static GradientAdjust from(const Options& o) {
+    return {o.maximize ? S(-1) : S(1), o.weight_decay};
+  }
+  bool active() const noexcept { return sign != S(1) || weight_decay != S(0); }
+
+  /// d for gradient g at params x (g itself unless kActive).
+  template <bool kActive, typename V>
+  V operator()(V g, V x) const {
+    if constexpr (kActive) {
+      return V(sign) * g + V(weight_decay) * x;
+    } else {
+      return g;
+    }
+  }
+};
 
 /// The denominator of the adaptive methods: sqrt(v + eps) (InsideSqrt, the
 /// lecture's form) or sqrt(v) + eps (OutsideSqrt, Kingma & Ba's and
@@ -102,34 +140,60 @@ inline V denominator(V v, V eps) {
   }
 }
 
-/// θ ← θ − a·g.
-template <typename S>
-inline auto gradient_body(S* x, const S* g, S a) {
+/// θ ← θ − a·d, d = adjust(g, θ).
+template <bool kAdjust, typename S>
+inline auto gradient_body(S* x, const S* g, S a, GradientAdjust<S> adjust) {
   return [=](auto lanes, Eigen::Index i) {
     using V = decltype(lanes);
-    (V::load(x + i) - V(a) * V::load(g + i)).store(x + i);
+    const V xi = V::load(x + i);
+    (xi - V(a) * adjust.template operator()<kAdjust>(V::load(g + i), xi)).store(x + i);
   };
 }
 
 /// The velocity update shared by SGD (Keras's form), Momentum and Nesterov:
 ///
-///     v ← mu·v − a·g
+///     d = adjust(g, θ)
+///     v ← mu·v − a·d
 ///     θ ← θ + v              (heavy ball)
-///     θ ← θ + (mu·v − a·g)   (Nesterov, θ holding the look-ahead point)
+///     θ ← θ + (mu·v − a·d)   (Nesterov, θ holding the look-ahead point)
 ///
 /// with a the step's effective rate (lr_t for SGD, (1 − β)·lr for the
 /// lecture's dampened forms).
-template <bool kNesterov, typename S>
-inline auto velocity_body(S* x, const S* g, S* v, S mu, S a) {
+template <bool kNesterov, bool kAdjust, typename S>
+inline auto velocity_body(S* x, const S* g, S* v, S mu, S a, GradientAdjust<S> adjust) {
   return [=](auto lanes, Eigen::Index i) {
     using V = decltype(lanes);
-    const V gi = V::load(g + i);
-    const V vi = V(mu) * V::load(v + i) - V(a) * gi;
+    const V xi = V::load(x + i);
+    const V di = adjust.template operator()<kAdjust>(V::load(g + i), xi);
+    const V vi = V(mu) * V::load(v + i) - V(a) * di;
     vi.store(v + i);
     if constexpr (kNesterov) {
-      (V::load(x + i) + (V(mu) * vi - V(a) * gi)).store(x + i);
+      (xi + (V(mu) * vi - V(a) * di)).store(x + i);
     } else {
-      (V::load(x + i) + vi).store(x + i);
+      (xi + vi).store(x + i);
+    }
+  };
+}
+
+/// SGD's velocity in PyTorch's form (dampening 1 − c, c = 1 on the first
+/// step, where the buffer b is zero):
+///
+///     d = adjust(g, θ)
+///     b ← mu·b + c·d
+///     θ ← θ − a·b             (heavy ball)
+///     θ ← θ − a·(d + mu·b)    (Nesterov)
+template <bool kNesterov, bool kAdjust, typename S>
+inline auto buffer_body(S* x, const S* g, S* b, S mu, S c, S a, GradientAdjust<S> adjust) {
+  return [=](auto lanes, Eigen::Index i) {
+    using V = decltype(lanes);
+    const V xi = V::load(x + i);
+    const V di = adjust.template operator()<kAdjust>(V::load(g + i), xi);
+    const V bi = V(mu) * V::load(b + i) + V(c) * di;
+    bi.store(b + i);
+    if constexpr (kNesterov) {
+      (xi - V(a) * (di + V(mu) * bi)).store(x + i);
+    } else {
+      (xi - V(a) * bi).store(x + i);
     }
   };
 }

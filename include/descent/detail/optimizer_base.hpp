@@ -10,9 +10,10 @@
 ///     calling f(name, field) for every option, in a fixed order;
 ///   - `template <typename Self> static auto state_arrays(Self&)`: a
 ///     std::array of pointers to its state vectors, in a fixed order;
-///   - optionally `static bool uses_state(const Options&)`: whether those
-///     vectors are sized to the parameters (true unless it says otherwise;
-///     SGD without momentum keeps none).
+///   - optionally `static bool uses_array(const Options&, std::size_t k)`:
+///     whether state vector k is sized to the parameters (true unless it says
+///     otherwise; e.g. SGD without momentum keeps no velocity, Adam without
+///     amsgrad no running maximum); an unused vector stays empty.
 
 #include <array>
 #include <cmath>
@@ -26,6 +27,7 @@
 
 #include <Eigen/Core>
 
+#include "../momentum_form.hpp"
 #include "../nonfinite.hpp"
 #include "../optimizer.hpp"
 #include "check.hpp"
@@ -37,6 +39,10 @@ template <typename E>
 constexpr int enum_count();
 template <>
 constexpr int enum_count<EpsPlacement>() {
+  return 3;
+}
+template <>
+constexpr int enum_count<MomentumForm>() {
   return 2;
 }
 template <>
@@ -86,7 +92,7 @@ class OptimizerBase : public Optimizer<Scalar_> {
   using Optimizer<Scalar>::Optimizer;
 
   template <typename Options>
-  static bool uses_state(const Options&) {
+  static bool uses_array(const Options&, std::size_t) {
     return true;
   }
 
@@ -140,9 +146,11 @@ class OptimizerBase : public Optimizer<Scalar_> {
       r.fail(std::to_string(arrays) + " state arrays where " + std::string(this->name()) +
              " keeps " + std::to_string(kArrays));
     }
-    const Index length = state_size >= 0 && Derived::uses_state(options) ? state_size : 0;
     std::array<Vector, kArrays> staged;
-    for (auto& a : staged) a = r.template array<Scalar, Vector>(length, "a state array");
+    for (std::size_t k = 0; k < kArrays; ++k) {
+      const Index length = state_size >= 0 && Derived::uses_array(options, k) ? state_size : 0;
+      staged[k] = r.template array<Scalar, Vector>(length, "a state array");
+    }
     return [this, options, staged = std::move(staged)]() mutable noexcept {
       self().options_ = options;
       const auto targets = Derived::state_arrays(self());

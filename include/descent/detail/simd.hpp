@@ -1,7 +1,8 @@
 #pragma once
 /// \file
 /// The smallest SIMD layer the update kernels need: a packet of floats or
-/// doubles with + − × ÷ and a correctly rounded sqrt, for the widest vector
+/// doubles with + − × ÷, max (a > b ? a : b, so b if either is NaN) and a
+/// correctly rounded sqrt, for the widest vector
 /// unit the translation unit is compiled for (AVX-512, AVX, SSE2), and a
 /// one-lane stand-in with the same interface for the loop tails and for other
 /// targets.
@@ -47,6 +48,7 @@ struct One {
   friend One operator*(One a, One b) { return One(a.v * b.v); }
   friend One operator/(One a, One b) { return One(a.v / b.v); }
   friend One sqrt(One a) { return One(std::sqrt(a.v)); }
+  friend One max(One a, One b) { return One(a.v > b.v ? a.v : b.v); }
 };
 
 /// The widest packet of S; Pack<S>::size is 1 where there is none (and
@@ -73,6 +75,7 @@ struct Pack {
     friend Pack operator*(Pack a, Pack b) { return Pack(PFX##_mul_##SFX(a.v, b.v)); } \
     friend Pack operator/(Pack a, Pack b) { return Pack(PFX##_div_##SFX(a.v, b.v)); } \
     friend Pack sqrt(Pack a) { return Pack(PFX##_sqrt_##SFX(a.v)); }                  \
+    friend Pack max(Pack a, Pack b) { return Pack(PFX##_max_##SFX(a.v, b.v)); }       \
   }
 
 #if DESCENT_SIMD_BYTES >= 64 && defined(__AVX512F__)
