@@ -48,6 +48,7 @@ void exercise_all() {
   exercise<S>(descent::AdaGrad<S>());
   exercise<S>(descent::RMSprop<S>());
   exercise<S>(descent::Adam<S>());
+  exercise<S>(descent::AdamW<S>());
 }
 
 }  // namespace

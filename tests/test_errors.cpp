@@ -49,6 +49,18 @@ std::vector<std::function<std::unique_ptr<descent::Optimizer<S>>()>> all_optimiz
       [] { return std::make_unique<descent::AdaGrad<S>>(); },
       [] { return std::make_unique<descent::RMSprop<S>>(); },
       [] { return std::make_unique<descent::Adam<S>>(); },
+      [] { return std::make_unique<descent::AdamW<S>>(); },
+      [] {
+        auto o = descent::RMSprop<S>::Options::pytorch();
+        o.centered = true;
+        o.momentum = S(0.9);
+        return std::make_unique<descent::RMSprop<S>>(o);
+      },
+      [] {
+        auto o = descent::Adam<S>::Options::pytorch();
+        o.amsgrad = true;
+        return std::make_unique<descent::Adam<S>>(o);
+      },
   };
 }
 
@@ -103,7 +115,81 @@ TEMPLATE_TEST_CASE("errors: invalid options name the class, the option and the v
   require_invalid([] { Adam<S>({S(0.1), S(0.9), S(0.999), S(-1)}); }, {"Adam", "eps", "-1"});
   require_invalid([] { Adam<S>({S(-0.001)}); }, {"Adam", "lr", "-0.001"});
 
+  // The variants' options.
+  const auto with = [](auto options, auto&& change) {
+    change(options);
+    return options;
+  };
+  using descent::AdamW;
+  using descent::EpsPlacement;
+  using descent::MomentumForm;
+  require_invalid(
+      [&] {
+        GradientDescent<S>(with(typename GradientDescent<S>::Options{},
+                                [](auto& o) { o.weight_decay = S(-0.1); }));
+      },
+      {"descent::GradientDescent", "weight_decay", ">= 0", "-0.1"});
+  require_invalid(
+      [&] {
+        Momentum<S>(with(typename Momentum<S>::Options{}, [&](auto& o) { o.weight_decay = nan; }));
+      },
+      {"descent::Momentum", "weight_decay", "nan"});
+  require_invalid(
+      [&] { SGD<S>(with(SGD<S>::Options::pytorch(), [](auto& o) { o.dampening = S(1.5); })); },
+      {"descent::SGD", "dampening", "[0, 1]", "1.5"});
+  require_invalid(
+      [&] {
+        SGD<S>(with(typename SGD<S>::Options{}, [](auto& o) {
+          o.momentum = S(0.9);
+          o.dampening = S(0.5);
+        }));
+      },
+      {"descent::SGD", "dampening", "momentum_form PyTorch", "Keras"});
+  require_invalid(
+      [&] {
+        SGD<S>(with(SGD<S>::Options::pytorch(), [](auto& o) {
+          o.momentum = S(0.9);
+          o.nesterov = true;
+          o.dampening = S(0.1);
+        }));
+      },
+      {"descent::SGD", "nesterov needs dampening 0", "0.1"});
+  require_invalid(
+      [&] {
+        AdaGrad<S>(with(typename AdaGrad<S>::Options{}, [](auto& o) { o.lr_decay = S(-1); }));
+      },
+      {"descent::AdaGrad", "lr_decay", "-1"});
+  require_invalid(
+      [&] {
+        AdaGrad<S>(with(typename AdaGrad<S>::Options{},
+                        [](auto& o) { o.eps_placement = EpsPlacement::EpsHat; }));
+      },
+      {"descent::AdaGrad", "eps_placement", "EpsHat", "Adam"});
+  require_invalid(
+      [&] {
+        RMSprop<S>(with(typename RMSprop<S>::Options{},
+                        [](auto& o) { o.eps_placement = EpsPlacement::EpsHat; }));
+      },
+      {"descent::RMSprop", "eps_placement", "EpsHat"});
+  require_invalid(
+      [&] { RMSprop<S>(with(typename RMSprop<S>::Options{}, [](auto& o) { o.momentum = S(1); })); },
+      {"descent::RMSprop", "momentum", "[0, 1)", "1"});
+  require_invalid(
+      [&] {
+        Adam<S>(with(typename Adam<S>::Options{}, [](auto& o) { o.weight_decay = S(-0.01); }));
+      },
+      {"descent::Adam", "weight_decay", "-0.01"});
+  require_invalid(
+      [&] { AdamW<S>(with(typename AdamW<S>::Options{}, [&](auto& o) { o.weight_decay = inf; })); },
+      {"descent::AdamW", "weight_decay", "inf"});
+  require_invalid(
+      [&] { AdamW<S>(with(typename AdamW<S>::Options{}, [](auto& o) { o.beta1 = S(1); })); },
+      {"descent::AdamW: beta1 must be in [0, 1), got 1"});
+
   // The boundaries that are allowed.
+  CHECK_NOTHROW(SGD<S>(with(SGD<S>::Options::pytorch(), [](auto& o) { o.dampening = S(1); })));
+  CHECK_NOTHROW(Adam<S>(
+      with(typename Adam<S>::Options{}, [](auto& o) { o.eps_placement = EpsPlacement::EpsHat; })));
   CHECK_NOTHROW(SGD<S>({S(0), S(0), true, S(0)}));
   CHECK_NOTHROW(Adam<S>({S(0), S(0), S(0), S(0)}));
   CHECK_NOTHROW(Momentum<S>({S(1e6), S(0.999999)}));

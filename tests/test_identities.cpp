@@ -128,3 +128,118 @@ TEMPLATE_TEST_CASE("identity: the lr in force at each step is the one used", "[i
   }
   CHECK_THAT(double(x(2)), Catch::Matchers::WithinRel(expected, 1e-6));
 }
+
+TEMPLATE_TEST_CASE("identity: maximize fed -g is the plain optimizer fed g, bit for bit",
+                   "[identity][variants]", float, double) {
+  using S = TestType;
+  const Bowl<S> bowl(kSize);
+  const auto check = [&](auto plain, auto options) {
+    options.maximize = true;
+    decltype(plain) ascent(options);
+    Vec<S> x = bowl.start();
+    Vec<S> y = x;
+    for (int t = 0; t < kSteps; ++t) {
+      plain.step(x, bowl.grad(x));
+      ascent.step(y, Vec<S>(-bowl.grad(y)));
+    }
+    INFO(plain.name());
+    CHECK(support::bitwise_equal(x, y));
+    CHECK(support::max_rel_error(x, bowl.start(), 1e-3) > 1e-2);
+  };
+  check(descent::GradientDescent<S>({S(0.05)}),
+        typename descent::GradientDescent<S>::Options{S(0.05)});
+  check(descent::Nesterov<S>(), typename descent::Nesterov<S>::Options{});
+  auto sgd = descent::SGD<S>::Options::pytorch();
+  sgd.momentum = S(0.9);
+  check(descent::SGD<S>(sgd), sgd);
+  check(descent::AdaGrad<S>(), typename descent::AdaGrad<S>::Options{});
+  auto rmsprop = descent::RMSprop<S>::Options::pytorch();
+  rmsprop.centered = true;
+  rmsprop.momentum = S(0.5);
+  check(descent::RMSprop<S>(rmsprop), rmsprop);
+  auto adam = descent::Adam<S>::Options::keras();
+  adam.amsgrad = true;
+  check(descent::Adam<S>(adam), adam);
+}
+
+TEMPLATE_TEST_CASE("identity: AdamW is Adam with decoupled weight decay, bit for bit",
+                   "[identity][variants]", float, double) {
+  using S = TestType;
+  descent::AdamW<S> adamw;
+  auto o = descent::Adam<S>::Options::pytorch();
+  o.weight_decay = S(0.01);
+  o.decoupled_weight_decay = true;
+  descent::Adam<S> adam(o);
+  const auto [x, y] = run_both<S>(adamw, adam);
+  CHECK(support::bitwise_equal(x, y));
+  CHECK(std::string(adamw.name()) == "AdamW");
+}
+
+TEMPLATE_TEST_CASE("identity: PyTorch's and Keras's SGD buffers agree while lr is constant",
+                   "[identity][variants]", float, double) {
+  // v = −lr·b at every step: the iterates agree up to rounding. Once lr
+  // changes they part (torch_variants checks each against PyTorch).
+  using S = TestType;
+  for (const bool nesterov : {false, true}) {
+    auto o = descent::SGD<S>::Options::pytorch();
+    o.lr = S(0.05);
+    o.momentum = S(0.9);
+    o.nesterov = nesterov;
+    descent::SGD<S> torch_form(o);
+    o.momentum_form = descent::MomentumForm::Keras;
+    descent::SGD<S> keras_form(o);
+    const auto [x, y] = run_both<S>(torch_form, keras_form);
+    CHECK(support::max_rel_error(x, y, 1.0) <= support::trajectory_tol<S>());
+  }
+}
+
+TEMPLATE_TEST_CASE("identity: weight decay lambda is the gradient of (lambda/2)|x|^2 added",
+                   "[identity][variants]", float, double) {
+  // d = g + λ·x, formed in the kernel, against the same sum formed outside.
+  using S = TestType;
+  const S lambda = S(0.1);
+  const Bowl<S> bowl(kSize);
+  auto o = descent::RMSprop<S>::Options::pytorch();
+  o.momentum = S(0.5);
+  descent::RMSprop<S> plain(o);
+  o.weight_decay = lambda;
+  descent::RMSprop<S> decayed(o);
+  Vec<S> x = bowl.start();
+  Vec<S> y = x;
+  for (int t = 0; t < kSteps; ++t) {
+    plain.step(x, Vec<S>(bowl.grad(x) + lambda * x));
+    decayed.step(y, bowl.grad(y));
+  }
+  CHECK(support::bitwise_equal(x, y));
+}
+
+TEMPLATE_TEST_CASE("identity: Adam's EpsHat is OutsideSqrt with eps/sqrt(1 - beta2^t)",
+                   "[identity][variants]", float, double) {
+  // Keras's ε̂ form, step by step: the same iterates as PyTorch's form whose
+  // ε is rescaled each step (equal in exact arithmetic).
+  using S = TestType;
+  const Bowl<S> bowl(kSize);
+  auto hat = descent::Adam<S>::Options::keras();
+  hat.lr = S(0.01);
+  hat.eps = S(1e-3);  // large enough to matter
+  descent::Adam<S> keras(hat);
+  Vec<S> x = bowl.start();
+  Vec<S> y = x;
+  Eigen::Matrix<S, Eigen::Dynamic, 1> m = Vec<S>::Zero(kSize), v = Vec<S>::Zero(kSize);
+  for (int t = 1; t <= kSteps; ++t) {
+    // One step of OutsideSqrt Adam with eps_t = ε̂/√(1 − β₂ᵗ), written out.
+    auto o = descent::Adam<S>::Options::pytorch();
+    o.lr = hat.lr;
+    o.eps = static_cast<S>(double(hat.eps) / std::sqrt(1 - std::pow(double(hat.beta2), t)));
+    keras.step(x, bowl.grad(x));
+    const Vec<S> g = bowl.grad(y);
+    m = hat.beta1 * m + (1 - hat.beta1) * g;
+    v = hat.beta2 * v + (1 - hat.beta2) * g.cwiseProduct(g);
+    const double bias1 = 1 - std::pow(double(hat.beta1), t);
+    const double bias2 = 1 - std::pow(double(hat.beta2), t);
+    const Vec<S> denom = (v.array().sqrt() / static_cast<S>(std::sqrt(bias2)) + o.eps).matrix();
+    y -= static_cast<S>(double(o.lr) / bias1) * m.cwiseQuotient(denom);
+  }
+  CHECK(support::max_rel_error(x, y, 1.0) <= support::trajectory_tol<S>());
+  CHECK(support::max_rel_error(x, bowl.start(), 1e-3) > 1e-2);
+}

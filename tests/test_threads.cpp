@@ -41,6 +41,32 @@ std::vector<std::function<std::unique_ptr<descent::Optimizer<S>>()>> every_kerne
         return std::make_unique<Adam<S>>(
             typename Adam<S>::Options{S(0.001), S(0.9), S(0.999), S(1e-8), out});
       },
+      // The variants' kernels.
+      [] {
+        auto o = SGD<S>::Options::pytorch();
+        o.momentum = S(0.9);
+        o.weight_decay = S(0.01);
+        return std::make_unique<SGD<S>>(o);
+      },
+      [] {
+        auto o = AdaGrad<S>::Options::pytorch();
+        o.lr_decay = S(0.1);
+        o.maximize = true;
+        return std::make_unique<AdaGrad<S>>(o);
+      },
+      [] {
+        auto o = RMSprop<S>::Options::pytorch();
+        o.centered = true;
+        o.momentum = S(0.9);
+        return std::make_unique<RMSprop<S>>(o);
+      },
+      [] {
+        auto o = Adam<S>::Options::keras();
+        o.amsgrad = true;
+        o.weight_decay = S(0.01);
+        return std::make_unique<Adam<S>>(o);
+      },
+      [] { return std::make_unique<AdamW<S>>(); },
   };
 }
 
