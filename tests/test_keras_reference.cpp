@@ -169,6 +169,7 @@ descent::SGD<double>::Options sgd_options(const kr::Trajectory& ref) {
   if (ref.overrides.lr) o.lr = h.lr;
   if (ref.overrides.momentum) o.momentum = h.momentum;
   if (ref.overrides.nesterov) o.nesterov = h.nesterov;
+  if (ref.overrides.weight_decay) o.weight_decay = h.weight_decay;
   return o;
 }
 
@@ -179,7 +180,8 @@ void check_sgd_profile(const descent::SGD<double>::Options& o, const kr::Hyper& 
   CHECK(o.decay == 0.0);
   CHECK(o.dampening == 0.0);
   CHECK(o.momentum_form == descent::MomentumForm::Keras);
-  CHECK(o.weight_decay == 0.0);
+  CHECK(o.weight_decay == h.weight_decay);
+  CHECK(o.decoupled_weight_decay);
   CHECK_FALSE(o.maximize);
 }
 
@@ -189,6 +191,7 @@ descent::RMSprop<double>::Options rmsprop_options(const kr::Trajectory& ref) {
   if (ref.overrides.lr) o.lr = h.lr;
   if (ref.overrides.momentum) o.momentum = h.momentum;
   if (ref.overrides.centered) o.centered = h.centered;
+  if (ref.overrides.weight_decay) o.weight_decay = h.weight_decay;
   return o;
 }
 
@@ -200,13 +203,15 @@ void check_rmsprop_profile(const descent::RMSprop<double>::Options& o, const kr:
   CHECK(o.centered == h.centered);
   CHECK(o.momentum == h.momentum);
   CHECK(o.momentum_form == descent::MomentumForm::Keras);
-  CHECK(o.weight_decay == 0.0);
+  CHECK(o.weight_decay == h.weight_decay);
+  CHECK(o.decoupled_weight_decay);
   CHECK_FALSE(o.maximize);
 }
 
 descent::AdaGrad<double>::Options adagrad_options(const kr::Trajectory& ref) {
   auto o = descent::AdaGrad<double>::Options::keras();
   if (ref.overrides.lr) o.lr = ref.hyper.lr;
+  if (ref.overrides.weight_decay) o.weight_decay = ref.hyper.weight_decay;
   return o;
 }
 
@@ -216,7 +221,8 @@ void check_adagrad_profile(const descent::AdaGrad<double>::Options& o, const kr:
   CHECK(o.initial_accumulator == h.initial_accumulator);
   CHECK(o.eps_placement == descent::EpsPlacement::InsideSqrt);
   CHECK(o.lr_decay == 0.0);
-  CHECK(o.weight_decay == 0.0);
+  CHECK(o.weight_decay == h.weight_decay);
+  CHECK(o.decoupled_weight_decay);
   CHECK_FALSE(o.maximize);
 }
 
@@ -240,7 +246,7 @@ void check_adam_profile(const Options& o, const kr::Hyper& h) {
   CHECK(o.eps_placement == descent::EpsPlacement::EpsHat);
   CHECK(o.amsgrad == h.amsgrad);
   CHECK(o.weight_decay == h.weight_decay);
-  if (h.weight_decay != 0.0) CHECK(o.decoupled_weight_decay);
+  CHECK(o.decoupled_weight_decay);
   CHECK_FALSE(o.maximize);
 }
 
@@ -414,5 +420,17 @@ TEST_CASE("keras reference: resolves the other Keras conventions", "[keras]") {
     auto o = adamw_options(kr::adamw_wd0_1);
     o.weight_decay = 0.0;
     check_resolves("AdamW weight_decay 0.1 -> 0", descent::AdamW<double>(o), kr::adamw_wd0_1);
+  }
+}
+
+TEST_CASE("keras reference: weight_decay is decoupled on every Keras optimizer (double)",
+          "[keras]") {
+  SECTION("SGD momentum 0.9 weight_decay 0.5") { run_sgd(kr::sgd_momentum_wd); }
+  SECTION("RMSprop weight_decay 0.5") { run_rmsprop(kr::rmsprop_wd); }
+  SECTION("Adagrad weight_decay 0.5") { run_adagrad(kr::adagrad_wd); }
+  SECTION("resolved: L2 instead misses") {
+    auto o = sgd_options(kr::sgd_momentum_wd);
+    o.decoupled_weight_decay = false;
+    check_resolves("SGD decoupled -> L2", descent::SGD<double>(o), kr::sgd_momentum_wd);
   }
 }

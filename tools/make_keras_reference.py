@@ -350,6 +350,16 @@ CASES = [
      dict(lr=0.005, momentum=0.9, centered=True)),
     ("adagrad_default", "AdaGrad", "keras.optimizers.Adagrad(learning_rate=0.05)",
      lambda: Adagrad(learning_rate=0.05), dict(lr=0.05)),
+    # weight_decay is base_optimizer's, decoupled, on every Keras optimizer.
+    ("sgd_momentum_wd", "SGD",
+     "keras.optimizers.SGD(learning_rate=0.01, momentum=0.9, weight_decay=0.5)",
+     lambda: SGD(learning_rate=0.01, momentum=0.9, weight_decay=0.5),
+     dict(momentum=0.9, weight_decay=0.5)),
+    ("rmsprop_wd", "RMSprop",
+     "keras.optimizers.RMSprop(learning_rate=0.01, weight_decay=0.5)",
+     lambda: RMSprop(learning_rate=0.01, weight_decay=0.5), dict(lr=0.01, weight_decay=0.5)),
+    ("adagrad_wd", "AdaGrad", "keras.optimizers.Adagrad(learning_rate=0.05, weight_decay=0.5)",
+     lambda: Adagrad(learning_rate=0.05, weight_decay=0.5), dict(lr=0.05, weight_decay=0.5)),
     ("adam_default", "Adam", "keras.optimizers.Adam(learning_rate=0.01)",
      lambda: Adam(learning_rate=0.01), dict(lr=0.01)),
     # lr 0.05: at lr 0.01 v only grows over the 160 steps, so v_hat = v and
@@ -481,7 +491,7 @@ def main():
         opt = factory()
         # The factory's optimizer must hold exactly what Hyper says.
         assert opt.learning_rate == h["lr"], ident
-        if cls == "AdamW":
+        if cls == "AdamW" or h["weight_decay"] != 0.0:
             assert opt.weight_decay == h["weight_decay"], ident
         else:
             assert opt.weight_decay is None, ident

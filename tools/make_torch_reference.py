@@ -19,6 +19,14 @@ Each case is run in float32 (gradient computed in float32 as well) and in
 float64. The parameters are recorded at x0, after steps 1..10 and after every
 10th step up to 160.
 
+Variants (float64): torch.optim options beyond the lecture's (weight decay,
+maximize, dampening, lr_decay, centered, momentum, amsgrad, AdamW), each
+with the descent optimizer name and key=value options that reproduce it
+(make_optimizer). A case with negate set feeds the optimizer -g (so maximize
+climbs -E, i.e. descends E, and the run stays bounded); a case with
+halve_every > 0 halves the lr before steps 1 + k*halve_every (k >= 1), which
+separates PyTorch's momentum buffer (lr outside) from Keras's (lr inside).
+
 Schedulers (float64): get_last_lr()[0] after construction and after each of
 100 scheduler.step() calls, each preceded by an optimizer.step() as PyTorch
 asks.
@@ -98,15 +106,94 @@ SCHEDULER_CASES = [
 ]
 
 
-def run_optimizer(factory, dtype):
+# (identifier, torch call, factory, descent name, descent options as
+# key=value, negate, halve_every)
+VARIANT_CASES = [
+    ("gd_weight_decay", "torch.optim.SGD(params, lr=0.05, weight_decay=0.1)",
+     lambda ps: torch.optim.SGD(ps, lr=0.05, weight_decay=0.1),
+     "gradient_descent", "lr=0.05,weight_decay=0.1", False, 0),
+    ("gd_maximize", "torch.optim.SGD(params, lr=0.05, maximize=True), fed -g",
+     lambda ps: torch.optim.SGD(ps, lr=0.05, maximize=True),
+     "gradient_descent", "lr=0.05,maximize=true", True, 0),
+    ("sgd_dampening", "torch.optim.SGD(params, lr=0.01, momentum=0.9, dampening=0.3)",
+     lambda ps: torch.optim.SGD(ps, lr=0.01, momentum=0.9, dampening=0.3),
+     "sgd", "profile=pytorch,lr=0.01,momentum=0.9,dampening=0.3", False, 0),
+    ("sgd_momentum_halved",
+     "torch.optim.SGD(params, lr=0.02, momentum=0.9), lr halved every 40 steps",
+     lambda ps: torch.optim.SGD(ps, lr=0.02, momentum=0.9),
+     "sgd", "profile=pytorch,lr=0.02,momentum=0.9", False, 40),
+    ("sgd_nesterov_wd_max",
+     "torch.optim.SGD(params, lr=0.01, momentum=0.8, nesterov=True, weight_decay=0.05, "
+     "maximize=True), fed -g",
+     lambda ps: torch.optim.SGD(ps, lr=0.01, momentum=0.8, nesterov=True, weight_decay=0.05,
+                                maximize=True),
+     "sgd", "profile=pytorch,lr=0.01,momentum=0.8,nesterov=true,weight_decay=0.05,maximize=true",
+     True, 0),
+    ("adagrad_lr_decay", "torch.optim.Adagrad(params, lr=0.1, lr_decay=0.01)",
+     lambda ps: torch.optim.Adagrad(ps, lr=0.1, lr_decay=0.01),
+     "adagrad", "profile=pytorch,lr=0.1,lr_decay=0.01", False, 0),
+    ("adagrad_wd_max",
+     "torch.optim.Adagrad(params, lr=0.1, weight_decay=0.05, maximize=True), fed -g",
+     lambda ps: torch.optim.Adagrad(ps, lr=0.1, weight_decay=0.05, maximize=True),
+     "adagrad", "profile=pytorch,lr=0.1,weight_decay=0.05,maximize=true", True, 0),
+    ("rmsprop_centered", "torch.optim.RMSprop(params, lr=0.01, centered=True)",
+     lambda ps: torch.optim.RMSprop(ps, lr=0.01, centered=True),
+     "rmsprop", "profile=pytorch,lr=0.01,centered=true", False, 0),
+    ("rmsprop_momentum_halved",
+     "torch.optim.RMSprop(params, lr=0.005, momentum=0.9), lr halved every 40 steps",
+     lambda ps: torch.optim.RMSprop(ps, lr=0.005, momentum=0.9),
+     "rmsprop", "profile=pytorch,lr=0.005,momentum=0.9", False, 40),
+    ("rmsprop_centered_momentum_wd",
+     "torch.optim.RMSprop(params, lr=0.005, alpha=0.9, eps=1e-6, centered=True, momentum=0.5, "
+     "weight_decay=0.05)",
+     lambda ps: torch.optim.RMSprop(ps, lr=0.005, alpha=0.9, eps=1e-6, centered=True,
+                                    momentum=0.5, weight_decay=0.05),
+     "rmsprop",
+     "profile=pytorch,lr=0.005,rho=0.9,eps=1e-6,centered=true,momentum=0.5,weight_decay=0.05",
+     False, 0),
+    # At lr 0.01, v only grows on this problem, so AMSGrad would be Adam.
+    ("adam_amsgrad", "torch.optim.Adam(params, lr=0.05, betas=(0.9, 0.99), amsgrad=True)",
+     lambda ps: torch.optim.Adam(ps, lr=0.05, betas=(0.9, 0.99), amsgrad=True),
+     "adam", "profile=pytorch,lr=0.05,beta2=0.99,amsgrad=true", False, 0),
+    ("adam_weight_decay", "torch.optim.Adam(params, lr=0.01, weight_decay=0.1)",
+     lambda ps: torch.optim.Adam(ps, lr=0.01, weight_decay=0.1),
+     "adam", "profile=pytorch,lr=0.01,weight_decay=0.1", False, 0),
+    ("adam_amsgrad_wd_max",
+     "torch.optim.Adam(params, lr=0.02, betas=(0.8, 0.99), amsgrad=True, weight_decay=0.05, "
+     "maximize=True), fed -g",
+     lambda ps: torch.optim.Adam(ps, lr=0.02, betas=(0.8, 0.99), amsgrad=True,
+                                 weight_decay=0.05, maximize=True),
+     "adam",
+     "profile=pytorch,lr=0.02,beta1=0.8,beta2=0.99,amsgrad=true,weight_decay=0.05,"
+     "maximize=true", True, 0),
+    ("adamw_default", "torch.optim.AdamW(params, lr=0.01)",
+     lambda ps: torch.optim.AdamW(ps, lr=0.01),
+     "adamw", "profile=pytorch,lr=0.01", False, 0),
+    ("adamw_amsgrad",
+     "torch.optim.AdamW(params, lr=0.05, betas=(0.9, 0.99), weight_decay=0.2, amsgrad=True)",
+     lambda ps: torch.optim.AdamW(ps, lr=0.05, betas=(0.9, 0.99), weight_decay=0.2,
+                                  amsgrad=True),
+     "adamw", "profile=pytorch,lr=0.05,beta2=0.99,weight_decay=0.2,amsgrad=true", False, 0),
+    ("adam_decoupled", "torch.optim.AdamW(params, lr=0.01, weight_decay=0.2), as descent::Adam",
+     lambda ps: torch.optim.AdamW(ps, lr=0.01, weight_decay=0.2),
+     "adam", "profile=pytorch,lr=0.01,weight_decay=0.2,decoupled_weight_decay=true", False, 0),
+]
+
+
+def run_optimizer(factory, dtype, negate=False, halve_every=0):
     a = torch.tensor(A, dtype=dtype)
     c = torch.tensor(C, dtype=dtype)
     p = torch.tensor(X0, dtype=dtype, requires_grad=True)
     opt = factory([p])
     recorded = {0: p.detach().tolist()}
     for step in range(1, N_STEPS + 1):
+        if halve_every and step > 1 and (step - 1) % halve_every == 0:
+            for group in opt.param_groups:
+                group["lr"] = group["lr"] / 2
         with torch.no_grad():
             p.grad = a * (p - c) + 0.05 * p * p * p
+            if negate:
+                p.grad = -p.grad
         assert p.grad.dtype == dtype
         opt.step()
         if step in RECORDED_STEPS:
@@ -207,6 +294,30 @@ def main():
             w("    }};")
             w("")
 
+    w("/// A variant run (float64): descent's optimizer and key=value options")
+    w("/// (comma-separated, for make_optimizer) that reproduce the torch call.")
+    w("struct Variant {")
+    w("  const char* id;")
+    w("  const char* torch_call;")
+    w("  const char* optimizer;")
+    w("  const char* options;")
+    w("  bool negate;       // the optimizer was fed -g")
+    w("  int halve_every;   // lr halved before steps 1 + k*halve_every, k >= 1")
+    w("  double params[kNumRecorded][kDim];")
+    w("};")
+    w("")
+    w("constexpr Variant kVariants[] = {")
+    for ident, call, factory, name, options, negate, halve in VARIANT_CASES:
+        traj = run_optimizer(factory, torch.float64, negate, halve)
+        w('    {"%s",' % ident)
+        w('     "%s",' % call)
+        w('     "%s", "%s", %s, %d,' % (name, options, r(negate), halve))
+        w("     {")
+        for step, row in zip(RECORDED_STEPS, traj):
+            w("         {%s},  // %d" % (", ".join(r(v) for v in row), step))
+        w("     }},")
+    w("};")
+    w("")
     w("/// One scheduler run (float64): lr[e] = get_last_lr()[0] after e")
     w("/// scheduler.step() calls (lr[0]: right after construction).")
     w("constexpr int kEpochs = %d;" % N_EPOCHS)

@@ -18,10 +18,11 @@ namespace descent {
 /// the sum of the squared gradients seen so far.
 ///
 /// Inputs: lr (α), eps (ε), initial_accumulator (h₀), eps_placement,
-/// lr_decay (κ), weight_decay (λ), maximize. State: h = h₀. Per step
+/// lr_decay (κ), weight_decay (λ), decoupled_weight_decay, maximize. State: h = h₀. Per step
 /// t = 1, 2, …:
 ///
-///     d ← g  (−g with maximize);  d ← d + λ·θ  (if λ > 0)
+///     d ← g  (−g with maximize)
+///     d ← d + λ·θ  or, decoupled_weight_decay, θ ← (1 − lr·λ)·θ
 ///     lr_t = lr / (1 + (t − 1)·κ)
 ///     h ← h + d²
 ///     θ ← θ − lr_t·d / (√h + ε)    (OutsideSqrt, default)
@@ -56,6 +57,10 @@ class AdaGrad : public detail::OptimizerBase<AdaGrad<Scalar_>, Scalar_> {
     Scalar lr_decay = Scalar(0);
     /// L2 penalty λ added to the gradient as λ·θ; finite and >= 0. Default 0.
     Scalar weight_decay = Scalar(0);
+    /// Apply weight decay as θ ← (1 − lr·λ)·θ before the step instead of
+    /// adding λ·θ to the gradient (Loshchilov & Hutter's decoupled form, as
+    /// every Keras optimizer does). Default false.
+    bool decoupled_weight_decay = false;
     /// Ascend instead of descend (d = −g). Default false.
     bool maximize = false;
     /// What a step does with NaN or ±inf in grad. Default Propagate.
@@ -67,13 +72,14 @@ class AdaGrad : public detail::OptimizerBase<AdaGrad<Scalar_>, Scalar_> {
     /// torch.optim.Adagrad(): lr 0.01, eps 1e-10 outside the root, h₀ 0.
     static Options pytorch() { return {}; }
     /// keras.optimizers.Adagrad(): lr 0.001, eps 1e-7 inside the root,
-    /// initial_accumulator_value 0.1.
+    /// initial_accumulator_value 0.1, weight decay decoupled.
     static Options keras() {
       Options o;
       o.lr = Scalar(0.001);
       o.eps = Scalar(1e-7);
       o.initial_accumulator = Scalar(0.1);
       o.eps_placement = EpsPlacement::InsideSqrt;
+      o.decoupled_weight_decay = true;
       return o;
     }
   };
@@ -93,6 +99,7 @@ class AdaGrad : public detail::OptimizerBase<AdaGrad<Scalar_>, Scalar_> {
     f("eps_placement", o.eps_placement);
     f("lr_decay", o.lr_decay);
     f("weight_decay", o.weight_decay);
+    f("decoupled_weight_decay", o.decoupled_weight_decay);
     f("maximize", o.maximize);
     f("nonfinite", o.nonfinite);
   }
@@ -119,14 +126,14 @@ class AdaGrad : public detail::OptimizerBase<AdaGrad<Scalar_>, Scalar_> {
     const auto lr = static_cast<Scalar>(
         double(this->lr()) / (1.0 + static_cast<double>(t - 1) * double(options_.lr_decay)));
     const Scalar eps = options_.eps;
-    const auto adjust = detail::GradientAdjust<Scalar>::from(options_);
+    const auto adjust = detail::GradientAdjust<Scalar>::from(options_, this->lr());
     Scalar* h = sum_.data();
     detail::with_placement(options_.eps_placement, [&](auto placement) {
       detail::with_flag(adjust.active(), [&](auto active) {
         constexpr EpsPlacement P = decltype(placement)::value;
         this->for_each_element(n, [=](auto lanes, Index i) {
           using V = decltype(lanes);
-          const V xi = V::load(x + i);
+          V xi = V::load(x + i);
           const V di = adjust.template operator()<active()>(V::load(g + i), xi);
           const V hi = V::load(h + i) + di * di;
           hi.store(h + i);

@@ -64,12 +64,13 @@ class AdamFamily : public OptimizerBase<AdamFamily<Scalar_, kAdamW>, Scalar_> {
       o.eps_placement = EpsPlacement::OutsideSqrt;
       return o;
     }
-    /// keras.optimizers.Adam() / AdamW(): lr 0.001, ε̂ = 1e-7 (EpsHat)
-    /// (AdamW: weight_decay 0.004, decoupled).
+    /// keras.optimizers.Adam() / AdamW(): lr 0.001, ε̂ = 1e-7 (EpsHat),
+    /// weight decay decoupled (AdamW: weight_decay 0.004).
     static Options keras() {
       Options o;
       o.eps = Scalar(1e-7);
       o.eps_placement = EpsPlacement::EpsHat;
+      o.decoupled_weight_decay = true;
       if (kAdamW) o.weight_decay = Scalar(0.004);
       return o;
     }
@@ -140,22 +141,18 @@ class AdamFamily : public OptimizerBase<AdamFamily<Scalar_, kAdamW>, Scalar_> {
     const auto v_scale = static_cast<Scalar>(o.eps_placement == EpsPlacement::InsideSqrt
                                                  ? 1.0 / bias2
                                                  : (hat ? 1.0 : 1.0 / std::sqrt(bias2)));
-    const bool decoupled = o.decoupled_weight_decay;
-    const GradientAdjust<Scalar> adjust{o.maximize ? Scalar(-1) : Scalar(1),
-                                        decoupled ? Scalar(0) : o.weight_decay};
-    const auto keep = static_cast<Scalar>(decoupled ? 1.0 - lr * double(o.weight_decay) : 1.0);
+    const auto adjust = GradientAdjust<Scalar>::from(o, this->lr());
     Scalar* m = m_.data();
     Scalar* v = v_.data();
     Scalar* v_max = v_max_.data();
     with_placement(o.eps_placement, [&](auto placement) {
-      with_flag(o.maximize || o.weight_decay != Scalar(0), [&](auto active) {
+      with_flag(adjust.active(), [&](auto active) {
         with_flag(o.amsgrad, [&](auto amsgrad) {
           constexpr bool inside = decltype(placement)::value == EpsPlacement::InsideSqrt;
           this->for_each_element(n, [=](auto lanes, Index i) {
             using V = decltype(lanes);
             V xi = V::load(x + i);
             const V di = adjust.template operator()<active()>(V::load(g + i), xi);
-            if constexpr (active()) xi = V(keep) * xi;
             const V mi = V(beta1) * V::load(m + i) + V(one_minus_beta1) * di;
             const V vi = V(beta2) * V::load(v + i) + V(one_minus_beta2) * di * di;
             mi.store(m + i);

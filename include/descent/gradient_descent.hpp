@@ -15,9 +15,11 @@ namespace descent {
 
 /// \brief Steepest descent, the plain gradient step (lecture section 2).
 ///
-/// Inputs: lr (α), weight_decay (λ), maximize. No state. Per step:
+/// Inputs: lr (α), weight_decay (λ), decoupled_weight_decay, maximize. No
+/// state. Per step:
 ///
-///     d = g  (−g with maximize);  d ← d + λ·θ  (if λ > 0)
+///     d = g  (−g with maximize)
+///     d ← d + λ·θ  or, with decoupled_weight_decay, θ ← (1 − lr·λ)·θ
 ///     θ ← θ − lr·d
 ///
 /// Equals torch.optim.SGD(lr, weight_decay, maximize) and SGD<S> with
@@ -36,6 +38,10 @@ class GradientDescent : public detail::OptimizerBase<GradientDescent<Scalar_>, S
     Scalar lr = Scalar(0.01);
     /// L2 penalty λ added to the gradient as λ·θ; finite and >= 0. Default 0.
     Scalar weight_decay = Scalar(0);
+    /// Apply weight decay as θ ← (1 − lr·λ)·θ before the step instead of
+    /// adding λ·θ to the gradient (Loshchilov & Hutter's decoupled form, as
+    /// every Keras optimizer does). Default false.
+    bool decoupled_weight_decay = false;
     /// Ascend instead of descend (d = −g). Default false.
     bool maximize = false;
     /// What a step does with NaN or ±inf in grad. Default Propagate.
@@ -46,8 +52,13 @@ class GradientDescent : public detail::OptimizerBase<GradientDescent<Scalar_>, S
     /// torch.optim.SGD(lr) without momentum. PyTorch has no default lr; this
     /// keeps 0.01.
     static Options pytorch() { return {}; }
-    /// keras.optimizers.SGD() without momentum: lr 0.01.
-    static Options keras() { return {}; }
+    /// keras.optimizers.SGD() without momentum: lr 0.01, weight decay
+    /// decoupled.
+    static Options keras() {
+      Options o;
+      o.decoupled_weight_decay = true;
+      return o;
+    }
   };
 
   /// \throws std::invalid_argument if an option is out of range.
@@ -61,6 +72,7 @@ class GradientDescent : public detail::OptimizerBase<GradientDescent<Scalar_>, S
   static void for_each_option(O& o, F&& f) {
     f("lr", o.lr);
     f("weight_decay", o.weight_decay);
+    f("decoupled_weight_decay", o.decoupled_weight_decay);
     f("maximize", o.maximize);
     f("nonfinite", o.nonfinite);
   }
@@ -80,7 +92,7 @@ class GradientDescent : public detail::OptimizerBase<GradientDescent<Scalar_>, S
   void release_state() noexcept override {}
 
   void update(Scalar* x, const Scalar* g, Index n, std::int64_t) noexcept override {
-    const auto adjust = detail::GradientAdjust<Scalar>::from(options_);
+    const auto adjust = detail::GradientAdjust<Scalar>::from(options_, this->lr());
     detail::with_flag(adjust.active(), [&](auto active) {
       this->for_each_element(n, detail::gradient_body<active()>(x, g, this->lr(), adjust));
     });

@@ -18,7 +18,8 @@ namespace descent {
 ///     θ ← θ + Δ
 ///
 /// weight_decay (λ) and maximize act on g first, as in every optimizer:
-/// g ← −g with maximize, then g ← g + λ·θ. β = 0 is steepest descent. This is the dampened
+/// g ← −g with maximize, then g ← g + λ·θ (or θ ← (1 − lr·λ)·θ with
+/// decoupled_weight_decay). β = 0 is steepest descent. This is the dampened
 /// (moving-average) form; the Keras/PyTorch form v ← μ·v − lr·g is SGD with momentum, and
 /// Momentum{lr, β} equals SGD{(1 − β)·lr, momentum β} exactly.
 template <typename Scalar_>

@@ -31,7 +31,8 @@ namespace descent {
 ///     φ ← φ + β·Δ − (1 − β)·lr·g
 ///
 /// weight_decay (λ) and maximize act on g first, as in every optimizer:
-/// g ← −g with maximize, then g ← g + λ·φ. The true iterate is θ_t = φ_t − β·Δ_{t−1}; when training
+/// g ← −g with maximize, then g ← g + λ·φ (or φ ← (1 − lr·λ)·φ with
+/// decoupled_weight_decay). The true iterate is θ_t = φ_t − β·Δ_{t−1}; when training
 /// ends, params hold the look-ahead point, as in Keras and PyTorch. Nesterov{lr, β} equals SGD{(1 −
 /// β)·lr, momentum β, nesterov true} exactly.
 template <typename Scalar_>

@@ -20,10 +20,11 @@ namespace descent {
 /// gradients matter most.
 ///
 /// Inputs: lr (α), rho (ρ), eps (ε), eps_placement, centered, momentum (μ),
-/// momentum_form, weight_decay (λ), maximize. State: v₀ = 0, and ḡ₀ = 0
+/// momentum_form, weight_decay (λ), decoupled_weight_decay, maximize. State: v₀ = 0, and ḡ₀ = 0
 /// (centered) and b₀ = 0 (momentum > 0). Per step:
 ///
-///     d ← g  (−g with maximize);  d ← d + λ·θ  (if λ > 0)
+///     d ← g  (−g with maximize)
+///     d ← d + λ·θ  or, decoupled_weight_decay, θ ← (1 − lr·λ)·θ
 ///     v ← ρ·v + (1 − ρ)·d²
 ///     ḡ ← ρ·ḡ + (1 − ρ)·d,  u = v − ḡ²   (centered; else u = v)
 ///     q = d / √(u + ε)                    (InsideSqrt, the lecture's; default)
@@ -66,6 +67,10 @@ class RMSprop : public detail::OptimizerBase<RMSprop<Scalar_>, Scalar_> {
     MomentumForm momentum_form = MomentumForm::Keras;
     /// L2 penalty λ added to the gradient as λ·θ; finite and >= 0. Default 0.
     Scalar weight_decay = Scalar(0);
+    /// Apply weight decay as θ ← (1 − lr·λ)·θ before the step instead of
+    /// adding λ·θ to the gradient (Loshchilov & Hutter's decoupled form, as
+    /// every Keras optimizer does). Default false.
+    bool decoupled_weight_decay = false;
     /// Ascend instead of descend (d = −g). Default false.
     bool maximize = false;
     /// What a step does with NaN or ±inf in grad. Default Propagate.
@@ -83,12 +88,13 @@ class RMSprop : public detail::OptimizerBase<RMSprop<Scalar_>, Scalar_> {
       return o;
     }
     /// keras.optimizers.RMSprop(): lr 0.001, rho 0.9, eps 1e-7 inside the
-    /// root, Keras's momentum buffer.
+    /// root, Keras's momentum buffer, weight decay decoupled.
     static Options keras() {
       Options o;
       o.lr = Scalar(0.001);
       o.rho = Scalar(0.9);
       o.eps = Scalar(1e-7);
+      o.decoupled_weight_decay = true;
       return o;
     }
   };
@@ -110,6 +116,7 @@ class RMSprop : public detail::OptimizerBase<RMSprop<Scalar_>, Scalar_> {
     f("momentum", o.momentum);
     f("momentum_form", o.momentum_form);
     f("weight_decay", o.weight_decay);
+    f("decoupled_weight_decay", o.decoupled_weight_decay);
     f("maximize", o.maximize);
     f("nonfinite", o.nonfinite);
   }
@@ -153,7 +160,7 @@ class RMSprop : public detail::OptimizerBase<RMSprop<Scalar_>, Scalar_> {
     // With momentum, b ← μ·b + in·q and θ ← θ − out·b: Keras keeps lr in b.
     const bool keras = o.momentum_form == MomentumForm::Keras;
     const Scalar in = keras ? lr : Scalar(1), out = keras ? Scalar(1) : lr;
-    const auto adjust = detail::GradientAdjust<Scalar>::from(o);
+    const auto adjust = detail::GradientAdjust<Scalar>::from(o, this->lr());
     Scalar* v = square_avg_.data();
     Scalar* a = grad_avg_.data();
     Scalar* b = buffer_.data();
@@ -164,7 +171,7 @@ class RMSprop : public detail::OptimizerBase<RMSprop<Scalar_>, Scalar_> {
             constexpr EpsPlacement P = decltype(placement)::value;
             this->for_each_element(n, [=](auto lanes, Index i) {
               using V = decltype(lanes);
-              const V xi = V::load(x + i);
+              V xi = V::load(x + i);
               const V di = adjust.template operator()<active()>(V::load(g + i), xi);
               const V vi = V(rho) * V::load(v + i) + V(one_minus_rho) * di * di;
               vi.store(v + i);

@@ -21,11 +21,12 @@ namespace descent {
 /// lecture shows.
 ///
 /// Inputs: lr (α), momentum (μ), nesterov, decay, dampening (τ),
-/// momentum_form, weight_decay (λ), maximize. State: a velocity or buffer,
+/// momentum_form, weight_decay (λ), decoupled_weight_decay, maximize. State: a velocity or buffer,
 /// zero at first, allocated only when momentum > 0. Per step t = 1, 2, …:
 ///
 ///     lr_t ← lr / (1 + decay·(t − 1))
-///     d    ← g  (−g with maximize);  d ← d + λ·θ  (if λ > 0)
+///     d    ← g  (−g with maximize)
+///     d    ← d + λ·θ  or, decoupled_weight_decay, θ ← (1 − lr·λ)·θ
 ///   momentum_form Keras (the default; the lecture's and Keras's):
 ///     v    ← μ·v − lr_t·d
 ///     θ    ← θ + v                 (nesterov = false)
@@ -68,6 +69,10 @@ class SGD : public detail::OptimizerBase<SGD<Scalar_>, Scalar_> {
     MomentumForm momentum_form = MomentumForm::Keras;
     /// L2 penalty λ added to the gradient as λ·θ; finite and >= 0. Default 0.
     Scalar weight_decay = Scalar(0);
+    /// Apply weight decay as θ ← (1 − lr·λ)·θ before the step instead of
+    /// adding λ·θ to the gradient (Loshchilov & Hutter's decoupled form, as
+    /// every Keras optimizer does). Default false.
+    bool decoupled_weight_decay = false;
     /// Ascend instead of descend (d = −g). Default false.
     bool maximize = false;
     /// What a step does with NaN or ±inf in grad. Default Propagate.
@@ -82,8 +87,13 @@ class SGD : public detail::OptimizerBase<SGD<Scalar_>, Scalar_> {
       o.momentum_form = MomentumForm::PyTorch;
       return o;
     }
-    /// keras.optimizers.SGD(): lr 0.01, Keras's form (as lecture()).
-    static Options keras() { return {}; }
+    /// keras.optimizers.SGD(): lr 0.01, Keras's form, weight decay
+    /// decoupled.
+    static Options keras() {
+      Options o;
+      o.decoupled_weight_decay = true;
+      return o;
+    }
   };
 
   /// \throws std::invalid_argument if an option is out of range.
@@ -102,6 +112,7 @@ class SGD : public detail::OptimizerBase<SGD<Scalar_>, Scalar_> {
     f("dampening", o.dampening);
     f("momentum_form", o.momentum_form);
     f("weight_decay", o.weight_decay);
+    f("decoupled_weight_decay", o.decoupled_weight_decay);
     f("maximize", o.maximize);
     f("nonfinite", o.nonfinite);
   }
@@ -144,7 +155,7 @@ class SGD : public detail::OptimizerBase<SGD<Scalar_>, Scalar_> {
   void update(Scalar* x, const Scalar* g, Index n, std::int64_t t) noexcept override {
     const Scalar lr_t = static_cast<Scalar>(
         double(this->lr()) / (1.0 + double(options_.decay) * static_cast<double>(t - 1)));
-    const auto adjust = detail::GradientAdjust<Scalar>::from(options_);
+    const auto adjust = detail::GradientAdjust<Scalar>::from(options_, this->lr());
     const Scalar mu = options_.momentum;
     Scalar* v = velocity_.data();
     detail::with_flag(adjust.active(), [&](auto active) {

@@ -32,6 +32,10 @@ class DampenedMomentum : public OptimizerBase<DampenedMomentum<Scalar_, kNestero
     Scalar beta = Scalar(0.9);
     /// L2 penalty λ added to the gradient as λ·θ; finite and >= 0. Default 0.
     Scalar weight_decay = Scalar(0);
+    /// Apply weight decay as θ ← (1 − lr·λ)·θ before the step instead of
+    /// adding λ·θ to the gradient (Loshchilov & Hutter's decoupled form, as
+    /// every Keras optimizer does). Default false.
+    bool decoupled_weight_decay = false;
     /// Ascend instead of descend (the gradient enters as −g). Default false.
     bool maximize = false;
     /// What a step does with NaN or ±inf in grad. Default Propagate.
@@ -48,6 +52,7 @@ class DampenedMomentum : public OptimizerBase<DampenedMomentum<Scalar_, kNestero
     f("lr", o.lr);
     f("beta", o.beta);
     f("weight_decay", o.weight_decay);
+    f("decoupled_weight_decay", o.decoupled_weight_decay);
     f("maximize", o.maximize);
     f("nonfinite", o.nonfinite);
   }
@@ -75,7 +80,7 @@ class DampenedMomentum : public OptimizerBase<DampenedMomentum<Scalar_, kNestero
   void update(Scalar* x, const Scalar* g, Index n, std::int64_t) noexcept override {
     const Scalar beta = options_.beta;
     const Scalar a = (Scalar(1) - beta) * this->lr();
-    const auto adjust = GradientAdjust<Scalar>::from(options_);
+    const auto adjust = GradientAdjust<Scalar>::from(options_, this->lr());
     with_flag(adjust.active(), [&](auto active) {
       this->for_each_element(
           n, velocity_body<kNesterov, active()>(x, g, delta_.data(), beta, a, adjust));

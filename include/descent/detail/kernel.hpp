@@ -102,25 +102,33 @@ inline void with_flag(bool b, F&& f) {
   }
 }
 
-/// What every optimizer does to the gradient before its own update (PyTorch's
-/// order): d = −g with maximize, then d ← d + λ·θ with weight decay λ (L2).
-/// active() is false for the plain options, whose kernels then skip it.
+/// What every optimizer does before its own update (PyTorch's and Keras's
+/// order): d = −g with maximize; then, with weight decay λ, either
+/// d ← d + λ·θ (L2) or θ ← (1 − lr·λ)·θ (decoupled_weight_decay, as AdamW
+/// and every Keras optimizer). active() is false for the plain options,
+/// whose kernels then skip it.
 template <typename S>
 struct GradientAdjust {
   S sign = S(1);
-  S weight_decay = S(0);
+  S l2 = S(0);
+  S keep = S(1);
 
   template <typename Options>
-  static GradientAdjust from(const Options& o) {
-    return {o.maximize ? S(-1) : S(1), o.weight_decay};
+  static GradientAdjust from(const Options& o, S lr) {
+    const bool decoupled = o.decoupled_weight_decay;
+    return {o.maximize ? S(-1) : S(1), decoupled ? S(0) : o.weight_decay,
+            decoupled ? static_cast<S>(1.0 - double(lr) * double(o.weight_decay)) : S(1)};
   }
-  bool active() const noexcept { return sign != S(1) || weight_decay != S(0); }
+  bool active() const noexcept { return sign != S(1) || l2 != S(0) || keep != S(1); }
 
-  /// d for gradient g at params x (g itself unless kActive).
+  /// d for gradient g at params x, decaying x in place (g itself, x
+  /// untouched, unless kActive).
   template <bool kActive, typename V>
-  V operator()(V g, V x) const {
+  V operator()(V g, V& x) const {
     if constexpr (kActive) {
-      return V(sign) * g + V(weight_decay) * x;
+      const V d = V(sign) * g + V(l2) * x;
+      x = V(keep) * x;
+      return d;
     } else {
       return g;
     }
@@ -140,13 +148,14 @@ inline V denominator(V v, V eps) {
   }
 }
 
-/// θ ← θ − a·d, d = adjust(g, θ).
+/// θ ← θ − a·d, d = adjust(g, θ) (which may decay θ first).
 template <bool kAdjust, typename S>
 inline auto gradient_body(S* x, const S* g, S a, GradientAdjust<S> adjust) {
   return [=](auto lanes, Eigen::Index i) {
     using V = decltype(lanes);
-    const V xi = V::load(x + i);
-    (xi - V(a) * adjust.template operator()<kAdjust>(V::load(g + i), xi)).store(x + i);
+    V xi = V::load(x + i);
+    const V di = adjust.template operator()<kAdjust>(V::load(g + i), xi);
+    (xi - V(a) * di).store(x + i);
   };
 }
 
@@ -163,7 +172,7 @@ template <bool kNesterov, bool kAdjust, typename S>
 inline auto velocity_body(S* x, const S* g, S* v, S mu, S a, GradientAdjust<S> adjust) {
   return [=](auto lanes, Eigen::Index i) {
     using V = decltype(lanes);
-    const V xi = V::load(x + i);
+    V xi = V::load(x + i);
     const V di = adjust.template operator()<kAdjust>(V::load(g + i), xi);
     const V vi = V(mu) * V::load(v + i) - V(a) * di;
     vi.store(v + i);
@@ -186,7 +195,7 @@ template <bool kNesterov, bool kAdjust, typename S>
 inline auto buffer_body(S* x, const S* g, S* b, S mu, S c, S a, GradientAdjust<S> adjust) {
   return [=](auto lanes, Eigen::Index i) {
     using V = decltype(lanes);
-    const V xi = V::load(x + i);
+    V xi = V::load(x + i);
     const V di = adjust.template operator()<kAdjust>(V::load(g + i), xi);
     const V bi = V(mu) * V::load(b + i) + V(c) * di;
     bi.store(b + i);
