@@ -5,6 +5,13 @@
 //   ./digits             the full run; writes digits.svg
 //   ./digits --quick     2 epochs per optimizer (the ctest smoke test)
 //   ./digits --sweep     the hyperparameter sweep the settings below come from
+//   --optimizer NAME     train only this optimizer (descent::make_optimizer's names:
+//                        gd, sgd, momentum, nesterov, adagrad, rmsprop, adam, adamw)
+//                        at a constant lr, its own default unless --opt lr=… is
+//                        given; with --sweep, sweep only it (the grid sets the lr)
+//   --opt KEY=VALUE      one of its options (repeatable): its option names, or
+//                        profile=lecture|pytorch|keras. A bad name, key or value
+//                        prints the library's message and exits with status 2.
 //   --out DIR            where digits.svg goes (default: the current directory)
 //   --data PATH          the data (default: the source tree's examples/data/digits.csv.gz,
 //                        else examples/data/digits.csv.gz under the current directory)
@@ -65,6 +72,7 @@
 #include <filesystem>
 #include <functional>
 #include <limits>
+#include <map>
 #include <memory>
 #include <optional>
 #include <random>
@@ -521,10 +529,10 @@ History train(const Config& config, const Vector& initial, const Dataset& data,
   return history;
 }
 
-// 3-fold cross-validation on the training part: every optimizer at every lr
+// 3-fold cross-validation on the training part: every optimizer of list at every lr
 // of the grid under every schedule; the best by mean final validation
 // accuracy, then by mean final validation loss.
-void sweep(const Dataset& train_part, int epochs) {
+void sweep(const Dataset& train_part, int epochs, const std::vector<Method>& list) {
   const std::vector<int> fold = stratified_folds(train_part.y, kFolds, kFoldSeed);
   std::vector<Dataset> fits, validations;
   for (int f = 0; f < kFolds; ++f) {
@@ -542,7 +550,7 @@ void sweep(const Dataset& train_part, int epochs) {
       "mean final validation accuracy in %% (mean final validation loss)\n",
       kFolds, long(train_part.size()), epochs);
   std::vector<Config> picks;
-  for (const Method& method : methods()) {
+  for (const Method& method : list) {
     std::printf("\n%s (%s)\n  %7s", method.name, method.options, "lr");
     for (const Schedule& schedule : schedules()) std::printf("  %16s", schedule.name);
     std::printf("\n");
@@ -610,13 +618,18 @@ void write_figure(const std::vector<Config>& configs, const std::vector<History>
 // The command line.
 
 constexpr const char* kUsage =
-    "usage: digits [--quick] [--sweep] [--out DIR] [--data PATH] [--help]\n"
-    "  --quick      2 epochs per optimizer instead of 30 (a smoke test)\n"
-    "  --sweep      run the hyperparameter sweep instead (cross-validation on the\n"
-    "               training part; with --quick, 2 epochs a run)\n"
-    "  --out DIR    write digits.svg into DIR (default: the current directory)\n"
-    "  --data PATH  digits.csv.gz (default: the source tree's, else\n"
-    "               examples/data/digits.csv.gz under the current directory)\n";
+    "usage: digits [--quick] [--sweep] [--optimizer NAME [--opt KEY=VALUE]...] [--out DIR]\n"
+    "              [--data PATH] [--help]\n"
+    "  --quick            2 epochs per optimizer instead of 30 (a smoke test)\n"
+    "  --sweep            run the hyperparameter sweep instead (cross-validation on the\n"
+    "                     training part; with --quick, 2 epochs a run)\n"
+    "  --optimizer NAME   train only this one: gd, sgd, momentum, nesterov, adagrad,\n"
+    "                     rmsprop, adam or adamw, at a constant lr (with --sweep: sweep it)\n"
+    "  --opt KEY=VALUE    one of its options (repeatable), e.g. --opt lr=0.01,\n"
+    "                     --opt profile=pytorch; lr defaults to the optimizer's own\n"
+    "  --out DIR          write digits.svg into DIR (default: the current directory)\n"
+    "  --data PATH        digits.csv.gz (default: the source tree's, else\n"
+    "                     examples/data/digits.csv.gz under the current directory)\n";
 
 struct UsageError : std::runtime_error {
   using std::runtime_error::runtime_error;
@@ -626,6 +639,8 @@ struct Arguments {
   bool help = false, quick = false, sweep = false;
   std::string out = ".";
   std::optional<std::string> data;
+  std::optional<std::string> optimizer;        // --optimizer
+  std::map<std::string, std::string> options;  // --opt
 };
 
 Arguments parse(int argc, char** argv) {
@@ -646,12 +661,61 @@ Arguments parse(int argc, char** argv) {
       args.out = value();
     } else if (arg == "--data") {
       args.data = value();
+    } else if (arg == "--optimizer") {
+      args.optimizer = value();
+    } else if (arg == "--opt") {
+      const std::string pair = value();
+      const std::size_t eq = pair.find('=');
+      if (eq == std::string::npos) throw UsageError("--opt " + pair + ": expected KEY=VALUE");
+      if (!args.options.emplace(pair.substr(0, eq), pair.substr(eq + 1)).second) {
+        throw UsageError("--opt " + pair.substr(0, eq) + " is given twice");
+      }
     } else {
       throw UsageError("unknown argument '" + std::string(arg) + "'");
     }
   }
+  if (!args.options.empty() && !args.optimizer) throw UsageError("--opt needs --optimizer");
+  if (args.optimizer) {
+    // Refuse a bad name, key or value now, with the library's message.
+    try {
+      descent::make_optimizer<Scalar>(*args.optimizer, args.options);
+    } catch (const std::invalid_argument& e) {
+      throw UsageError(e.what());
+    }
+  }
   return args;
 }
+
+/// --optimizer as a Method, and the Config that trains it at its lr, with a
+/// constant schedule. name and options are stored in the Chosen itself.
+struct Chosen {
+  std::string name, options;
+  std::vector<Method> method;  // one
+
+  explicit Chosen(const Arguments& args) {
+    const std::string optimizer = *args.optimizer;
+    const std::map<std::string, std::string> given = args.options;
+    name = descent::make_optimizer<Scalar>(optimizer, given)->name();
+    for (const auto& [key, value] : given) {
+      if (key == "lr") continue;
+      options += (options.empty() ? "" : ", ") + key + " " + value;
+    }
+    if (options.empty()) options = "defaults";
+    method.push_back({name.c_str(), options.c_str(), [optimizer, given](Scalar lr) {
+                        std::unique_ptr<Optimizer> made =
+                            descent::make_optimizer<Scalar>(optimizer, given);
+                        made->set_lr(lr);
+                        return made;
+                      }});
+  }
+  Chosen(const Chosen&) = delete;  // method points into name and options
+  Chosen& operator=(const Chosen&) = delete;
+
+  Config config(const Arguments& args) const {
+    const double lr = double(descent::make_optimizer<Scalar>(*args.optimizer, args.options)->lr());
+    return Config{&method.front(), lr, &by_name(schedules(), "constant")};
+  }
+};
 
 int run(const Arguments& args) {
   if (args.help) {
@@ -685,8 +749,10 @@ int run(const Arguments& args) {
               " (assertions on: a debug build, much slower)"
 #endif
   );
+  const std::unique_ptr<Chosen> chosen_one =
+      args.optimizer ? std::make_unique<Chosen>(args) : nullptr;
   if (args.sweep) {
-    sweep(train_part, epochs);
+    sweep(train_part, epochs, chosen_one ? chosen_one->method : methods());
     std::printf("\ntotal %.2f s\n", seconds_since(start));
     return 0;
   }
@@ -700,7 +766,8 @@ int run(const Arguments& args) {
       static_cast<unsigned long long>(kBatchSeed));
 
   const Vector initial = initial_params(kInitSeed);
-  const std::vector<Config> configs = chosen();
+  const std::vector<Config> configs =
+      chosen_one ? std::vector<Config>{chosen_one->config(args)} : chosen();
   std::vector<History> histories;
   for (const Config& config : configs) {
     histories.push_back(train(config, initial, train_part, test_part, epochs, true));

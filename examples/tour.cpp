@@ -5,6 +5,15 @@
 //   ./tour                 5000 steps per run
 //   ./tour --quick         300 steps per run, no commentary (the ctest smoke test)
 //   ./tour --out DIR       write the figures to DIR (default: the current directory)
+//   ./tour --optimizer NAME [--opt KEY=VALUE]...
+//                          only that optimizer (descent::make_optimizer's names:
+//                          gd, sgd, momentum, nesterov, adagrad, rmsprop, adam,
+//                          adamw), with those options (its option names, or
+//                          profile=lecture|pytorch|keras); the lr is still the
+//                          best of the grid unless --opt lr=… fixes it. No
+//                          commentary (it compares the optimizers). A bad name,
+//                          key or value prints the library's message and exits 2.
+//   ./tour --help          this usage
 //
 // Fair tuning: for each function and optimizer the learning rate is the best
 // of one fixed grid, the same grid and the same rule for everyone; the other
@@ -18,11 +27,11 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <cstring>
 #include <exception>
 #include <filesystem>
 #include <functional>
 #include <limits>
+#include <map>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -279,7 +288,7 @@ std::string format(const char* fmt, Args... args) {
 std::string pad(std::string s, std::size_t width) {
   std::size_t chars = 0;
   for (unsigned char c : s) chars += (c & 0xC0) != 0x80;
-  if (chars < width) s.append(width - chars, ' ');
+  s.append(chars < width ? width - chars : 1, ' ');  // at least one space after
   return s;
 }
 
@@ -455,34 +464,105 @@ void write_figures(const std::vector<Table>& tables, const std::filesystem::path
 
 }  // namespace
 
+constexpr const char* kUsage =
+    "usage: tour [--quick] [--out DIR] [--optimizer NAME [--opt KEY=VALUE]...] [--help]\n"
+    "  --quick             300 steps per run instead of 5000, no commentary\n"
+    "  --out DIR           write tour.svg and tour_loss.svg into DIR (default: .)\n"
+    "  --optimizer NAME    run only this optimizer: gd, sgd, momentum, nesterov, adagrad,\n"
+    "                      rmsprop, adam or adamw\n"
+    "  --opt KEY=VALUE     one of its options (repeatable), e.g. --opt beta1=0.8,\n"
+    "                      --opt profile=pytorch; the lr is the best of the grid unless\n"
+    "                      --opt lr=VALUE fixes it\n";
+
 int main(int argc, char** argv) {
   bool quick = false;
   std::filesystem::path out = ".";
+  std::string chosen;                          // --optimizer
+  std::map<std::string, std::string> options;  // --opt
+  const auto usage_error = [](const std::string& what) {
+    std::fprintf(stderr, "tour: %s\n%s", what.c_str(), kUsage);
+    return 2;
+  };
   for (int i = 1; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--quick") == 0) {
+    const std::string_view arg = argv[i];
+    if (arg == "--quick") {
       quick = true;
-    } else if (std::strcmp(argv[i], "--out") == 0 && i + 1 < argc) {
+    } else if (arg == "--help" || arg == "-h") {
+      std::printf("%s", kUsage);
+      return 0;
+    } else if (arg == "--out" && i + 1 < argc) {
       out = argv[++i];
+    } else if (arg == "--optimizer" && i + 1 < argc) {
+      chosen = argv[++i];
+    } else if (arg == "--opt" && i + 1 < argc) {
+      const std::string pair = argv[++i];
+      const std::size_t eq = pair.find('=');
+      if (eq == std::string::npos) return usage_error("--opt " + pair + ": expected KEY=VALUE");
+      if (!options.emplace(pair.substr(0, eq), pair.substr(eq + 1)).second) {
+        return usage_error("--opt " + pair.substr(0, eq) + " is given twice");
+      }
     } else {
-      std::fprintf(stderr, "usage: %s [--quick] [--out DIR]\n", argv[0]);
-      return 2;
+      return usage_error("unknown argument or missing value: '" + std::string(arg) + "'");
     }
   }
+  if (!options.empty() && chosen.empty()) return usage_error("--opt needs --optimizer");
   const int budget = quick ? 300 : 5000;
 
   const std::vector<Problem> test_functions = problems();
-  const std::vector<Method> optimizers = methods();
-  const std::vector<double> grid = lr_grid();
+  std::vector<Method> optimizers = methods();
+  std::vector<double> grid = lr_grid();
 
-  std::printf(
-      "descent tour: every optimizer from the same start, %d steps per run.\n"
-      "lr: per function and optimizer, the best of the grid 10^(k/4), 1e-4 <= lr <= 10: fewest\n"
-      "  steps to reach f - f* < %g, else lowest final f. Other options as listed, else defaults.\n"
-      "steps: the step from which on f - f* < %g (– never); reach: grid lrs that get there;\n"
-      "time: the whole run shown, f and gradient included (in 2-D, mostly per-step overhead).\n"
-      "SGD momentum=0.9 (Keras's form v <- 0.9 v - lr g) makes the same steps as Momentum (the\n"
-      "lecture's) at 10 times the lr; their reach differs only at the ends of the grid.\n",
-      budget, kTolerance, kTolerance);
+  // --optimizer: that one only, built by name; a bad name, key or value is
+  // refused here with the library's message.
+  std::string chosen_name, chosen_settings;
+  if (!chosen.empty()) {
+    std::unique_ptr<Optimizer> probe;
+    try {
+      probe = descent::make_optimizer<double>(chosen, options);
+    } catch (const std::invalid_argument& e) {
+      std::fprintf(stderr, "tour: %s\n", e.what());
+      return 2;
+    }
+    chosen_name = probe->name();
+    for (const auto& [key, value] : options) {
+      if (key == "lr") continue;
+      chosen_settings += (chosen_settings.empty() ? "" : " ") + key + "=" + value;
+    }
+    if (options.count("lr") != 0) grid = {probe->lr()};
+    optimizers = {{chosen_name.c_str(), chosen_settings.c_str(), [chosen, options](double lr) {
+                     std::unique_ptr<Optimizer> optimizer =
+                         descent::make_optimizer<double>(chosen, options);
+                     optimizer->set_lr(lr);
+                     return optimizer;
+                   }}};
+  }
+  const bool compare = chosen.empty();  // every optimizer, with the commentary
+
+  if (compare) {
+    std::printf(
+        "descent tour: every optimizer from the same start, %d steps per run.\n"
+        "lr: per function and optimizer, the best of the grid 10^(k/4), 1e-4 <= lr <= 10: "
+        "fewest\n"
+        "  steps to reach f - f* < %g, else lowest final f. Other options as listed, else "
+        "defaults.\n"
+        "steps: the step from which on f - f* < %g (– never); reach: grid lrs that get there;\n"
+        "time: the whole run shown, f and gradient included (in 2-D, mostly per-step "
+        "overhead).\n"
+        "SGD momentum=0.9 (Keras's form v <- 0.9 v - lr g) makes the same steps as Momentum "
+        "(the\n"
+        "lecture's) at 10 times the lr; their reach differs only at the ends of the grid.\n",
+        budget, kTolerance, kTolerance);
+  } else {
+    std::printf(
+        "descent tour: %s from the same starts, %d steps per run.\n"
+        "lr: %s;\n"
+        "  other options as listed, else the class's defaults.\n"
+        "steps: the step from which on f - f* < %g (– never); reach: grid lrs that get there.\n",
+        chosen_name.c_str(), budget,
+        grid.size() == 1 ? "as given"
+                         : "per function, the best of the grid 10^(k/4), 1e-4 <= lr <= 10",
+        kTolerance);
+  }
 
   std::vector<Table> tables;
   for (const Problem& problem : test_functions) {
@@ -492,7 +572,9 @@ int main(int argc, char** argv) {
 
     print_header(problem, budget, table.grid_size);
     for (const Tuned& row : table.rows) print_row(problem, row);
-    if (quick) {
+    if (!compare) {
+      std::printf("(--optimizer: the commentary, which compares the optimizers, is left out)\n");
+    } else if (quick) {
       std::printf("(--quick: the commentary, written for the full run, is left out)\n");
     } else {
       std::printf("%s\n", problem.note(table).c_str());

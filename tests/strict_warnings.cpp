@@ -40,6 +40,27 @@ void exercise(Opt opt) {
 }
 
 template <typename S>
+void exercise_clip_and_factory() {
+  using Vec = Eigen::Matrix<S, Eigen::Dynamic, 1>;
+  Vec v = Vec::Ones(10);
+  Eigen::Array<S, Eigen::Dynamic, 1> a = Eigen::Array<S, Eigen::Dynamic, 1>::Ones(5);
+  using Mat = Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic>;
+  Mat m = Mat::Ones(3, 4);
+  std::vector<Vec> range(2, v);
+  Eigen::VectorXd d = Eigen::VectorXd::Ones(3);
+  descent::ClipGradNormOptions clip_options;
+  clip_options.error_if_nonfinite = true;
+  (void)descent::clip_grad_norm(1.0, v);
+  (void)descent::clip_grad_norm(1.0, 3.0, v, a, m.row(1), range, d);
+  (void)descent::clip_grad_norm(1.0, clip_options, Eigen::Map<Vec>(v.data(), 4), m.col(0));
+  descent::clip_grad_value(0.5, v, a, m, range, d.segment(1, 2));
+  for (const std::string& name : descent::optimizer_names()) {
+    auto opt = descent::make_optimizer<S>(name, {{"lr", "0.1"}, {"nonfinite", "skip"}});
+    opt->step(v, Vec::Ones(10));
+  }
+}
+
+template <typename S>
 void exercise_all() {
   exercise<S>(descent::GradientDescent<S>());
   exercise<S>(descent::SGD<S>());
@@ -49,6 +70,7 @@ void exercise_all() {
   exercise<S>(descent::RMSprop<S>());
   exercise<S>(descent::Adam<S>());
   exercise<S>(descent::AdamW<S>());
+  exercise_clip_and_factory<S>();
 }
 
 }  // namespace
