@@ -1,7 +1,9 @@
 // The lecture's section 9 figures: the learning rate against the epoch for
-// LambdaLR and StepLR, as each schedule sets it on a real optimizer.
+// LambdaLR and StepLR, as each schedule sets it on a real optimizer; and a
+// second figure with every other scheduler of descent.
 //
-//   ./schedules             write schedules.svg and schedules.csv, print a table
+//   ./schedules             write schedules.svg and .csv, schedules_all.svg
+//                           and .csv, print tables
 //   ./schedules --quick     the same (there is nothing to shorten; for the tests)
 //   ./schedules --out DIR   write the files to DIR (default: the current directory)
 //
@@ -10,6 +12,7 @@
 // scheduler.step() to set the next epoch's. So the lr recorded for epoch e is
 // the one the optimizer steps with during epoch e.
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -52,8 +55,25 @@ Schedule record(
   for (long e = 0; e <= kEpochs; ++e) {
     s.lr.push_back(optimizer.lr());
     if (optimizer.lr() != scheduler->lr_at(e)) throw std::logic_error("schedules: lr mismatch");
-    optimizer.step(x, x);  // the gradient of x²/2 is x
-    scheduler->step();
+    optimizer.step(x, x);                // the gradient of x²/2 is x
+    if (e < kEpochs) scheduler->step();  // (OneCycleLR refuses a step past its total)
+  }
+  return s;
+}
+
+// The same for ReduceLROnPlateau, which is stepped with a metric: here a
+// fixed loss that falls and then stalls near 0.3, wiggling.
+Schedule record_plateau(const char* column, const char* label, double base_lr,
+                        const descent::ReduceLROnPlateau<double>::Options& options) {
+  descent::GradientDescent<double> optimizer({base_lr});
+  descent::ReduceLROnPlateau<double> scheduler(optimizer, options);
+  Schedule s{column, label, {}};
+  Eigen::VectorXd x = Eigen::VectorXd::Constant(1, 1.0);
+  for (long e = 0; e <= kEpochs; ++e) {
+    s.lr.push_back(optimizer.lr());
+    optimizer.step(x, x);
+    const double loss = std::max(0.3, 1.0 / (1.0 + 0.1 * double(e))) + 0.002 * std::sin(double(e));
+    scheduler.step(loss);
   }
   return s;
 }
@@ -139,25 +159,136 @@ int main(int argc, char** argv) {
     for (const Schedule& s : schedules) panel->series.push_back(staircase(s));
   }
 
-  const std::filesystem::path svg = out / "schedules.svg", csv = out / "schedules.csv";
-  try {
-    std::filesystem::create_directories(out);
-    plot::write_svg(figure, svg.string());
-    std::ofstream file(csv);
+  // The second figure: every other scheduler, four panels by kind.
+  using Make =
+      std::function<std::unique_ptr<descent::LRScheduler<double>>(descent::Optimizer<double>&)>;
+  auto single = [](auto make) -> Make { return make; };
+  // SequentialLR and ChainedScheduler refer to their children, which must
+  // outlive them: `children` keeps them past each record() (they are not used
+  // after it).
+  std::vector<std::unique_ptr<descent::LRScheduler<double>>> children;
+  auto warmup_then_cosine = [&](descent::Optimizer<double>& opt) {
+    children.push_back(std::make_unique<descent::LinearLR<double>>(opt, 0.1, 1.0, 10));
+    children.push_back(std::make_unique<descent::CosineAnnealingLR<double>>(opt, 90, 0.002));
+    return std::make_unique<descent::SequentialLR<double>>(
+        std::vector<descent::LRScheduler<double>*>{children[children.size() - 2].get(),
+                                                   children.back().get()},
+        std::vector<long>{10});
+  };
+  auto constant_times_exponential = [&](descent::Optimizer<double>& opt) {
+    children.push_back(std::make_unique<descent::ConstantLR<double>>(opt, 0.25, 10));
+    children.push_back(std::make_unique<descent::ExponentialLR<double>>(opt, 0.97));
+    return std::make_unique<descent::ChainedScheduler<double>>(
+        std::vector<descent::LRScheduler<double>*>{children[children.size() - 2].get(),
+                                                   children.back().get()});
+  };
+  descent::OneCycleLR<double>::Options three_linear;
+  three_linear.three_phase = true;
+  three_linear.anneal_strategy = descent::OneCycleLR<double>::Anneal::linear;
+  descent::ReduceLROnPlateau<double>::Options plateau;
+  plateau.patience = 5;
+  plateau.factor = 0.5;
+  const std::vector<std::vector<Schedule>> panels_all = {
+      {
+          record("step", "StepLR: step_size 25, γ 0.5", 0.1,
+                 single([](descent::Optimizer<double>& o) {
+                   return std::make_unique<StepLR<double>>(o, 25, 0.5);
+                 })),
+          record("multi_step", "MultiStepLR: milestones 30, 60, 80, γ 0.3", 0.1,
+                 single([](descent::Optimizer<double>& o) {
+                   return std::make_unique<descent::MultiStepLR<double>>(
+                       o, std::vector<long>{30, 60, 80}, 0.3);
+                 })),
+          record("exponential", "ExponentialLR: γ 0.96", 0.1,
+                 single([](descent::Optimizer<double>& o) {
+                   return std::make_unique<descent::ExponentialLR<double>>(o, 0.96);
+                 })),
+      },
+      {
+          record("cosine", "CosineAnnealingLR: T_max 40, η_min 0.01", 0.1,
+                 single([](descent::Optimizer<double>& o) {
+                   return std::make_unique<descent::CosineAnnealingLR<double>>(o, 40, 0.01);
+                 })),
+          record("linear", "LinearLR: 0.1 → 1 over 20 epochs", 0.1,
+                 single([](descent::Optimizer<double>& o) {
+                   return std::make_unique<descent::LinearLR<double>>(o, 0.1, 1.0, 20);
+                 })),
+          record("constant", "ConstantLR: factor 1/3, 5 epochs", 0.1,
+                 single([](descent::Optimizer<double>& o) {
+                   return std::make_unique<descent::ConstantLR<double>>(o);
+                 })),
+      },
+      {
+          record("sequential", "SequentialLR: LinearLR 10 epochs, then CosineAnnealingLR 90", 0.1,
+                 warmup_then_cosine),
+          record("chained", "ChainedScheduler: ConstantLR 0.25 (10 epochs) · ExponentialLR 0.97",
+                 0.1, constant_times_exponential),
+      },
+      {
+          record("one_cycle", "OneCycleLR: max_lr 0.1, 100 steps (cos)", 0.1,
+                 single([](descent::Optimizer<double>& o) {
+                   return std::make_unique<descent::OneCycleLR<double>>(o, 0.1, 100);
+                 })),
+          record("one_cycle_3", "OneCycleLR: three phases, linear, 101 steps", 0.1,
+                 [&](descent::Optimizer<double>& o) {
+                   return std::make_unique<descent::OneCycleLR<double>>(o, 0.1, 101, three_linear);
+                 }),
+          record_plateau("plateau", "ReduceLROnPlateau: patience 5, factor 0.5", 0.1, plateau),
+      },
+  };
+  const char* titles[] = {"decays", "cosine and warm-ups", "SequentialLR and ChainedScheduler",
+                          "OneCycleLR and ReduceLROnPlateau"};
+  plot::Figure all{"Every learning-rate schedule of descent (base or max lr 0.1)", {}};
+  std::vector<const Schedule*> columns;
+  for (std::size_t p = 0; p < panels_all.size(); ++p) {
+    plot::Panel panel = linear;
+    panel.title = titles[p];
+    for (const Schedule& s : panels_all[p]) {
+      panel.series.push_back(staircase(s));
+      columns.push_back(&s);
+    }
+    all.panels.push_back(panel);
+  }
+
+  std::printf("\nthe other schedulers: lr during some epochs\n%5s", "epoch");
+  for (const Schedule* s : columns) std::printf(" %11s", s->column);
+  std::printf("\n");
+  for (const long e : {0L, 1L, 5L, 10L, 20L, 40L, 60L, 80L, 100L}) {
+    std::printf("%5ld", e);
+    for (const Schedule* s : columns) std::printf(" %11.4g", s->lr[std::size_t(e)]);
+    std::printf("\n");
+  }
+
+  const auto write_csv = [](const std::filesystem::path& path,
+                            const std::vector<const Schedule*>& list) {
+    std::ofstream file(path);
     file << "epoch";
-    for (const Schedule& s : schedules) file << ',' << s.column;
+    for (const Schedule* s : list) file << ',' << s->column;
     file << '\n';
     for (long e = 0; e <= kEpochs; ++e) {
       file << e;
-      for (const Schedule& s : schedules) file << ',' << shortest(s.lr[std::size_t(e)]);
+      for (const Schedule* s : list) file << ',' << shortest(s->lr[std::size_t(e)]);
       file << '\n';
     }
     file.close();
-    if (!file) throw std::runtime_error("cannot write " + csv.string());
+    if (!file) throw std::runtime_error("cannot write " + path.string());
+  };
+  const std::filesystem::path svg = out / "schedules.svg", csv = out / "schedules.csv";
+  const std::filesystem::path svg_all = out / "schedules_all.svg";
+  const std::filesystem::path csv_all = out / "schedules_all.csv";
+  try {
+    std::filesystem::create_directories(out);
+    plot::write_svg(figure, svg.string());
+    std::vector<const Schedule*> first;
+    for (const Schedule& s : schedules) first.push_back(&s);
+    write_csv(csv, first);
+    plot::write_svg(all, svg_all.string());
+    write_csv(csv_all, columns);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "schedules: %s\n", e.what());
     return 1;
   }
-  std::printf("\nWrote %s and %s\n", svg.string().c_str(), csv.string().c_str());
+  std::printf("\nWrote %s, %s, %s and %s\n", svg.string().c_str(), csv.string().c_str(),
+              svg_all.string().c_str(), csv_all.string().c_str());
   return 0;
 }

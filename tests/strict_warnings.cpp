@@ -40,6 +40,33 @@ void exercise(Opt opt) {
 }
 
 template <typename S>
+void exercise_schedulers() {
+  descent::SGD<S> a, b;
+  const std::vector<descent::Optimizer<S>*> both{&a, &b};
+  descent::MultiStepLR<S> multi_step(both, {2, 4});
+  descent::ExponentialLR<S> exponential(both, 0.9);
+  descent::CosineAnnealingLR<S> cosine(both, 10, 0.001);
+  descent::LinearLR<S> linear(both);
+  descent::ConstantLR<S> constant(both);
+  descent::SequentialLR<S> sequential({&linear, &cosine}, {5});
+  descent::ChainedScheduler<S> chained({&constant, &exponential, &multi_step});
+  descent::OneCycleLR<S> one_cycle(both, {0.1, 0.2}, 100);
+  descent::ReduceLROnPlateau<S> plateau(both);
+  for (descent::LRScheduler<S>* s :
+       std::vector<descent::LRScheduler<S>*>{&multi_step, &exponential, &cosine, &linear, &constant,
+                                             &sequential, &chained, &one_cycle}) {
+    s->step();
+    std::stringstream io;
+    s->save(io);
+    s->load(io);
+  }
+  plateau.step(1.0);
+  std::stringstream io;
+  plateau.save(io);
+  plateau.load(io);
+}
+
+template <typename S>
 void exercise_clip_and_factory() {
   using Vec = Eigen::Matrix<S, Eigen::Dynamic, 1>;
   Vec v = Vec::Ones(10);
@@ -62,6 +89,8 @@ void exercise_clip_and_factory() {
 
 template <typename S>
 void exercise_all() {
+  exercise_clip_and_factory<S>();
+  exercise_schedulers<S>();
   exercise<S>(descent::GradientDescent<S>());
   exercise<S>(descent::SGD<S>());
   exercise<S>(descent::Momentum<S>());
@@ -70,7 +99,6 @@ void exercise_all() {
   exercise<S>(descent::RMSprop<S>());
   exercise<S>(descent::Adam<S>());
   exercise<S>(descent::AdamW<S>());
-  exercise_clip_and_factory<S>();
 }
 
 }  // namespace

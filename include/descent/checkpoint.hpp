@@ -22,10 +22,34 @@
 /// numeric value), then the state arrays as a count u32 and, per array,
 /// its length u64 and its elements in the scalar type.
 ///
-/// Scheduler payload: epoch i64, base lr f64, last lr f64, then the
-/// scheduler's own parameters (StepLR: step_size i64, gamma f64; LambdaLR:
-/// none: its function is code, not data, and is given again at
-/// construction).
+/// Scheduler payload: epoch i64, base lr f64, last lr f64 (of the first
+/// optimizer), then the scheduler's own parameters, then, only for a
+/// scheduler that drives n > 1 optimizers, n u32 and the base lr f64 and last
+/// lr f64 of optimizers 2..n (so a one-optimizer checkpoint is as it always
+/// was). The parameters:
+///
+///     StepLR             step_size i64, gamma f64
+///     LambdaLR           none: its function is code, not data, and is given
+///                        again at construction
+///     MultiStepLR        gamma f64, count u32, milestones i64 each
+///     ExponentialLR      gamma f64
+///     CosineAnnealingLR  T_max i64, eta_min f64
+///     LinearLR           start_factor f64, end_factor f64, total_iters i64
+///     ConstantLR         factor f64, total_iters i64
+///     OneCycleLR         total_steps i64, pct_start f64, anneal_strategy u32
+///                        (0 cos, 1 linear), div_factor f64, final_div_factor
+///                        f64, three_phase u32 (0, 1), count u32, max_lr f64
+///                        per optimizer
+///     SequentialLR       count u32, milestones i64 each, then the children
+///     ChainedScheduler   the children
+///
+/// Children: count u32, then per child its kind name (length u16, ASCII) and
+/// its scheduler payload as above (from epoch on). ReduceLROnPlateau, a
+/// scheduler record of kind "ReduceLROnPlateau", has a payload of its own:
+/// epoch i64, best f64, num_bad_epochs i64, cooldown_counter i64, mode u32
+/// (0 min, 1 max), factor f64, patience i64, threshold f64, threshold_mode
+/// u32 (0 rel, 1 abs), cooldown i64, eps f64, count n u32, then per
+/// optimizer min_lr f64 and last lr f64.
 
 #include <stdexcept>
 #include <string>

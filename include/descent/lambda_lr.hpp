@@ -2,6 +2,7 @@
 /// \file
 /// LambdaLR (lecture section 9).
 
+#include <cstddef>
 #include <functional>
 #include <stdexcept>
 #include <string_view>
@@ -13,8 +14,11 @@ namespace descent {
 
 /// \brief lr = base_lr·λ(epoch), as torch.optim.lr_scheduler.LambdaLR.
 ///
-/// Construction sets lr = base_lr·λ(0); each step() sets base_lr·λ(epoch).
-/// The optimizer must outlive the scheduler.
+/// Construction sets lr = base_lr·λ(0); each step() sets base_lr·λ(epoch),
+/// for each optimizer with its own base lr (PyTorch also accepts one λ per
+/// param group; here one λ serves all). Not a ChainedScheduler link: in
+/// PyTorch a LambdaLR sets base_lr·λ(epoch) whatever the lr was, so it is not
+/// a factor of a chain. The optimizers must outlive the scheduler.
 template <typename Scalar_>
 class LambdaLR : public LRScheduler<Scalar_> {
  public:
@@ -22,19 +26,26 @@ class LambdaLR : public LRScheduler<Scalar_> {
 
   /// \throws std::invalid_argument if lambda is empty or λ(0) gives an
   ///   invalid lr (the optimizer is then unchanged).
-  LambdaLR(Optimizer<Scalar>& optimizer, std::function<double(long epoch)> lambda)
-      : LRScheduler<Scalar>(optimizer), lambda_(std::move(lambda)) {
+  LambdaLR(const OptimizerList<Scalar>& optimizers, std::function<double(long epoch)> lambda)
+      : LRScheduler<Scalar>(kName, optimizers), lambda_(std::move(lambda)) {
     if (!lambda_) throw std::invalid_argument("descent::LambdaLR: lambda must not be empty");
     this->apply(0);
   }
 
-  double lr_at(long e) const override { return double(this->base_lr()) * lambda_(e); }
-
   static constexpr std::string_view kName = "LambdaLR";
   std::string_view name() const noexcept override { return kName; }
+
+ protected:
+  double compute_lr(long e, std::size_t i) const override {
+    return double(this->base_lr(i)) * lambda_(e);
+  }
 
  private:
   std::function<double(long)> lambda_;
 };
+
+// `LambdaLR schedule(adam, f)` deduces the scalar type, as before OptimizerList.
+template <typename S, typename F>
+LambdaLR(Optimizer<S>&, F) -> LambdaLR<S>;
 
 }  // namespace descent

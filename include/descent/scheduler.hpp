@@ -1,14 +1,19 @@
 #pragma once
 /// \file
 /// descent::LRScheduler, the base of the learning-rate schedulers (lecture
-/// section 9).
+/// section 9), and descent::OptimizerList, the optimizers one scheduler
+/// drives.
 
 #include <cmath>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <initializer_list>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "checkpoint.hpp"
 #include "detail/check.hpp"
@@ -17,17 +22,91 @@
 
 namespace descent {
 
-/// \brief A learning-rate schedule: lr as a closed-form function of the epoch,
-/// with PyTorch's protocol.
+/// \brief The optimizers one scheduler drives, PyTorch's param groups: one
+/// optimizer, or several (say weights with weight decay and biases without),
+/// each keeping its own base lr.
 ///
-/// The base lr is the optimizer's lr() when the scheduler is constructed;
-/// construction applies epoch 0 and each step() advances one epoch and sets
-/// the optimizer's lr for it. Call optimizer steps for an epoch first, then
-/// scheduler.step(), as in PyTorch. The schedule is computed in double and
-/// rounded to Scalar once, when it is handed to the optimizer.
+/// Converts implicitly from an optimizer, so `StepLR<double>(adam, 30)`
+/// works, and from a braced list of pointers: `StepLR<double>({&weights,
+/// &biases}, 30)`. The optimizers are not owned: they must outlive the
+/// scheduler. A scheduler refuses an empty list, a null pointer and an
+/// optimizer listed twice.
+template <typename Scalar>
+class OptimizerList {
+ public:
+  OptimizerList(Optimizer<Scalar>& optimizer) : list_{&optimizer} {}  // NOLINT: implicit
+  OptimizerList(std::initializer_list<Optimizer<Scalar>*> list) : list_(list) {}
+  OptimizerList(std::vector<Optimizer<Scalar>*> list) : list_(std::move(list)) {}  // NOLINT
+
+  const std::vector<Optimizer<Scalar>*>& pointers() const noexcept { return list_; }
+
+ private:
+  std::vector<Optimizer<Scalar>*> list_;
+};
+
+namespace detail {
+
+/// Refuses an empty list, a null pointer or a repeated optimizer.
+template <typename Scalar>
+std::vector<Optimizer<Scalar>*> checked_optimizers(std::string_view cls,
+                                                   const OptimizerList<Scalar>& list) {
+  const auto& p = list.pointers();
+  const std::string prefix = "descent::" + std::string(cls) + ": ";
+  if (p.empty()) throw std::invalid_argument(prefix + "optimizers must not be empty");
+  for (std::size_t i = 0; i < p.size(); ++i) {
+    if (p[i] == nullptr) {
+      throw std::invalid_argument(prefix + "optimizer " + std::to_string(i) + " is null");
+    }
+    for (std::size_t j = 0; j < i; ++j) {
+      if (p[j] == p[i]) {
+        throw std::invalid_argument(prefix + "optimizer " + std::to_string(i) + " is optimizer " +
+                                    std::to_string(j) + " again");
+      }
+    }
+  }
+  return p;
+}
+
+/// Milestones: each >= lowest and each greater than the one before.
+inline void check_milestones(std::string_view cls, const std::vector<long>& milestones,
+                             long lowest) {
+  for (std::size_t k = 0; k < milestones.size(); ++k) {
+    const std::string field = "milestones[" + std::to_string(k) + "]";
+    check_at_least(cls, field, milestones[k], lowest);
+    if (k > 0 && milestones[k] <= milestones[k - 1]) {
+      throw_invalid(cls, field,
+                    "> milestones[" + std::to_string(k - 1) +
+                        "] = " + std::to_string(milestones[k - 1]) + " (increasing)",
+                    milestones[k]);
+    }
+  }
+}
+
+/// start·γ·γ·…·γ (k factors), formed left to right as PyTorch's recursive
+/// schedules do, so that the rounding is PyTorch's; past 100 000 factors,
+/// which no real run reaches, start·γᵏ.
+inline double repeated_product(double start, double gamma, long k) {
+  if (k > 100000) return start * std::pow(gamma, double(k));
+  for (; k > 0 && start != 0.0; --k) start *= gamma;
+  return start;
+}
+
+}  // namespace detail
+
+/// \brief A learning-rate schedule: lr as a closed-form function of the epoch
+/// and the base lr, with PyTorch's protocol.
 ///
-/// The scheduler holds the optimizer by reference: the optimizer must
-/// outlive it. A scheduler overrides any set_lr() made in between.
+/// A scheduler drives one optimizer or several (OptimizerList); optimizer i's
+/// base lr is its lr() when the scheduler is constructed, and its lr at epoch
+/// e is the schedule's function of (e, base lr i), as PyTorch's per-group
+/// schedules. Construction applies epoch 0 and each step() advances one
+/// epoch and sets every optimizer's lr for it. Call optimizer steps for an
+/// epoch first, then scheduler.step(), as in PyTorch. The schedule is
+/// computed in double and rounded to Scalar once, when it is handed to the
+/// optimizer.
+///
+/// The scheduler holds the optimizers by pointer: they must outlive it. A
+/// scheduler overrides any set_lr() made in between.
 template <typename Scalar_>
 class LRScheduler {
  public:
@@ -35,60 +114,67 @@ class LRScheduler {
 
   virtual ~LRScheduler() = default;
 
-  /// Advances one epoch and sets the optimizer's lr for it.
+  /// Advances one epoch and sets every optimizer's lr for it.
   /// \throws std::invalid_argument if the schedule gives a negative or
-  ///   non-finite lr; epoch and lr are then unchanged.
+  ///   non-finite lr (or, for OneCycleLR, runs past its total steps); epoch
+  ///   and every lr are then unchanged.
   void step() { apply(epoch_ + 1); }
 
   /// Epochs stepped since construction (0 right after it).
   long epoch() const noexcept { return epoch_; }
 
-  /// The lr this scheduler last set.
-  Scalar last_lr() const noexcept { return last_lr_; }
+  /// How many optimizers this scheduler drives.
+  std::size_t num_optimizers() const noexcept { return optimizers_.size(); }
 
-  /// The optimizer's lr at construction.
-  Scalar base_lr() const noexcept { return base_lr_; }
+  /// The lr this scheduler last set on the first optimizer.
+  Scalar last_lr() const noexcept { return last_lrs_[0]; }
+  /// The lr it last set on optimizer i. \throws std::out_of_range.
+  Scalar last_lr(std::size_t i) const { return last_lrs_.at(i); }
+  /// One per optimizer: PyTorch's get_last_lr().
+  const std::vector<Scalar>& last_lrs() const noexcept { return last_lrs_; }
 
-  /// The lr of epoch e, computed in double.
-  virtual double lr_at(long e) const = 0;
+  /// The first optimizer's base lr (its lr at construction).
+  Scalar base_lr() const noexcept { return base_lrs_[0]; }
+  /// Optimizer i's base lr. \throws std::out_of_range.
+  Scalar base_lr(std::size_t i) const { return base_lrs_.at(i); }
+  /// One per optimizer: PyTorch's base_lrs.
+  const std::vector<Scalar>& base_lrs() const noexcept { return base_lrs_; }
+
+  /// The first optimizer's lr at epoch e, computed in double.
+  double lr_at(long e) const { return compute_lr(e, 0); }
+  /// Optimizer i's lr at epoch e. \throws std::out_of_range.
+  double lr_at(long e, std::size_t i) const {
+    if (i >= optimizers_.size())
+      throw std::out_of_range(who("lr_at") + ": no optimizer " + std::to_string(i));
+    return compute_lr(e, i);
+  }
+
+  /// The optimizers, in order.
+  const std::vector<Optimizer<Scalar>*>& optimizers() const noexcept { return optimizers_; }
 
   /// The class name, e.g. "StepLR".
   virtual std::string_view name() const noexcept = 0;
 
   /// \brief Writes the scheduler's state: kind, scalar type, epoch, base and
-  /// last lr, and its parameters (checkpoint.hpp). A LambdaLR's function is
+  /// last lrs, and its parameters (checkpoint.hpp). A LambdaLR's function is
   /// not data: construct the LambdaLR with the same function before load().
   /// \throws CheckpointError if the stream fails.
   void save(std::ostream& out) const {
     detail::Writer w(detail::ObjectKind::Scheduler, name(), int(sizeof(Scalar)));
-    w.i64(epoch_);
-    w.f64(double(base_lr_));
-    w.f64(double(last_lr_));
-    write_params(w);
+    write_payload(w);
     w.finish(out, who("save"));
   }
 
-  /// \brief Reads back what save() wrote. The optimizer is not touched: its
-  /// lr comes back with its own checkpoint, as in PyTorch.
+  /// \brief Reads back what save() wrote. The optimizers are not touched:
+  /// their lr comes back with their own checkpoints, as in PyTorch.
   /// \throws CheckpointError if the checkpoint is not this kind's, is
-  ///   corrupt or holds invalid values; the scheduler is then unchanged.
+  ///   corrupt, holds invalid values or another number of optimizers; the
+  ///   scheduler is then unchanged.
   void load(std::istream& in) {
     detail::Reader r(in, who("load"), detail::ObjectKind::Scheduler, name(), int(sizeof(Scalar)));
-    const std::int64_t epoch = r.i64("epoch");
-    const double base_lr = r.f64("base lr");
-    const double last_lr = r.f64("last lr");
-    if (epoch < 0) r.fail("negative epoch " + std::to_string(epoch));
-    for (const double lr : {base_lr, last_lr}) {
-      if (!(lr >= 0) || !std::isfinite(static_cast<Scalar>(lr))) {
-        r.fail("lr " + detail::to_text(lr) + " is not finite and >= 0");
-      }
-    }
-    auto commit = stage_params(r);
+    auto commit = stage_payload(r);
     r.finish();
     commit();
-    epoch_ = static_cast<long>(epoch);
-    base_lr_ = static_cast<Scalar>(base_lr);
-    last_lr_ = static_cast<Scalar>(last_lr);
   }
 
   /// save() to a file through a temporary file and a rename, as
@@ -104,10 +190,29 @@ class LRScheduler {
   }
 
  protected:
+  /// One optimizer; for schedulers written before OptimizerList.
   explicit LRScheduler(Optimizer<Scalar>& optimizer)
-      : optimizer_(&optimizer), base_lr_(optimizer.lr()), last_lr_(optimizer.lr()) {}
+      : LRScheduler("LRScheduler", OptimizerList<Scalar>(optimizer)) {}
+  /// Base lrs: each optimizer's lr() now. \throws std::invalid_argument if
+  /// the list is empty, holds a null pointer or an optimizer twice.
+  LRScheduler(std::string_view cls, const OptimizerList<Scalar>& optimizers)
+      : optimizers_(detail::checked_optimizers(cls, optimizers)) {
+    for (const auto* o : optimizers_) base_lrs_.push_back(o->lr());
+    last_lrs_ = base_lrs_;
+  }
   LRScheduler(const LRScheduler&) = default;
   LRScheduler& operator=(const LRScheduler&) = default;
+
+  /// Optimizer i's lr at epoch e, in double; i < num_optimizers().
+  virtual double compute_lr(long e, std::size_t i) const = 0;
+
+  /// Schedules of the form lr = base_lr·factor(epoch) answer true, and
+  /// ChainedScheduler multiplies their factors.
+  virtual bool multiplicative() const noexcept { return false; }
+  /// The factor(epoch) of a multiplicative schedule.
+  virtual double chain_factor(long) const { return 1.0; }
+  /// SequentialLR and ChainedScheduler, which do not nest.
+  virtual bool composite() const noexcept { return false; }
 
   /// Writes the scheduler's own parameters into a checkpoint.
   virtual void write_params(detail::Writer&) const {}
@@ -118,31 +223,169 @@ class LRScheduler {
     return [] {};
   }
 
-  /// Sets the lr of epoch e and makes e current; does nothing if it throws.
-  /// Derived constructors call apply(0) once their schedule is set up.
+  /// Sets the lr of epoch e on every optimizer and makes e current; does
+  /// nothing if it throws. Derived constructors call apply(0) once their
+  /// schedule is set up.
   void apply(long e) {
-    const double lr = lr_at(e);
-    const auto value = static_cast<Scalar>(lr);
-    if (!(value >= Scalar(0)) || !std::isfinite(value)) {
-      std::string message = "descent::";
-      message.append(name()).append(": the schedule gives lr ").append(detail::to_text(lr));
-      message.append(" at epoch ").append(std::to_string(e));
-      message.append("; lr must be finite and >= 0");
-      throw std::invalid_argument(message);
+    std::vector<Scalar> values(optimizers_.size());
+    for (std::size_t i = 0; i < optimizers_.size(); ++i) {
+      const double lr = compute_lr(e, i);
+      values[i] = static_cast<Scalar>(lr);
+      if (!(values[i] >= Scalar(0)) || !std::isfinite(values[i])) {
+        std::string message = "descent::";
+        message.append(name()).append(": the schedule gives lr ").append(detail::to_text(lr));
+        message.append(" at epoch ").append(std::to_string(e));
+        if (optimizers_.size() > 1) message.append(" for optimizer ").append(std::to_string(i));
+        message.append("; lr must be finite and >= 0");
+        throw std::invalid_argument(message);
+      }
     }
-    optimizer_->set_lr(value);
-    last_lr_ = value;
+    for (std::size_t i = 0; i < optimizers_.size(); ++i) optimizers_[i]->set_lr(values[i]);
+    last_lrs_ = std::move(values);
     epoch_ = e;
   }
 
- private:
+  /// Replaces the base lrs; for constructors whose base is not the
+  /// optimizers' lr (OneCycleLR's max_lr / div_factor).
+  void set_base_lrs(std::vector<Scalar> base_lrs) { base_lrs_ = std::move(base_lrs); }
+
   std::string who(const char* method) const {
     return "descent::" + std::string(name()) + "::" + method;
   }
 
-  Optimizer<Scalar>* optimizer_;
-  Scalar base_lr_;
-  Scalar last_lr_;
+  // For SequentialLR and ChainedScheduler, which hold other schedulers.
+  using Children = std::vector<LRScheduler*>;
+
+  /// Refuses no children, a null one, a composite one, one that chain
+  /// refuses (`refuse(child)` gives the reason, or "") and children that drive
+  /// other optimizers than the first; returns the first's optimizers.
+  template <typename Refuse>
+  static OptimizerList<Scalar> checked_children(std::string_view cls, const Children& children,
+                                                const Refuse& refuse) {
+    const std::string prefix = "descent::" + std::string(cls) + ": ";
+    if (children.empty()) throw std::invalid_argument(prefix + "schedulers must not be empty");
+    for (std::size_t k = 0; k < children.size(); ++k) {
+      const std::string child = "schedulers[" + std::to_string(k) + "]";
+      if (children[k] == nullptr) throw std::invalid_argument(prefix + child + " is null");
+      const LRScheduler& c = *children[k];
+      if (c.composite()) {
+        throw std::invalid_argument(prefix + child + " is a " + std::string(c.name()) +
+                                    "; SequentialLR and ChainedScheduler do not nest");
+      }
+      const std::string reason = refuse(c);
+      if (!reason.empty()) {
+        throw std::invalid_argument(prefix + child + " is a " + std::string(c.name()) + ": " +
+                                    reason);
+      }
+      if (c.optimizers_ != children[0]->optimizers_) {
+        throw std::invalid_argument(prefix + child +
+                                    " drives other optimizers than schedulers[0]: all must "
+                                    "drive the same ones, in the same order");
+      }
+    }
+    return OptimizerList<Scalar>(children[0]->optimizers_);
+  }
+
+  /// PyTorch's children all start from the optimizers' initial_lr, their lr
+  /// before the first scheduler was made: here the first child's base lrs.
+  /// Constructing a child sets the optimizers' lr, so a later child's own
+  /// base is the lr an earlier one set; this undoes that.
+  static void rebase_children(const Children& children) {
+    for (LRScheduler* c : children) c->base_lrs_ = children[0]->base_lrs_;
+  }
+
+  static bool child_multiplicative(const LRScheduler& c) { return c.multiplicative(); }
+  static double child_factor(const LRScheduler& c, long e) { return c.chain_factor(e); }
+
+  /// Checkpoint records of the children: count u32, then per child its kind
+  /// name and its scheduler payload.
+  static void write_children(detail::Writer& w, const Children& children) {
+    w.u32(static_cast<std::uint32_t>(children.size()));
+    for (const LRScheduler* c : children) {
+      w.name(c->name());
+      c->write_payload(w);
+    }
+  }
+
+  static std::function<void()> stage_children(detail::Reader& r, const Children& children) {
+    const std::uint32_t n = r.u32("scheduler count");
+    if (n != children.size()) {
+      r.fail("the checkpoint holds " + std::to_string(n) + " schedulers, this one " +
+             std::to_string(children.size()));
+    }
+    std::vector<std::function<void()>> commits;
+    for (LRScheduler* c : children) {
+      const std::string kind = r.name("scheduler kind");
+      if (kind != c->name()) {
+        r.fail("the checkpoint holds a " + kind + " where this holds a " + std::string(c->name()));
+      }
+      commits.push_back(c->stage_payload(r));
+    }
+    return [commits] {
+      for (const auto& commit : commits) commit();
+    };
+  }
+
+ private:
+  /// Payload (checkpoint.hpp): epoch, first base and last lr, the
+  /// parameters, then for n > 1 optimizers n and the others' base and last
+  /// lrs.
+  void write_payload(detail::Writer& w) const {
+    w.i64(epoch_);
+    w.f64(double(base_lrs_[0]));
+    w.f64(double(last_lrs_[0]));
+    write_params(w);
+    if (optimizers_.size() > 1) {
+      w.u32(static_cast<std::uint32_t>(optimizers_.size()));
+      for (std::size_t i = 1; i < optimizers_.size(); ++i) {
+        w.f64(double(base_lrs_[i]));
+        w.f64(double(last_lrs_[i]));
+      }
+    }
+  }
+
+  std::function<void()> stage_payload(detail::Reader& r) {
+    const std::int64_t epoch = r.i64("epoch");
+    std::vector<double> base{r.f64("base lr")}, last{r.f64("last lr")};
+    if (epoch < 0) r.fail("negative epoch " + std::to_string(epoch));
+    check_lrs(r, base[0], last[0]);
+    auto commit_params = stage_params(r);
+    if (optimizers_.size() > 1) {
+      const std::uint32_t n = r.u32("optimizer count");
+      if (n != optimizers_.size()) {
+        r.fail("the checkpoint is for " + std::to_string(n) +
+               " optimizers, this scheduler drives " + std::to_string(optimizers_.size()));
+      }
+      for (std::size_t i = 1; i < n; ++i) {
+        base.push_back(r.f64("base lr"));
+        last.push_back(r.f64("last lr"));
+        check_lrs(r, base.back(), last.back());
+      }
+    }
+    std::vector<Scalar> base_lrs, last_lrs;
+    for (std::size_t i = 0; i < base.size(); ++i) {
+      base_lrs.push_back(static_cast<Scalar>(base[i]));
+      last_lrs.push_back(static_cast<Scalar>(last[i]));
+    }
+    return [this, epoch, commit_params, base_lrs, last_lrs] {
+      commit_params();
+      epoch_ = static_cast<long>(epoch);
+      base_lrs_ = base_lrs;
+      last_lrs_ = last_lrs;
+    };
+  }
+
+  static void check_lrs(const detail::Reader& r, double base, double last) {
+    for (const double lr : {base, last}) {
+      if (!(lr >= 0) || !std::isfinite(static_cast<Scalar>(lr))) {
+        r.fail("lr " + detail::to_text(lr) + " is not finite and >= 0");
+      }
+    }
+  }
+
+  std::vector<Optimizer<Scalar>*> optimizers_;
+  std::vector<Scalar> base_lrs_;
+  std::vector<Scalar> last_lrs_;
   long epoch_ = 0;
 };
 

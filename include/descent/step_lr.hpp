@@ -21,31 +21,23 @@ namespace descent {
 /// changes its lr is (((base_lr·γ)·γ)…)·γ, which can differ from
 /// base_lr·γᵏ in the last bit; lr_at() forms that same product and so
 /// reproduces PyTorch's sequence exactly (up to 100 000 changes; past that
-/// it uses base_lr·γᵏ). The optimizer must outlive the
-/// scheduler.
+/// it uses base_lr·γᵏ). Multiplicative: it can be a ChainedScheduler link.
+/// The optimizers must outlive the scheduler.
 template <typename Scalar_>
 class StepLR : public LRScheduler<Scalar_> {
  public:
   using Scalar = Scalar_;
 
+  /// \param optimizers one optimizer or several (OptimizerList).
   /// \param step_size epochs between changes; > 0.
   /// \param gamma factor applied at each change; finite and > 0. Default 0.1.
-  /// \throws std::invalid_argument if an argument is out of range.
-  StepLR(Optimizer<Scalar>& optimizer, long step_size, double gamma = 0.1)
-      : LRScheduler<Scalar>(optimizer), step_size_(step_size), gamma_(gamma) {
+  /// \throws std::invalid_argument if an argument is out of range (the
+  ///   optimizers are then unchanged).
+  StepLR(const OptimizerList<Scalar>& optimizers, long step_size, double gamma = 0.1)
+      : LRScheduler<Scalar>(kName, optimizers), step_size_(step_size), gamma_(gamma) {
     detail::check_at_least(kName, "step_size", step_size, 1);
     detail::check_positive(kName, "gamma", gamma);
     this->apply(0);
-  }
-
-  double lr_at(long e) const override {
-    const long changes = e / step_size_;
-    // Beyond any real run's length the product is not worth forming step by
-    // step (and γ near 1 would take billions of them): use the closed form.
-    if (changes > kMaxProduct) return double(this->base_lr()) * std::pow(gamma_, double(changes));
-    double lr = double(this->base_lr());
-    for (long k = changes; k > 0 && lr != 0.0; --k) lr *= gamma_;
-    return lr;
   }
 
   long step_size() const noexcept { return step_size_; }
@@ -55,6 +47,14 @@ class StepLR : public LRScheduler<Scalar_> {
   std::string_view name() const noexcept override { return kName; }
 
  protected:
+  double compute_lr(long e, std::size_t i) const override {
+    return detail::repeated_product(double(this->base_lr(i)), gamma_, e / step_size_);
+  }
+  bool multiplicative() const noexcept override { return true; }
+  double chain_factor(long e) const override {
+    return detail::repeated_product(1.0, gamma_, e / step_size_);
+  }
+
   void write_params(detail::Writer& w) const override {
     w.i64(step_size_);
     w.f64(gamma_);
@@ -76,10 +76,14 @@ class StepLR : public LRScheduler<Scalar_> {
   }
 
  private:
-  static constexpr long kMaxProduct = 100000;
-
   long step_size_;
   double gamma_;
 };
+
+// `StepLR schedule(adam, 30)` deduces the scalar type, as before OptimizerList.
+template <typename S>
+StepLR(Optimizer<S>&, long) -> StepLR<S>;
+template <typename S>
+StepLR(Optimizer<S>&, long, double) -> StepLR<S>;
 
 }  // namespace descent

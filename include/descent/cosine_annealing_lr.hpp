@@ -1,0 +1,93 @@
+#pragma once
+/// \file
+/// CosineAnnealingLR (lecture section 9).
+
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <limits>
+#include <string>
+#include <string_view>
+
+#include "detail/check.hpp"
+#include "scheduler.hpp"
+
+namespace descent {
+
+/// \brief lr = η_min + (base_lr − η_min)·(1 + cos(π·epoch / T_max)) / 2 for
+/// epoch <= T_max, as torch.optim.lr_scheduler.CosineAnnealingLR.
+///
+/// PyTorch's defaults: η_min = 0; T_max has none. Past T_max PyTorch does
+/// not follow the closed form: its recursive form restarts at each epoch
+/// r = (2k + 1)·T_max + 1 with lr_r = η_min + (base_lr − η_min)·(1 −
+/// cos(π / T_max)) / 2 and then scales by (1 + cos(π·epoch / T_max)) / (1 +
+/// cos(π·r / T_max)). This follows those semantics, so the lr rises back to
+/// base_lr at 2·T_max and so on, as PyTorch's does (to rounding: with η_min
+/// ≠ 0 PyTorch's lr − η_min loses about T_max² ulps of η_min after a
+/// restart, which this does not). Not a ChainedScheduler link: PyTorch's
+/// chained cosine adds η_min and restarts additively, so it is not a factor
+/// of a chain (use SequentialLR). The optimizers must outlive the scheduler.
+template <typename Scalar_>
+class CosineAnnealingLR : public LRScheduler<Scalar_> {
+ public:
+  using Scalar = Scalar_;
+
+  /// \param T_max epochs from base_lr down to η_min; >= 1.
+  /// \param eta_min the lowest lr; finite and >= 0. Default 0.
+  /// \throws std::invalid_argument if an argument is out of range (the
+  ///   optimizers are then unchanged).
+  CosineAnnealingLR(const OptimizerList<Scalar>& optimizers, long T_max, double eta_min = 0)
+      : LRScheduler<Scalar>(kName, optimizers), T_max_(T_max), eta_min_(eta_min) {
+    detail::check_at_least(kName, "T_max", T_max, 1);
+    detail::check_nonnegative(kName, "eta_min", eta_min);
+    this->apply(0);
+  }
+
+  long T_max() const noexcept { return T_max_; }
+  double eta_min() const noexcept { return eta_min_; }
+
+  static constexpr std::string_view kName = "CosineAnnealingLR";
+  std::string_view name() const noexcept override { return kName; }
+
+ protected:
+  double compute_lr(long e, std::size_t i) const override {
+    const double base = double(this->base_lr(i)), span = base - eta_min_;
+    if (e <= T_max_) return eta_min_ + span * (1 + cos_at(e)) / 2;
+    const long r = T_max_ + 1 + (e - 1 - T_max_) / (2 * T_max_) * (2 * T_max_);
+    const double restart = span * (1 - std::cos(kPi / double(T_max_))) / 2;
+    if (e == r) return eta_min_ + restart;
+    return eta_min_ + restart * ((1 + cos_at(e)) / (1 + cos_at(r)));
+  }
+
+  void write_params(detail::Writer& w) const override {
+    w.i64(T_max_);
+    w.f64(eta_min_);
+  }
+
+  std::function<void()> stage_params(detail::Reader& r) override {
+    const std::int64_t T_max = r.i64("T_max");
+    const double eta_min = r.f64("eta_min");
+    if (T_max < 1 || T_max > std::numeric_limits<long>::max()) {
+      r.fail("T_max " + std::to_string(T_max) + " is not >= 1");
+    }
+    if (!(eta_min >= 0) || !std::isfinite(eta_min)) {
+      r.fail("eta_min " + detail::to_text(eta_min) + " is not finite and >= 0");
+    }
+    return [this, T_max, eta_min] {
+      T_max_ = static_cast<long>(T_max);
+      eta_min_ = eta_min;
+    };
+  }
+
+ private:
+  static constexpr double kPi = 3.141592653589793;  // math.pi
+
+  // PyTorch's cos(math.pi * epoch / T_max), in that order.
+  double cos_at(long e) const { return std::cos(kPi * double(e) / double(T_max_)); }
+
+  long T_max_;
+  double eta_min_;
+};
+
+}  // namespace descent

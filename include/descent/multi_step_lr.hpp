@@ -1,0 +1,95 @@
+#pragma once
+/// \file
+/// MultiStepLR (lecture section 9).
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <stdexcept>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "detail/check.hpp"
+#include "scheduler.hpp"
+
+namespace descent {
+
+/// \brief lr = base_lr·γ^k, k = the number of milestones <= epoch, as
+/// torch.optim.lr_scheduler.MultiStepLR.
+///
+/// PyTorch's default γ is 0.1 and it has no default milestones. As StepLR,
+/// lr_at() forms the product base_lr·γ·…·γ that PyTorch's recursive form
+/// forms, so the sequence is PyTorch's exactly. PyTorch accepts a repeated
+/// milestone (γ twice at once); here milestones must be strictly increasing.
+/// Multiplicative: it can be a ChainedScheduler link. The optimizers must
+/// outlive the scheduler.
+template <typename Scalar_>
+class MultiStepLR : public LRScheduler<Scalar_> {
+ public:
+  using Scalar = Scalar_;
+
+  /// \param milestones epochs at which lr is multiplied by γ; each >= 0,
+  ///   strictly increasing (may be empty).
+  /// \param gamma finite and > 0. Default 0.1.
+  /// \throws std::invalid_argument if an argument is out of range (the
+  ///   optimizers are then unchanged).
+  MultiStepLR(const OptimizerList<Scalar>& optimizers, std::vector<long> milestones,
+              double gamma = 0.1)
+      : LRScheduler<Scalar>(kName, optimizers), milestones_(std::move(milestones)), gamma_(gamma) {
+    check(milestones_, gamma_);
+    this->apply(0);
+  }
+
+  const std::vector<long>& milestones() const noexcept { return milestones_; }
+  double gamma() const noexcept { return gamma_; }
+
+  static constexpr std::string_view kName = "MultiStepLR";
+  std::string_view name() const noexcept override { return kName; }
+
+ protected:
+  double compute_lr(long e, std::size_t i) const override {
+    return detail::repeated_product(double(this->base_lr(i)), gamma_, passed(e));
+  }
+  bool multiplicative() const noexcept override { return true; }
+  double chain_factor(long e) const override {
+    return detail::repeated_product(1.0, gamma_, passed(e));
+  }
+
+  void write_params(detail::Writer& w) const override {
+    w.f64(gamma_);
+    w.u32(static_cast<std::uint32_t>(milestones_.size()));
+    for (const long m : milestones_) w.i64(m);
+  }
+
+  std::function<void()> stage_params(detail::Reader& r) override {
+    const double gamma = r.f64("gamma");
+    std::vector<long> milestones(r.u32("milestone count"));
+    for (long& m : milestones) m = static_cast<long>(r.i64("milestone"));
+    try {
+      check(milestones, gamma);
+    } catch (const std::invalid_argument& e) {
+      r.fail(e.what());
+    }
+    return [this, gamma, milestones] {
+      gamma_ = gamma;
+      milestones_ = milestones;
+    };
+  }
+
+ private:
+  static void check(const std::vector<long>& milestones, double gamma) {
+    detail::check_milestones(kName, milestones, 0);
+    detail::check_positive(kName, "gamma", gamma);
+  }
+
+  long passed(long e) const {
+    return long(std::upper_bound(milestones_.begin(), milestones_.end(), e) - milestones_.begin());
+  }
+
+  std::vector<long> milestones_;
+  double gamma_;
+};
+
+}  // namespace descent

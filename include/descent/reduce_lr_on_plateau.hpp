@@ -1,0 +1,270 @@
+#pragma once
+/// \file
+/// ReduceLROnPlateau: lower the lr when a metric stops improving (lecture
+/// section 9).
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <istream>
+#include <limits>
+#include <ostream>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "checkpoint.hpp"
+#include "detail/check.hpp"
+#include "detail/serialize.hpp"
+#include "optimizer.hpp"
+#include "scheduler.hpp"
+
+namespace descent {
+
+/// \brief lr ← max(lr·factor, min_lr) once the metric has not improved for
+/// more than `patience` epochs, as torch.optim.lr_scheduler.ReduceLROnPlateau.
+///
+/// Each step(metric):
+///
+///     better = metric < best·(1 − threshold)   (min, rel)
+///              metric < best − threshold       (min, abs)
+///              metric > best·(1 + threshold)   (max, rel)
+///              metric > best + threshold       (max, abs)
+///     if better: best = metric, num_bad_epochs = 0 else num_bad_epochs += 1
+///     if cooldown_counter > 0: cooldown_counter −= 1, num_bad_epochs = 0
+///     if num_bad_epochs > patience:
+///         for each optimizer: new = max(lr·factor, min_lr);
+///                             if lr − new > eps: lr = new
+///         cooldown_counter = cooldown, num_bad_epochs = 0
+///
+/// best starts at +∞ (min) or −∞ (max). PyTorch's defaults (Options): min,
+/// factor 0.1, patience 10, threshold 1e-4, rel, cooldown 0, min_lr 0, eps
+/// 1e-8. Unlike the other schedulers the lr is not a function of the epoch:
+/// each reduction multiplies the optimizer's current lr (read with lr()), as
+/// PyTorch's does, so an lr set in between is the one reduced; construction
+/// does not change the lr. A NaN metric is not better, as in PyTorch.
+/// PyTorch accepts any factor < 1; here factor must be in [0, 1). Not an
+/// LRScheduler (there is no step() without a metric). The optimizers must
+/// outlive the scheduler.
+template <typename Scalar_>
+class ReduceLROnPlateau {
+ public:
+  using Scalar = Scalar_;
+
+  enum class Mode { min, max };
+  enum class ThresholdMode { rel, abs };
+
+  struct Options {
+    /// Whether lower (min) or higher (max) metrics are better. Default min.
+    Mode mode = Mode::min;
+    /// lr multiplier at each reduction; in [0, 1). Default 0.1.
+    double factor = 0.1;
+    /// Epochs without improvement tolerated before a reduction; >= 0.
+    /// Default 10.
+    long patience = 10;
+    /// Least improvement that counts; finite and >= 0. Default 1e-4.
+    double threshold = 1e-4;
+    /// threshold relative to best (rel) or absolute (abs). Default rel.
+    ThresholdMode threshold_mode = ThresholdMode::rel;
+    /// Epochs after a reduction during which bad epochs are not counted;
+    /// >= 0. Default 0.
+    long cooldown = 0;
+    /// Lower bound of the lr: one for all optimizers, or one each; finite
+    /// and >= 0. Default {0}.
+    std::vector<double> min_lr = {0.0};
+    /// A reduction smaller than eps is skipped; finite and >= 0. Default
+    /// 1e-8.
+    double eps = 1e-8;
+  };
+
+  /// \throws std::invalid_argument if an option is out of range or the
+  ///   optimizer list is empty, holds a null pointer or an optimizer twice.
+  explicit ReduceLROnPlateau(const OptimizerList<Scalar>& optimizers, Options options = {})
+      : optimizers_(detail::checked_optimizers(kName, optimizers)), options_(std::move(options)) {
+    if (options_.min_lr.size() == 1) options_.min_lr.resize(optimizers_.size(), options_.min_lr[0]);
+    check(options_, optimizers_.size());
+    best_ = worst();
+    for (const auto* o : optimizers_) last_lrs_.push_back(o->lr());
+  }
+
+  /// Ends an epoch whose metric (say the validation loss) is `metric`.
+  void step(double metric) {
+    ++epoch_;
+    if (better(metric)) {
+      best_ = metric;
+      num_bad_epochs_ = 0;
+    } else {
+      ++num_bad_epochs_;
+    }
+    if (cooldown_counter_ > 0) {
+      --cooldown_counter_;
+      num_bad_epochs_ = 0;
+    }
+    if (num_bad_epochs_ > options_.patience) {
+      for (std::size_t i = 0; i < optimizers_.size(); ++i) {
+        const double lr = double(optimizers_[i]->lr());
+        const double reduced = std::max(lr * options_.factor, options_.min_lr[i]);
+        if (lr - reduced > options_.eps) optimizers_[i]->set_lr(static_cast<Scalar>(reduced));
+      }
+      cooldown_counter_ = options_.cooldown;
+      num_bad_epochs_ = 0;
+    }
+    for (std::size_t i = 0; i < optimizers_.size(); ++i) last_lrs_[i] = optimizers_[i]->lr();
+  }
+
+  /// step() calls so far.
+  long epoch() const noexcept { return epoch_; }
+  /// The best metric so far (±∞ before the first step).
+  double best() const noexcept { return best_; }
+  long num_bad_epochs() const noexcept { return num_bad_epochs_; }
+  long cooldown_counter() const noexcept { return cooldown_counter_; }
+  bool in_cooldown() const noexcept { return cooldown_counter_ > 0; }
+  const Options& options() const noexcept { return options_; }
+
+  std::size_t num_optimizers() const noexcept { return optimizers_.size(); }
+  /// The first optimizer's lr after the last step() (or at construction).
+  Scalar last_lr() const noexcept { return last_lrs_[0]; }
+  /// Optimizer i's. \throws std::out_of_range.
+  Scalar last_lr(std::size_t i) const { return last_lrs_.at(i); }
+  const std::vector<Scalar>& last_lrs() const noexcept { return last_lrs_; }
+
+  static constexpr std::string_view kName = "ReduceLROnPlateau";
+  std::string_view name() const noexcept { return kName; }
+
+  /// \brief Writes epoch, best, num_bad_epochs, cooldown_counter, the
+  /// options and the last lrs (checkpoint.hpp).
+  /// \throws CheckpointError if the stream fails.
+  void save(std::ostream& out) const {
+    detail::Writer w(detail::ObjectKind::Scheduler, kName, int(sizeof(Scalar)));
+    w.i64(epoch_);
+    w.f64(best_);
+    w.i64(num_bad_epochs_);
+    w.i64(cooldown_counter_);
+    w.u32(static_cast<std::uint32_t>(options_.mode));
+    w.f64(options_.factor);
+    w.i64(options_.patience);
+    w.f64(options_.threshold);
+    w.u32(static_cast<std::uint32_t>(options_.threshold_mode));
+    w.i64(options_.cooldown);
+    w.f64(options_.eps);
+    w.u32(static_cast<std::uint32_t>(optimizers_.size()));
+    for (std::size_t i = 0; i < optimizers_.size(); ++i) {
+      w.f64(options_.min_lr[i]);
+      w.f64(double(last_lrs_[i]));
+    }
+    w.finish(out, who("save"));
+  }
+
+  /// \brief Reads back what save() wrote. The optimizers are not touched:
+  /// their lr comes back with their own checkpoints, as in PyTorch.
+  /// \throws CheckpointError if the checkpoint is not a ReduceLROnPlateau's
+  ///   of this scalar type and number of optimizers, is corrupt or holds
+  ///   invalid values; the scheduler is then unchanged.
+  void load(std::istream& in) {
+    detail::Reader r(in, who("load"), detail::ObjectKind::Scheduler, kName, int(sizeof(Scalar)));
+    const std::int64_t epoch = r.i64("epoch");
+    const double best = r.f64("best");
+    const std::int64_t bad = r.i64("num_bad_epochs"), cooling = r.i64("cooldown_counter");
+    Options o;
+    o.mode = static_cast<Mode>(r.u32("mode"));
+    o.factor = r.f64("factor");
+    o.patience = static_cast<long>(r.i64("patience"));
+    o.threshold = r.f64("threshold");
+    o.threshold_mode = static_cast<ThresholdMode>(r.u32("threshold_mode"));
+    o.cooldown = static_cast<long>(r.i64("cooldown"));
+    o.eps = r.f64("eps");
+    const std::uint32_t n = r.u32("optimizer count");
+    if (n != optimizers_.size()) {
+      r.fail("the checkpoint is for " + std::to_string(n) + " optimizers, this scheduler drives " +
+             std::to_string(optimizers_.size()));
+    }
+    o.min_lr.assign(n, 0.0);
+    std::vector<Scalar> last(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      o.min_lr[i] = r.f64("min_lr");
+      const double lr = r.f64("last lr");
+      if (!(lr >= 0) || !std::isfinite(static_cast<Scalar>(lr))) {
+        r.fail("lr " + detail::to_text(lr) + " is not finite and >= 0");
+      }
+      last[i] = static_cast<Scalar>(lr);
+    }
+    r.finish();
+    if (epoch < 0 || bad < 0 || cooling < 0 || epoch > std::numeric_limits<long>::max() ||
+        bad > std::numeric_limits<long>::max() || cooling > std::numeric_limits<long>::max()) {
+      r.fail("a negative or too large epoch or counter");
+    }
+    try {
+      check(o, n);
+    } catch (const std::invalid_argument& e) {
+      r.fail(e.what());
+    }
+    if (std::isnan(best)) r.fail("best is NaN");
+    epoch_ = static_cast<long>(epoch);
+    best_ = best;
+    num_bad_epochs_ = static_cast<long>(bad);
+    cooldown_counter_ = static_cast<long>(cooling);
+    options_ = o;
+    last_lrs_ = last;
+  }
+
+  /// save() to a file through a temporary file and a rename.
+  void save_file(const std::string& path) const {
+    detail::save_file(path, who("save_file"), [this](std::ostream& out) { save(out); });
+  }
+
+  /// load() from a file; the scheduler is unchanged if it throws.
+  void load_file(const std::string& path) {
+    detail::load_file(path, who("load_file"), [this](std::istream& in) { load(in); });
+  }
+
+ private:
+  static void check(const Options& o, std::size_t n) {
+    if (o.mode != Mode::min && o.mode != Mode::max) {
+      detail::throw_invalid(kName, "mode", "min (0) or max (1)", static_cast<int>(o.mode));
+    }
+    if (!(o.factor >= 0 && o.factor < 1))
+      detail::throw_invalid(kName, "factor", "in [0, 1)", o.factor);
+    detail::check_at_least(kName, "patience", o.patience, 0);
+    detail::check_nonnegative(kName, "threshold", o.threshold);
+    if (o.threshold_mode != ThresholdMode::rel && o.threshold_mode != ThresholdMode::abs) {
+      detail::throw_invalid(kName, "threshold_mode", "rel (0) or abs (1)",
+                            static_cast<int>(o.threshold_mode));
+    }
+    detail::check_at_least(kName, "cooldown", o.cooldown, 0);
+    if (o.min_lr.size() != n) {
+      detail::throw_invalid(kName, "the number of min_lr values",
+                            "1 or the number of optimizers, " + std::to_string(n), o.min_lr.size());
+    }
+    for (const double m : o.min_lr) detail::check_nonnegative(kName, "min_lr", m);
+    detail::check_nonnegative(kName, "eps", o.eps);
+  }
+
+  double worst() const {
+    const double inf = std::numeric_limits<double>::infinity();
+    return options_.mode == Mode::min ? inf : -inf;
+  }
+
+  bool better(double a) const {
+    const double t = options_.threshold;
+    if (options_.mode == Mode::min) {
+      return options_.threshold_mode == ThresholdMode::rel ? a < best_ * (1. - t) : a < best_ - t;
+    }
+    return options_.threshold_mode == ThresholdMode::rel ? a > best_ * (t + 1.) : a > best_ + t;
+  }
+
+  std::string who(const char* method) const {
+    return "descent::" + std::string(kName) + "::" + method;
+  }
+
+  std::vector<Optimizer<Scalar>*> optimizers_;
+  Options options_;
+  double best_ = 0;
+  long num_bad_epochs_ = 0;
+  long cooldown_counter_ = 0;
+  long epoch_ = 0;
+  std::vector<Scalar> last_lrs_;
+};
+
+}  // namespace descent

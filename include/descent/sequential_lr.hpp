@@ -1,0 +1,121 @@
+#pragma once
+/// \file
+/// SequentialLR: one schedule after another (lecture section 9).
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "scheduler.hpp"
+
+namespace descent {
+
+/// \brief Scheduler k from milestone k − 1 on, restarted there: lr(epoch) =
+/// schedulers[k].lr_at(epoch − milestones[k − 1]), as
+/// torch.optim.lr_scheduler.SequentialLR.
+///
+/// PyTorch restarts each next scheduler with step(0), its closed form at its
+/// epoch 0, from the optimizers' initial lr; so here every child's base lr
+/// becomes schedulers[0]'s (the lr before any of them was constructed:
+/// construct schedulers[0] first; constructing a scheduler sets the lr, so a
+/// later child's own base would be an earlier one's epoch-0 lr). E.g. a
+/// warm-up, then a decay:
+///
+///     descent::LinearLR<double> warmup(opt, 0.1, 1.0, 5);
+///     descent::CosineAnnealingLR<double> cosine(opt, 95);
+///     descent::SequentialLR<double> schedule({&warmup, &cosine}, {5});
+///
+/// The children serve as formulas: they are not stepped (their epoch() stays
+/// put) and must outlive this scheduler; do not step them yourself. A child
+/// may be any scheduler but a SequentialLR, a ChainedScheduler or a
+/// OneCycleLR (which replaces PyTorch's initial lr with its own). The lr is
+/// PyTorch's to the rounding of each child's closed form.
+template <typename Scalar_>
+class SequentialLR : public LRScheduler<Scalar_> {
+ public:
+  using Scalar = Scalar_;
+  using Children = typename LRScheduler<Scalar>::Children;
+
+  /// \param schedulers the children, in order; all drive the same optimizers.
+  /// \param milestones epochs at which the next child takes over; one fewer
+  ///   than schedulers, each >= 1, increasing.
+  /// \throws std::invalid_argument if an argument is out of range (the
+  ///   optimizers and children are then unchanged).
+  SequentialLR(Children schedulers, std::vector<long> milestones)
+      : LRScheduler<Scalar>(kName, checked(schedulers, milestones)),
+        children_(std::move(schedulers)),
+        milestones_(std::move(milestones)) {
+    this->rebase_children(children_);
+    this->set_base_lrs(children_[0]->base_lrs());
+    this->apply(0);
+  }
+
+  const Children& schedulers() const noexcept { return children_; }
+  const std::vector<long>& milestones() const noexcept { return milestones_; }
+
+  static constexpr std::string_view kName = "SequentialLR";
+  std::string_view name() const noexcept override { return kName; }
+
+ protected:
+  double compute_lr(long e, std::size_t i) const override {
+    const auto k = std::size_t(std::upper_bound(milestones_.begin(), milestones_.end(), e) -
+                               milestones_.begin());
+    return children_[k]->lr_at(k == 0 ? e : e - milestones_[k - 1], i);
+  }
+  bool composite() const noexcept override { return true; }
+
+  void write_params(detail::Writer& w) const override {
+    w.u32(static_cast<std::uint32_t>(milestones_.size()));
+    for (const long m : milestones_) w.i64(m);
+    this->write_children(w, children_);
+  }
+
+  std::function<void()> stage_params(detail::Reader& r) override {
+    std::vector<long> milestones(r.u32("milestone count"));
+    for (long& m : milestones) m = static_cast<long>(r.i64("milestone"));
+    if (milestones.size() != milestones_.size()) {
+      r.fail("the checkpoint holds " + std::to_string(milestones.size()) + " milestones, this " +
+             std::to_string(milestones_.size()));
+    }
+    try {
+      detail::check_milestones(kName, milestones, 1);
+    } catch (const std::invalid_argument& e) {
+      r.fail(e.what());
+    }
+    auto commit_children = this->stage_children(r, children_);
+    return [this, milestones, commit_children] {
+      milestones_ = milestones;
+      commit_children();
+    };
+  }
+
+ private:
+  static OptimizerList<Scalar> checked(const Children& schedulers,
+                                       const std::vector<long>& milestones) {
+    auto list = LRScheduler<Scalar>::checked_children(
+        kName, schedulers, [](const LRScheduler<Scalar>& c) -> std::string {
+          return c.name() == "OneCycleLR" ? "it sets its own initial lr, which PyTorch's "
+                                            "SequentialLR would then use for all"
+                                          : "";
+        });
+    if (milestones.size() + 1 != schedulers.size()) {
+      detail::throw_invalid(
+          kName, "the number of milestones",
+          "the number of schedulers - 1 = " + std::to_string(schedulers.size() - 1),
+          milestones.size());
+    }
+    detail::check_milestones(kName, milestones, 1);
+    return list;
+  }
+
+  Children children_;
+  std::vector<long> milestones_;
+};
+
+}  // namespace descent
