@@ -16,6 +16,7 @@
 #include <Eigen/Core>
 #include <cmath>
 #include <cstdint>
+#include <descent/adamw.hpp>
 #include <descent/descent.hpp>
 #include <functional>
 #include <limits>
@@ -59,13 +60,16 @@ using OptimizerPtr = std::unique_ptr<descent::Optimizer<S>>;
 template <typename S>
 struct Variant {
   std::string name;
-  /// Arrays read and written besides params and grad (0, 1 or 2).
+  /// Arrays read and written besides params and grad (0 to 3).
   int state_arrays;
   std::function<OptimizerPtr<S>()> make_descent;
   FloorKernel<S> floor;
   std::function<void(Buffers<S>&, std::int64_t t)> naive;
   /// libtorch's optimizer computing the same update, if any.
   std::optional<TorchSpec> torch;
+  /// The variant this one adds an option to (bench/compare --costs divides by
+  /// it), or empty for a plain optimizer.
+  std::string plain;
 
   /// Bytes a step must move per element: each array read once, each written
   /// array written once.
@@ -75,7 +79,8 @@ struct Variant {
 /// A Variant for optimizer Opt with options o.
 template <typename Opt>
 Variant<typename Opt::Scalar> variant(std::string name, const typename Opt::Options& o,
-                                      std::optional<TorchSpec> torch = std::nullopt) {
+                                      std::optional<TorchSpec> torch = std::nullopt,
+                                      std::string plain = {}) {
   using S = typename Opt::Scalar;
   const int state_arrays = Naive<Opt>::state_arrays(o);
   return {std::move(name),
@@ -83,11 +88,12 @@ Variant<typename Opt::Scalar> variant(std::string name, const typename Opt::Opti
           [o] { return std::make_unique<Opt>(o); },
           floor_for<S>(state_arrays),
           [o](Buffers<S>& b, std::int64_t t) { Naive<Opt>::step(o, b, t); },
-          torch};
+          torch,
+          std::move(plain)};
 }
 
 /// Every optimizer with its default options, plus the options that add a state
-/// array or change the kernel.
+/// array or change the kernel; each variant names the one it adds an option to.
 template <typename S>
 std::vector<Variant<S>> variants() {
   using namespace descent;
@@ -116,6 +122,56 @@ std::vector<Variant<S>> variants() {
     return TorchSpec{kind, double(lr), double(momentum)};
   };
   using T = TorchOptimizer;
+  // The variants that add an array or work, with eps outside the root (where
+  // Adam and RMSprop have an option libtorch shares, PyTorch's placement), so
+  // that libtorch computes the same update and each is beside the plain
+  // adam_outside or rmsprop_outside.
+  auto adam_amsgrad = adam_outside;
+  adam_amsgrad.amsgrad = true;
+  auto adam_weight_decay = adam_outside;
+  adam_weight_decay.weight_decay = S(0.01);  // L2, AdamW's default λ
+  const typename AdamW<S>::Options adamw;    // decoupled λ = 0.01, eps outside
+  // With a fixed gradient the centered variance v − ḡ² = ρᵗ(1 − ρᵗ)·g² tends
+  // to 0, and rounding then makes it negative: at ρ = 0.99 the root gave NaN
+  // within a few thousand steps, in float and double, here and in libtorch.
+  // At ρ = 0.999999 it stays positive and well above rounding for the ~10⁶
+  // steps of the longest run; the work per step does not depend on ρ.
+  auto rmsprop_centered = rmsprop_outside;
+  rmsprop_centered.centered = true;
+  rmsprop_centered.rho = S(0.999999);
+  auto rmsprop_momentum = rmsprop_outside;
+  rmsprop_momentum.momentum = S(0.9);
+  rmsprop_momentum.momentum_form = MomentumForm::PyTorch;
+  auto rmsprop_centered_momentum = rmsprop_momentum;
+  rmsprop_centered_momentum.centered = true;
+  rmsprop_centered_momentum.rho = rmsprop_centered.rho;
+  auto sgd_momentum_pytorch = sgd_momentum;
+  sgd_momentum_pytorch.momentum_form = MomentumForm::PyTorch;
+  auto sgd_weight_decay = sgd_momentum;
+  sgd_weight_decay.weight_decay = S(1e-4);
+  typename AdaGrad<S>::Options adagrad_lr_decay;
+  adagrad_lr_decay.lr_decay = S(1e-4);
+  const auto peer = [](TorchSpec spec) -> std::optional<TorchSpec> {
+    if (!kTorch) return std::nullopt;
+    return spec;
+  };
+  const auto rmsprop_peer = [&](const typename RMSprop<S>::Options& o) {
+    TorchSpec spec{T::RMSprop, double(o.lr), double(o.momentum)};
+    spec.alpha = double(o.rho);
+    spec.centered = o.centered;
+    return peer(spec);
+  };
+  TorchSpec amsgrad_peer{T::Adam, double(adam_amsgrad.lr)};
+  amsgrad_peer.amsgrad = true;
+  TorchSpec adam_weight_decay_peer{T::Adam, double(adam_weight_decay.lr)};
+  adam_weight_decay_peer.weight_decay = double(adam_weight_decay.weight_decay);
+  TorchSpec adamw_peer{T::AdamW, double(adamw.lr)};
+  adamw_peer.weight_decay = double(adamw.weight_decay);
+  TorchSpec sgd_weight_decay_peer{T::SgdMomentum, double(sgd_weight_decay.lr),
+                                  double(sgd_weight_decay.momentum)};
+  sgd_weight_decay_peer.weight_decay = double(sgd_weight_decay.weight_decay);
+  TorchSpec adagrad_lr_decay_peer{T::Adagrad, double(adagrad_lr_decay.lr)};
+  adagrad_lr_decay_peer.lr_decay = double(adagrad_lr_decay.lr_decay);
   return {
       variant<GradientDescent<S>>("gradient_descent", {}),
       variant<SGD<S>>("sgd", {}),
@@ -131,8 +187,25 @@ std::vector<Variant<S>> variants() {
                           torch(T::RMSprop, rmsprop_outside.lr)),
       variant<Adam<S>>("adam", {}),
       variant<Adam<S>>("adam_outside", adam_outside, torch(T::Adam, adam_outside.lr)),
-      variant<SGD<S>>("sgd_momentum_checked", sgd_momentum_checked),
-      variant<Adam<S>>("adam_checked", adam_checked),
+      variant<SGD<S>>("sgd_momentum_checked", sgd_momentum_checked, std::nullopt, "sgd_momentum"),
+      variant<Adam<S>>("adam_checked", adam_checked, std::nullopt, "adam"),
+      variant<Adam<S>>("adam_amsgrad", adam_amsgrad, peer(amsgrad_peer), "adam_outside"),
+      variant<AdamW<S>>("adamw", adamw, peer(adamw_peer), "adam_outside"),
+      variant<Adam<S>>("adam_weight_decay", adam_weight_decay, peer(adam_weight_decay_peer),
+                       "adam_outside"),
+      variant<RMSprop<S>>("rmsprop_centered", rmsprop_centered, rmsprop_peer(rmsprop_centered),
+                          "rmsprop_outside"),
+      variant<RMSprop<S>>("rmsprop_momentum", rmsprop_momentum, rmsprop_peer(rmsprop_momentum),
+                          "rmsprop_outside"),
+      variant<RMSprop<S>>("rmsprop_centered_momentum", rmsprop_centered_momentum,
+                          rmsprop_peer(rmsprop_centered_momentum), "rmsprop_outside"),
+      variant<SGD<S>>("sgd_momentum_pytorch", sgd_momentum_pytorch,
+                      torch(T::SgdMomentum, sgd_momentum.lr, sgd_momentum.momentum),
+                      "sgd_momentum"),
+      variant<SGD<S>>("sgd_weight_decay", sgd_weight_decay, peer(sgd_weight_decay_peer),
+                      "sgd_momentum"),
+      variant<AdaGrad<S>>("adagrad_lr_decay", adagrad_lr_decay, peer(adagrad_lr_decay_peer),
+                          "adagrad"),
   };
 }
 
@@ -158,7 +231,7 @@ class FloorStepper final : public Stepper<S> {
       : buffers_(n, state_arrays), kernel_(kernel) {}
   void step() override {
     Buffers<S>& b = buffers_;
-    kernel_(b.x.data(), b.g.data(), b.s0.data(), b.s1.data(), b.x.size());
+    kernel_(b.x.data(), b.g.data(), b.s0.data(), b.s1.data(), b.s2.data(), b.x.size());
   }
   std::vector<Span<S>> written() const override { return buffers_.written(); }
 
@@ -256,6 +329,17 @@ void register_variant(const Variant<S>& v, const char* scalar) {
   }
 }
 
+/// "variant:plain,..." for every variant that names its plain one, for
+/// bench/compare --costs (also in a file saved from an earlier run).
+void add_plain_context() {
+  std::string pairs;
+  for (const auto& v : variants<float>()) {
+    if (v.plain.empty()) continue;
+    pairs += (pairs.empty() ? "" : ",") + v.name + ":" + v.plain;
+  }
+  benchmark::AddCustomContext("plain_variants", pairs);
+}
+
 void add_context() {
   const auto version = [](int major, int minor, int patch) {
     return std::to_string(major) + "." + std::to_string(minor) + "." + std::to_string(patch);
@@ -267,6 +351,7 @@ void add_context() {
       "eigen_version", version(EIGEN_WORLD_VERSION, EIGEN_MAJOR_VERSION, EIGEN_MINOR_VERSION));
   benchmark::AddCustomContext("eigen_simd", Eigen::SimdInstructionSetsInUse());
   benchmark::AddCustomContext("compile_flags", DESCENT_BENCH_FLAGS);
+  add_plain_context();
 #ifdef NDEBUG
   benchmark::AddCustomContext("assertions", "off");
 #else

@@ -12,29 +12,34 @@ namespace bench {
 
 /// Reads x, g and K state arrays; writes x and the state arrays. K = 0:
 /// GradientDescent and plain SGD; K = 1: SGD with momentum, Momentum,
-/// Nesterov, AdaGrad, RMSprop; K = 2: Adam. Out of line so that it keeps its
+/// Nesterov, AdaGrad, RMSprop; K = 2: Adam, AdamW, RMSprop centered or with
+/// momentum; K = 3: Adam with AMSGrad, RMSprop centered with momentum. Options
+/// that only add arithmetic (weight decay, lr_decay, maximize) keep their
+/// optimizer's K, and so its floor. Out of line so that it keeps its
 /// own symbol (objdump shows it vectorized) and cannot be folded into the
 /// timed loop and optimized away.
 template <int K, typename S>
 [[gnu::noinline]] void floor_kernel(S* __restrict x, const S* __restrict g,
                                     [[maybe_unused]] S* __restrict s0,
-                                    [[maybe_unused]] S* __restrict s1, Index n) {
+                                    [[maybe_unused]] S* __restrict s1,
+                                    [[maybe_unused]] S* __restrict s2, Index n) {
   for (Index i = 0; i < n; ++i) {
     const S gi = g[i];
     x[i] += gi;
     if constexpr (K >= 1) s0[i] += gi;
     if constexpr (K >= 2) s1[i] += gi;
+    if constexpr (K >= 3) s2[i] += gi;
   }
 }
 
 template <typename S>
-using FloorKernel = void (*)(S*, const S*, S*, S*, Index);
+using FloorKernel = void (*)(S*, const S*, S*, S*, S*, Index);
 
 /// floor_kernel<K, S> for K = state_arrays.
 template <typename S>
 FloorKernel<S> floor_for(int state_arrays) {
   static constexpr FloorKernel<S> kernels[] = {&floor_kernel<0, S>, &floor_kernel<1, S>,
-                                               &floor_kernel<2, S>};
+                                               &floor_kernel<2, S>, &floor_kernel<3, S>};
   return kernels[state_arrays];
 }
 

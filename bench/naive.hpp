@@ -13,15 +13,50 @@
 #include <Eigen/Core>
 #include <cmath>
 #include <cstdint>
+#include <descent/adamw.hpp>
 #include <descent/descent.hpp>
 
 #include "stepper.hpp"
 
 namespace bench {
 
+/// Calls body(d) with d the gradient as the optimizer adjusts it (PyTorch's
+/// order): g itself for the plain options; otherwise −g with maximize, plus
+/// λ·x with (L2) weight decay λ, as an Eigen expression that every statement
+/// using it evaluates again, as a user's `auto d = g + wd * x;` would.
+template <typename S, typename Body>
+void with_direction(bool maximize, S weight_decay, Buffers<S>& b, Body&& body) {
+  if (!maximize && weight_decay == S(0)) {
+    body(b.g);
+  } else {
+    body((maximize ? S(-1) : S(1)) * b.g + weight_decay * b.x);
+  }
+}
+
+/// Calls body(denominator) with (u + eps).sqrt() (InsideSqrt) or u.sqrt() + eps
+/// (otherwise).
+template <typename U, typename S, typename Body>
+void with_denominator(descent::EpsPlacement p, const U& u, S eps, Body&& body) {
+  if (p == descent::EpsPlacement::InsideSqrt) {
+    body((u + eps).sqrt());
+  } else {
+    body(u.sqrt() + eps);
+  }
+}
+
+/// The same with u scaled: (u * scale + eps).sqrt() or u.sqrt() * scale + eps.
+template <typename U, typename S, typename Body>
+void with_denominator(descent::EpsPlacement p, const U& u, S eps, S scale, Body&& body) {
+  if (p == descent::EpsPlacement::InsideSqrt) {
+    body((u * scale + eps).sqrt());
+  } else {
+    body(u.sqrt() * scale + eps);
+  }
+}
+
 /// Naive<Optimizer>::state_arrays(options) is the number of arrays besides
 /// params and grad that the update reads and writes; Naive<Optimizer>::step
-/// is step t (1 for the first) written in Eigen, with the state in s0, s1.
+/// is step t (1 for the first) written in Eigen, with the state in s0, s1, s2.
 template <typename Optimizer>
 struct Naive;
 
@@ -29,7 +64,9 @@ template <typename S>
 struct Naive<descent::GradientDescent<S>> {
   using Options = typename descent::GradientDescent<S>::Options;
   static int state_arrays(const Options&) { return 0; }
-  static void step(const Options& o, Buffers<S>& b, std::int64_t) { b.x -= o.lr * b.g; }
+  static void step(const Options& o, Buffers<S>& b, std::int64_t) {
+    with_direction(o.maximize, o.weight_decay, b, [&](const auto& d) { b.x -= o.lr * d; });
+  }
 };
 
 template <typename S>
@@ -38,17 +75,30 @@ struct Naive<descent::SGD<S>> {
   static int state_arrays(const Options& o) { return o.momentum > 0 ? 1 : 0; }
   static void step(const Options& o, Buffers<S>& b, std::int64_t t) {
     const S lr_t = S(double(o.lr) / (1 + double(o.decay) * double(t - 1)));
-    if (o.momentum == 0) {
-      b.x -= lr_t * b.g;
-      return;
-    }
-    auto& v = b.s0;
-    v = o.momentum * v - lr_t * b.g;
-    if (o.nesterov) {
-      b.x += o.momentum * v - lr_t * b.g;
-    } else {
-      b.x += v;
-    }
+    with_direction(o.maximize, o.weight_decay, b, [&](const auto& d) {
+      if (o.momentum == 0) {
+        b.x -= lr_t * d;
+        return;
+      }
+      auto& v = b.s0;
+      if (o.momentum_form == descent::MomentumForm::Keras) {
+        v = o.momentum * v - lr_t * d;
+        if (o.nesterov) {
+          b.x += o.momentum * v - lr_t * d;
+        } else {
+          b.x += v;
+        }
+        return;
+      }
+      // PyTorch's buffer: b = d on the first step (where it is zero).
+      const S c = t == 1 ? S(1) : S(1) - o.dampening;
+      v = o.momentum * v + c * d;
+      if (o.nesterov) {
+        b.x -= lr_t * (d + o.momentum * v);
+      } else {
+        b.x -= lr_t * v;
+      }
+    });
   }
 };
 
@@ -60,13 +110,15 @@ struct NaiveDampened {
   static int state_arrays(const Options&) { return 1; }
   static void step(const Options& o, Buffers<S>& b, std::int64_t) {
     const S a = (1 - o.beta) * o.lr;
-    auto& d = b.s0;
-    d = o.beta * d - a * b.g;
-    if constexpr (kNesterov) {
-      b.x += o.beta * d - a * b.g;
-    } else {
-      b.x += d;
-    }
+    auto& dv = b.s0;
+    with_direction(o.maximize, o.weight_decay, b, [&](const auto& d) {
+      dv = o.beta * dv - a * d;
+      if constexpr (kNesterov) {
+        b.x += o.beta * dv - a * d;
+      } else {
+        b.x += dv;
+      }
+    });
   }
 };
 
@@ -80,49 +132,86 @@ template <typename S>
 struct Naive<descent::AdaGrad<S>> {
   using Options = typename descent::AdaGrad<S>::Options;
   static int state_arrays(const Options&) { return 1; }
-  static void step(const Options& o, Buffers<S>& b, std::int64_t) {
+  static void step(const Options& o, Buffers<S>& b, std::int64_t t) {
+    const S lr_t = S(double(o.lr) / (1 + double(t - 1) * double(o.lr_decay)));
     auto& h = b.s0;
-    h += b.g.square();
-    if (o.eps_placement == descent::EpsPlacement::InsideSqrt) {
-      b.x -= o.lr * b.g / (h + o.eps).sqrt();
-    } else {
-      b.x -= o.lr * b.g / (h.sqrt() + o.eps);
-    }
+    with_direction(o.maximize, o.weight_decay, b, [&](const auto& d) {
+      h += d.square();
+      with_denominator(o.eps_placement, h, o.eps,
+                       [&](const auto& denominator) { b.x -= lr_t * d / denominator; });
+    });
   }
 };
 
 template <typename S>
 struct Naive<descent::RMSprop<S>> {
   using Options = typename descent::RMSprop<S>::Options;
-  static int state_arrays(const Options&) { return 1; }
+  static int state_arrays(const Options& o) { return 1 + int(o.centered) + int(o.momentum > 0); }
   static void step(const Options& o, Buffers<S>& b, std::int64_t) {
     auto& v = b.s0;
-    v = o.rho * v + (1 - o.rho) * b.g.square();
-    if (o.eps_placement == descent::EpsPlacement::InsideSqrt) {
-      b.x -= o.lr * b.g / (v + o.eps).sqrt();
-    } else {
-      b.x -= o.lr * b.g / (v.sqrt() + o.eps);
-    }
+    auto& a = b.s1;                           // ḡ, centered
+    auto& buffer = o.centered ? b.s2 : b.s1;  // momentum
+    const bool keras = o.momentum_form == descent::MomentumForm::Keras;
+    const S in = keras ? o.lr : S(1), out = keras ? S(1) : o.lr;
+    with_direction(o.maximize, o.weight_decay, b, [&](const auto& d) {
+      v = o.rho * v + (1 - o.rho) * d.square();
+      const auto finish = [&](const auto& denominator) {
+        if (o.momentum > 0) {
+          buffer = o.momentum * buffer + in * d / denominator;
+          b.x -= out * buffer;
+        } else {
+          b.x -= o.lr * d / denominator;
+        }
+      };
+      if (o.centered) {
+        a = o.rho * a + (1 - o.rho) * d;
+        with_denominator(o.eps_placement, v - a.square(), o.eps, finish);
+      } else {
+        with_denominator(o.eps_placement, v, o.eps, finish);
+      }
+    });
+  }
+};
+
+/// Adam and AdamW (Opt), whose Options are of different types.
+template <typename Opt>
+struct NaiveAdam {
+  using S = typename Opt::Scalar;
+  using Options = typename Opt::Options;
+  static int state_arrays(const Options& o) { return 2 + int(o.amsgrad); }
+  static void step(const Options& o, Buffers<S>& b, std::int64_t t) {
+    using descent::EpsPlacement;
+    const double lr = double(o.lr);
+    const double bias1 = 1 - std::pow(double(o.beta1), double(t));
+    const double bias2 = 1 - std::pow(double(o.beta2), double(t));
+    const bool hat = o.eps_placement == EpsPlacement::EpsHat;
+    const S step_size = S(hat ? lr * std::sqrt(bias2) / bias1 : lr / bias1);
+    const S scale = S(o.eps_placement == EpsPlacement::InsideSqrt ? 1 / bias2
+                      : hat                                       ? 1.0
+                                                                  : 1 / std::sqrt(bias2));
+    const bool decoupled = o.decoupled_weight_decay && o.weight_decay != S(0);
+    const S keep = S(1 - lr * double(o.weight_decay));
+    auto &m = b.s0, &v = b.s1, &v_max = b.s2;
+    with_direction(o.maximize, decoupled ? S(0) : o.weight_decay, b, [&](const auto& d) {
+      m = o.beta1 * m + (1 - o.beta1) * d;
+      v = o.beta2 * v + (1 - o.beta2) * d.square();
+      if (o.amsgrad) v_max = v_max.max(v);
+      with_denominator(o.eps_placement, o.amsgrad ? v_max : v, o.eps, scale,
+                       [&](const auto& denominator) {
+                         if (decoupled) {
+                           b.x = keep * b.x - step_size * m / denominator;
+                         } else {
+                           b.x -= step_size * m / denominator;
+                         }
+                       });
+    });
   }
 };
 
 template <typename S>
-struct Naive<descent::Adam<S>> {
-  using Options = typename descent::Adam<S>::Options;
-  static int state_arrays(const Options&) { return 2; }
-  static void step(const Options& o, Buffers<S>& b, std::int64_t t) {
-    const double bias1 = 1 - std::pow(double(o.beta1), double(t));
-    const double bias2 = 1 - std::pow(double(o.beta2), double(t));
-    const S step_size = S(double(o.lr) / bias1);
-    auto &m = b.s0, &v = b.s1;
-    m = o.beta1 * m + (1 - o.beta1) * b.g;
-    v = o.beta2 * v + (1 - o.beta2) * b.g.square();
-    if (o.eps_placement == descent::EpsPlacement::InsideSqrt) {
-      b.x -= step_size * m / (v * S(1 / bias2) + o.eps).sqrt();
-    } else {
-      b.x -= step_size * m / (v.sqrt() * S(1 / std::sqrt(bias2)) + o.eps);
-    }
-  }
-};
+struct Naive<descent::Adam<S>> : NaiveAdam<descent::Adam<S>> {};
+
+template <typename S>
+struct Naive<descent::AdamW<S>> : NaiveAdam<descent::AdamW<S>> {};
 
 }  // namespace bench

@@ -64,7 +64,7 @@ class Stepper {
   virtual std::vector<Span<S>> written() const = 0;
 };
 
-/// Params x, grad g and up to two state arrays s0, s1 (zero at the start), as
+/// Params x, grad g and up to three state arrays s0, s1, s2 (zero at the start), as
 /// the contenders keep them (descent and libtorch keep their state
 /// themselves).
 ///
@@ -90,19 +90,21 @@ class Buffers {
         x(at(0, n), n),
         g(at(1, n), n),
         s0(state_arrays >= 1 ? at(2, n) : nullptr, state_arrays >= 1 ? n : 0),
-        s1(state_arrays >= 2 ? at(3, n) : nullptr, state_arrays >= 2 ? n : 0) {
+        s1(state_arrays >= 2 ? at(3, n) : nullptr, state_arrays >= 2 ? n : 0),
+        s2(state_arrays >= 3 ? at(4, n) : nullptr, state_arrays >= 3 ? n : 0) {
     fill_params(x.data(), n);
     fill_grad(g.data(), n);
     s0.setZero();
     s1.setZero();
+    s2.setZero();
   }
 
-  Eigen::Map<Array<S>> x, g, s0, s1;
+  Eigen::Map<Array<S>> x, g, s0, s1, s2;
 
   /// x and the state arrays in use.
   std::vector<Span<S>> written() const {
     std::vector<Span<S>> spans{{x.data(), x.size()}};
-    for (const auto* s : {&s0, &s1}) {
+    for (const auto* s : {&s0, &s1, &s2}) {
       if (s->size() > 0) spans.push_back({s->data(), s->size()});
     }
     return spans;

@@ -16,14 +16,25 @@ std::unique_ptr<torch::optim::Optimizer> make_optimizer(const TorchSpec& spec,
   namespace optim = torch::optim;
   switch (spec.kind) {
     case TorchOptimizer::SgdMomentum:
-      return std::make_unique<optim::SGD>(std::vector{params},
-                                          optim::SGDOptions(spec.lr).momentum(spec.momentum));
+      return std::make_unique<optim::SGD>(
+          std::vector{params},
+          optim::SGDOptions(spec.lr).momentum(spec.momentum).weight_decay(spec.weight_decay));
     case TorchOptimizer::Adagrad:
-      return std::make_unique<optim::Adagrad>(std::vector{params}, optim::AdagradOptions(spec.lr));
+      return std::make_unique<optim::Adagrad>(
+          std::vector{params}, optim::AdagradOptions(spec.lr).lr_decay(spec.lr_decay));
     case TorchOptimizer::RMSprop:
-      return std::make_unique<optim::RMSprop>(std::vector{params}, optim::RMSpropOptions(spec.lr));
+      return std::make_unique<optim::RMSprop>(std::vector{params}, optim::RMSpropOptions(spec.lr)
+                                                                       .alpha(spec.alpha)
+                                                                       .momentum(spec.momentum)
+                                                                       .centered(spec.centered));
     case TorchOptimizer::Adam:
-      return std::make_unique<optim::Adam>(std::vector{params}, optim::AdamOptions(spec.lr));
+      return std::make_unique<optim::Adam>(
+          std::vector{params},
+          optim::AdamOptions(spec.lr).amsgrad(spec.amsgrad).weight_decay(spec.weight_decay));
+    case TorchOptimizer::AdamW:
+      return std::make_unique<optim::AdamW>(
+          std::vector{params},
+          optim::AdamWOptions(spec.lr).amsgrad(spec.amsgrad).weight_decay(spec.weight_decay));
   }
   throw std::logic_error("bench::make_optimizer: unknown TorchOptimizer");
 }

@@ -11,14 +11,24 @@
 
 namespace bench {
 
-enum class TorchOptimizer { SgdMomentum, Adagrad, RMSprop, Adam };
+enum class TorchOptimizer { SgdMomentum, Adagrad, RMSprop, Adam, AdamW };
 
 /// Which torch::optim optimizer to run: its options are the defaults, apart
-/// from lr (and momentum for SGD), which match descent's.
+/// from lr and those below that apply to it, which match descent's.
 struct TorchSpec {
   TorchOptimizer kind;
   double lr;
+  /// SGD, RMSprop.
   double momentum = 0;
+  /// SGD, Adam, AdamW (whose default, 0.01, is descent::AdamW's).
+  double weight_decay = 0;
+  /// Adagrad.
+  double lr_decay = 0;
+  /// Adam.
+  bool amsgrad = false;
+  /// RMSprop: its ρ (alpha) and centered.
+  double alpha = 0.99;
+  bool centered = false;
 };
 
 /// One float or double tensor of n elements with its grad set once, stepped by
