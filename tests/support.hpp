@@ -8,8 +8,10 @@
 #include <cmath>
 #include <cstdint>
 #include <descent/eps_placement.hpp>
+#include <functional>
 #include <limits>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -200,6 +202,17 @@ struct Bowl {
 inline const std::vector<Eigen::Index>& tail_sizes() {
   static const std::vector<Eigen::Index> sizes{1, 2, 3, 7, 8, 9, 15, 16, 17, 31, 33, 1023};
   return sizes;
+}
+
+/// Requires that f() throws std::invalid_argument with exactly this message.
+inline void require_message(const std::function<void()>& f, const std::string& message) {
+  try {
+    f();
+  } catch (const std::invalid_argument& e) {
+    CHECK(std::string(e.what()) == message);
+    return;
+  }
+  FAIL("no std::invalid_argument thrown; expected: " << message);
 }
 
 }  // namespace support

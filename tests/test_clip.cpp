@@ -22,6 +22,8 @@
 
 using Catch::Matchers::Contains;
 
+using support::require_message;
+
 namespace {
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
@@ -31,17 +33,6 @@ template <typename S>
 using Vec = Eigen::Matrix<S, Eigen::Dynamic, 1>;
 template <typename S>
 using Mat = Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic>;
-
-/// Requires that f() throws std::invalid_argument with exactly this message.
-void require_message(const std::function<void()>& f, const std::string& message) {
-  try {
-    f();
-  } catch (const std::invalid_argument& e) {
-    CHECK(std::string(e.what()) == message);
-    return;
-  }
-  FAIL("no std::invalid_argument thrown; expected: " << message);
-}
 
 // Whether clip_grad_norm / clip_grad_value accept these argument types.
 template <typename... A>

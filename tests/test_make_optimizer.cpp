@@ -18,20 +18,11 @@
 
 #include "support.hpp"
 
+using support::require_message;
+
 namespace {
 
 using Text = std::map<std::string, std::string>;
-
-/// Requires that f() throws std::invalid_argument with exactly this message.
-void require_message(const std::function<void()>& f, const std::string& message) {
-  try {
-    f();
-  } catch (const std::invalid_argument& e) {
-    CHECK(std::string(e.what()) == message);
-    return;
-  }
-  FAIL("no std::invalid_argument thrown; expected: " << message);
-}
 
 /// Every option of o as (name, value as a checkpoint stores it).
 template <typename Opt>
