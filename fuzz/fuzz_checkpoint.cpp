@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <sstream>
 #include <string>
+#include <type_traits>
 
 #include <descent/descent.hpp>
 
@@ -59,17 +60,38 @@ void optimizer(const std::string& input) {
   });
 }
 
+/// Steps a loaded scheduler: step(), or step(metric) for ReduceLROnPlateau.
+template <typename Sched>
+void step_once(Sched& s) {
+  try {
+    if constexpr (std::is_same_v<Sched, descent::ReduceLROnPlateau<double>>) {
+      s.step(1.0);
+    } else {
+      s.step();
+    }
+  } catch (const std::invalid_argument&) {
+    // A loaded schedule may step to an lr it refuses; refusing is fine.
+  }
+}
+
 template <typename Sched>
 void scheduler(const std::string& input, Sched&& make) {
   descent::GradientDescent<double> gd;
   auto sched = make(gd);
-  try_load(sched, input, [](auto& s) {
-    try {
-      s.step();
-    } catch (const std::invalid_argument&) {
-      // A loaded schedule may step to an lr it refuses; refusing is fine.
-    }
-  });
+  try_load(sched, input, [](auto& s) { step_once(s); });
+}
+
+/// The composites, whose checkpoints hold their children's.
+void composites(const std::string& input) {
+  descent::GradientDescent<double> gd;
+  descent::LinearLR<double> warmup(gd, 0.1, 1.0, 5);
+  descent::CosineAnnealingLR<double> cosine(gd, 20);
+  descent::SequentialLR<double> sequential({&warmup, &cosine}, {5});
+  try_load(sequential, input, [](auto& s) { step_once(s); });
+  descent::ConstantLR<double> constant(gd, 0.5, 3);
+  descent::ExponentialLR<double> exponential(gd, 0.9);
+  descent::ChainedScheduler<double> chained({&constant, &exponential});
+  try_load(chained, input, [](auto& s) { step_once(s); });
 }
 
 void all_targets(const std::string& input) {
@@ -81,10 +103,26 @@ void all_targets(const std::string& input) {
   optimizer<descent::RMSprop<double>>(input);
   optimizer<descent::Adam<float>>(input);
   optimizer<descent::Adam<double>>(input);
+  optimizer<descent::AdamW<float>>(input);
   scheduler(input, [](descent::Optimizer<double>& o) { return descent::StepLR<double>(o, 3); });
   scheduler(input, [](descent::Optimizer<double>& o) {
     return descent::LambdaLR<double>(o, [](long e) { return 1.0 / double(e + 1); });
   });
+  scheduler(input, [](descent::Optimizer<double>& o) {
+    return descent::MultiStepLR<double>(o, {2, 5});
+  });
+  scheduler(input,
+            [](descent::Optimizer<double>& o) { return descent::ExponentialLR<double>(o, 0.9); });
+  scheduler(input, [](descent::Optimizer<double>& o) {
+    return descent::CosineAnnealingLR<double>(o, 10, 0.001);
+  });
+  scheduler(input, [](descent::Optimizer<double>& o) { return descent::LinearLR<double>(o); });
+  scheduler(input, [](descent::Optimizer<double>& o) { return descent::ConstantLR<double>(o); });
+  scheduler(input,
+            [](descent::Optimizer<double>& o) { return descent::OneCycleLR<double>(o, 0.1, 20); });
+  scheduler(input,
+            [](descent::Optimizer<double>& o) { return descent::ReduceLROnPlateau<double>(o); });
+  composites(input);
 }
 
 }  // namespace

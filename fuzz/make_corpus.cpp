@@ -16,8 +16,9 @@ void write(const T& object, const std::string& path) {
 }
 
 template <typename Opt>
-void seed(const std::string& dir, const std::string& name) {
-  Opt opt;
+void seed(const std::string& dir, const std::string& name,
+          typename Opt::Options options = typename Opt::Options{}) {
+  Opt opt(options);
   Eigen::Matrix<typename Opt::Scalar, 3, 1> x(1, -2, 3);
   for (int t = 0; t < 3; ++t) opt.step(x, x);
   write(opt, dir + "/" + name + ".bin");
@@ -39,6 +40,18 @@ int main(int argc, char** argv) {
   seed<descent::RMSprop<double>>(dir, "rmsprop_double");
   seed<descent::Adam<float>>(dir, "adam_float");
   seed<descent::Adam<double>>(dir, "adam_double");
+  // The variants whose state arrays are optional.
+  auto amsgrad = descent::AdamW<float>::Options::pytorch();
+  amsgrad.amsgrad = true;
+  seed<descent::AdamW<float>>(dir, "adamw_amsgrad_float", amsgrad);
+  auto centered = descent::RMSprop<double>::Options::pytorch();
+  centered.centered = true;
+  centered.momentum = 0.9;
+  seed<descent::RMSprop<double>>(dir, "rmsprop_centered_momentum_double", centered);
+  auto buffer = descent::SGD<double>::Options::pytorch();
+  buffer.momentum = 0.9;
+  buffer.dampening = 0.1;
+  seed<descent::SGD<double>>(dir, "sgd_pytorch_double", buffer);
   descent::GradientDescent<double> gd;
   descent::StepLR<double> step_lr(gd, 3);
   step_lr.step();
@@ -46,4 +59,27 @@ int main(int argc, char** argv) {
   descent::LambdaLR<double> lambda_lr(gd, [](long e) { return 1.0 / double(e + 1); });
   lambda_lr.step();
   write(lambda_lr, dir + "/lambda_lr_double.bin");
+  descent::MultiStepLR<double> multi_step(gd, {2, 5});
+  multi_step.step();
+  write(multi_step, dir + "/multi_step_lr_double.bin");
+  descent::CosineAnnealingLR<double> cosine(gd, 10, 0.001);
+  cosine.step();
+  write(cosine, dir + "/cosine_annealing_lr_double.bin");
+  descent::OneCycleLR<double> one_cycle(gd, 0.1, 20);
+  one_cycle.step();
+  write(one_cycle, dir + "/one_cycle_lr_double.bin");
+  descent::ReduceLROnPlateau<double> plateau(gd);
+  plateau.step(1.0);
+  plateau.step(2.0);
+  write(plateau, dir + "/reduce_lr_on_plateau_double.bin");
+  descent::LinearLR<double> warmup(gd, 0.1, 1.0, 5);
+  descent::CosineAnnealingLR<double> decay(gd, 20);
+  descent::SequentialLR<double> sequential({&warmup, &decay}, {5});
+  sequential.step();
+  write(sequential, dir + "/sequential_lr_double.bin");
+  descent::ConstantLR<double> constant(gd, 0.5, 3);
+  descent::ExponentialLR<double> exponential(gd, 0.9);
+  descent::ChainedScheduler<double> chained({&constant, &exponential});
+  chained.step();
+  write(chained, dir + "/chained_scheduler_double.bin");
 }

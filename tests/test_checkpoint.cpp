@@ -306,3 +306,36 @@ TEST_CASE("checkpoint: invalid contents with a valid frame are refused", "[check
   descent::StepLR<double> target(gd, 7);
   require_refused(target, bytes, "step_size 0 is not >= 1");
 }
+
+TEST_CASE("checkpoint: a corrupt element count never sizes an allocation", "[checkpoint]") {
+  // Well-framed checkpoints (valid checksum) whose count fields claim 2^32 − 1
+  // milestones or max_lrs: refused as truncated before anything is allocated.
+  const auto sealed = [](const char* kind, const std::function<void(descent::detail::Writer&)>& f) {
+    descent::detail::Writer w(descent::detail::ObjectKind::Scheduler, kind, 8);
+    w.i64(1);    // epoch
+    w.f64(0.1);  // base lr
+    w.f64(0.1);  // last lr
+    f(w);
+    std::ostringstream out;
+    w.finish(out, "test");
+    return out.str();
+  };
+  descent::GradientDescent<double> gd;
+  descent::MultiStepLR<double> multi_step(gd, {2, 5});
+  require_refused(multi_step,
+                  sealed("MultiStepLR",
+                         [](descent::detail::Writer& w) {
+                           w.f64(0.1);          // gamma
+                           w.u32(0xFFFFFFFFu);  // milestone count
+                         }),
+                  "truncated in milestone count");
+  descent::OneCycleLR<double> one_cycle(gd, 0.1, 20);
+  std::string bytes = bytes_of(one_cycle);
+  // OneCycleLR's last fields: max_lr count (u32), one max_lr (f64), CRC.
+  const std::size_t count_at = bytes.size() - 4 - 8 - 4;
+  for (int b = 0; b < 4; ++b) bytes[count_at + b] = char(0xFF);
+  const std::uint32_t crc = descent::detail::crc32(
+      reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size() - 4);
+  for (int b = 0; b < 4; ++b) bytes[bytes.size() - 4 + b] = static_cast<char>(crc >> (8 * b));
+  require_refused(one_cycle, bytes, "truncated in max_lr count");
+}

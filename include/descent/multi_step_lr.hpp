@@ -65,7 +65,7 @@ class MultiStepLR : public LRScheduler<Scalar_> {
 
   std::function<void()> stage_params(detail::Reader& r) override {
     const double gamma = r.f64("gamma");
-    std::vector<long> milestones(r.u32("milestone count"));
+    std::vector<long> milestones(r.count("milestone count", sizeof(std::int64_t)));
     for (long& m : milestones) m = static_cast<long>(r.i64("milestone"));
     try {
       check(milestones, gamma);

@@ -144,7 +144,7 @@ class OneCycleLR : public LRScheduler<Scalar_> {
     const std::uint32_t three = r.u32("three_phase");
     if (three > 1) r.fail("three_phase " + std::to_string(three) + " is not 0 or 1");
     o.three_phase = three == 1;
-    std::vector<double> max_lrs(r.u32("max_lr count"));
+    std::vector<double> max_lrs(r.count("max_lr count", sizeof(double)));
     for (double& m : max_lrs) m = r.f64("max_lr");
     if (total > std::numeric_limits<long>::max()) r.fail("total_steps is out of range");
     try {

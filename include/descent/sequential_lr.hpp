@@ -77,7 +77,7 @@ class SequentialLR : public LRScheduler<Scalar_> {
   }
 
   std::function<void()> stage_params(detail::Reader& r) override {
-    std::vector<long> milestones(r.u32("milestone count"));
+    std::vector<long> milestones(r.count("milestone count", sizeof(std::int64_t)));
     for (long& m : milestones) m = static_cast<long>(r.i64("milestone"));
     if (milestones.size() != milestones_.size()) {
       r.fail("the checkpoint holds " + std::to_string(milestones.size()) + " milestones, this " +

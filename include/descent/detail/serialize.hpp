@@ -154,6 +154,14 @@ class Reader {
   std::int64_t i64(const char* what) { return static_cast<std::int64_t>(get<std::uint64_t>(what)); }
   double f64(const char* what) { return get<double>(what); }
   std::uint32_t u32(const char* what) { return get<std::uint32_t>(what); }
+  /// A count of the elements that follow, each at least element_bytes long:
+  /// refused unless that many could still be in the payload, so a corrupt
+  /// count never sizes an allocation.
+  std::uint32_t count(const char* what, std::size_t element_bytes) {
+    const std::uint32_t n = u32(what);
+    need(std::uint64_t(n) * element_bytes, what);
+    return n;
+  }
   std::string name(const char* what) {
     const auto n = get<std::uint16_t>(what);
     need(n, what);
