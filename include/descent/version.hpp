@@ -3,5 +3,5 @@
 /// The library version; CMake reads it from here.
 
 #define DESCENT_VERSION_MAJOR 0
-#define DESCENT_VERSION_MINOR 1
+#define DESCENT_VERSION_MINOR 2
 #define DESCENT_VERSION_PATCH 0
