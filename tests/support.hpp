@@ -15,6 +15,8 @@
 #include <string>
 #include <vector>
 
+#include "instantiations.hpp"
+
 namespace support {
 
 template <typename S>

@@ -65,6 +65,7 @@
 #include <string>
 
 #include "data/keras_reference.hpp"
+#include "instantiations.hpp"
 
 namespace {
 

@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "data/torch_reference.hpp"
+#include "instantiations.hpp"
 
 namespace {
 

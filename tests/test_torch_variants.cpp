@@ -20,6 +20,7 @@
 #include <string>
 
 #include "data/torch_reference.hpp"
+#include "instantiations.hpp"
 
 namespace {
 

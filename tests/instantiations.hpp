@@ -1,0 +1,36 @@
+#pragma once
+// The optimizer classes the tests use, compiled once (instantiations.cpp)
+// instead of in every test file: each holds every variant of its fused
+// kernel, and compiling those is most of the suite's build time.
+
+#include <descent/descent.hpp>
+
+// KW is `extern` for the declarations, empty for the definitions.
+#define DESCENT_TEST_INSTANTIATIONS(KW, S)                                                         \
+  KW template class descent::Optimizer<S>;                                                         \
+  KW template class descent::detail::OptimizerBase<descent::GradientDescent<S>, S>;                \
+  KW template class descent::GradientDescent<S>;                                                   \
+  KW template class descent::detail::OptimizerBase<descent::SGD<S>, S>;                            \
+  KW template class descent::SGD<S>;                                                               \
+  KW template class descent::detail::OptimizerBase<descent::detail::DampenedMomentum<S, false>,    \
+                                                   S>;                                             \
+  KW template class descent::detail::DampenedMomentum<S, false>;                                   \
+  KW template class descent::Momentum<S>;                                                          \
+  KW template class descent::detail::OptimizerBase<descent::detail::DampenedMomentum<S, true>, S>; \
+  KW template class descent::detail::DampenedMomentum<S, true>;                                    \
+  KW template class descent::Nesterov<S>;                                                          \
+  KW template class descent::detail::OptimizerBase<descent::AdaGrad<S>, S>;                        \
+  KW template class descent::AdaGrad<S>;                                                           \
+  KW template class descent::detail::OptimizerBase<descent::RMSprop<S>, S>;                        \
+  KW template class descent::RMSprop<S>;                                                           \
+  KW template class descent::detail::OptimizerBase<descent::detail::AdamFamily<S, false>, S>;      \
+  KW template class descent::detail::AdamFamily<S, false>;                                         \
+  KW template class descent::Adam<S>;                                                              \
+  KW template class descent::detail::OptimizerBase<descent::detail::AdamFamily<S, true>, S>;       \
+  KW template class descent::detail::AdamFamily<S, true>;                                          \
+  KW template class descent::AdamW<S>;
+
+#ifndef DESCENT_TEST_INSTANTIATE_HERE
+DESCENT_TEST_INSTANTIATIONS(extern, float)
+DESCENT_TEST_INSTANTIATIONS(extern, double)
+#endif
