@@ -51,6 +51,19 @@ struct Groups {
       o->step(x, Eigen::Matrix<double, 1, 1>::Zero());
     }
   }
+  /// Each optimizer's checkpoint.
+  std::vector<std::string> save() const {
+    std::vector<std::string> saved;
+    for (const auto& o : opts) saved.push_back(support::bytes_of(*o));
+    return saved;
+  }
+  /// Loads what save() wrote.
+  void load(const std::vector<std::string>& saved) {
+    for (std::size_t k = 0; k < opts.size(); ++k) {
+      std::istringstream in(saved[k]);
+      opts[k]->load(in);
+    }
+  }
   int n;
   std::vector<std::unique_ptr<Opt>> opts;
 };
@@ -116,14 +129,8 @@ void run_case(const ts::Schedule& ref, const Make& make) {
       seen.back().push_back(s.last_lr(std::size_t(k)));
     }
     if (e == kResumeAt) {
-      std::stringstream out;
-      s.save(out);
-      checkpoint = out.str();
-      for (auto& o : g.opts) {
-        std::stringstream o_out;
-        o->save(o_out);
-        opt_checkpoints.push_back(o_out.str());
-      }
+      checkpoint = support::bytes_of(s);
+      opt_checkpoints = g.save();
     }
   }
   report(ref, worst);
@@ -132,10 +139,7 @@ void run_case(const ts::Schedule& ref, const Make& make) {
   Groups h(ref);
   Built c = make(h.list());
   Sched& t = c.top();
-  for (std::size_t k = 0; k < h.opts.size(); ++k) {
-    std::stringstream in(opt_checkpoints[k]);
-    h.opts[k]->load(in);
-  }
+  h.load(opt_checkpoints);
   std::stringstream in(checkpoint);
   t.load(in);
   REQUIRE(t.epoch() == kResumeAt);
@@ -173,24 +177,15 @@ void run_plateau(const ts::Schedule& ref, const Plateau::Options& options) {
       CHECK(g.opts[std::size_t(k)]->lr() == s.last_lr(std::size_t(k)));
     }
     if (e == kResumeAt) {
-      std::stringstream out;
-      s.save(out);
-      checkpoint = out.str();
-      for (auto& o : g.opts) {
-        std::stringstream o_out;
-        o->save(o_out);
-        opt_checkpoints.push_back(o_out.str());
-      }
+      checkpoint = support::bytes_of(s);
+      opt_checkpoints = g.save();
     }
   }
   report(ref, worst);
 
   Groups h(ref);
   Plateau t(h.list());  // other options: load() brings them back
-  for (std::size_t k = 0; k < h.opts.size(); ++k) {
-    std::stringstream in(opt_checkpoints[k]);
-    h.opts[k]->load(in);
-  }
+  h.load(opt_checkpoints);
   std::stringstream in(checkpoint);
   t.load(in);
   REQUIRE(t.epoch() == kResumeAt);
@@ -205,10 +200,7 @@ void run_plateau(const ts::Schedule& ref, const Plateau::Options& options) {
   CHECK(t.best() == s.best());
   CHECK(t.num_bad_epochs() == s.num_bad_epochs());
   CHECK(t.cooldown_counter() == s.cooldown_counter());
-  std::stringstream a, b;
-  s.save(a);
-  t.save(b);
-  CHECK(a.str() == b.str());
+  CHECK(support::bytes_of(t) == support::bytes_of(s));
 }
 
 /// Children made in order, then the composite C over them.
