@@ -88,6 +88,7 @@
 #include <Eigen/Core>
 #include <descent/descent.hpp>
 
+#include "common/options.hpp"
 #include "common/plot.hpp"
 
 namespace {
@@ -664,12 +665,8 @@ Arguments parse(int argc, char** argv) {
     } else if (arg == "--optimizer") {
       args.optimizer = value();
     } else if (arg == "--opt") {
-      const std::string pair = value();
-      const std::size_t eq = pair.find('=');
-      if (eq == std::string::npos) throw UsageError("--opt " + pair + ": expected KEY=VALUE");
-      if (!args.options.emplace(pair.substr(0, eq), pair.substr(eq + 1)).second) {
-        throw UsageError("--opt " + pair.substr(0, eq) + " is given twice");
-      }
+      const std::string wrong = example::add_option(args.options, value());
+      if (!wrong.empty()) throw UsageError(wrong);
     } else {
       throw UsageError("unknown argument '" + std::string(arg) + "'");
     }

@@ -42,6 +42,7 @@
 #include <Eigen/Core>
 #include <descent/descent.hpp>
 
+#include "common/options.hpp"
 #include "common/plot.hpp"
 
 namespace {
@@ -495,12 +496,8 @@ int main(int argc, char** argv) {
     } else if (arg == "--optimizer" && i + 1 < argc) {
       chosen = argv[++i];
     } else if (arg == "--opt" && i + 1 < argc) {
-      const std::string pair = argv[++i];
-      const std::size_t eq = pair.find('=');
-      if (eq == std::string::npos) return usage_error("--opt " + pair + ": expected KEY=VALUE");
-      if (!options.emplace(pair.substr(0, eq), pair.substr(eq + 1)).second) {
-        return usage_error("--opt " + pair.substr(0, eq) + " is given twice");
-      }
+      const std::string wrong = example::add_option(options, argv[++i]);
+      if (!wrong.empty()) return usage_error(wrong);
     } else {
       return usage_error("unknown argument or missing value: '" + std::string(arg) + "'");
     }
