@@ -1,0 +1,199 @@
+#pragma once
+// What the fuzzer and the field-sweep test do with one input: for every kind
+// of optimizer and scheduler, load() either succeeds, and then the object
+// saves, reloads to the same bytes and steps, or throws CheckpointError and
+// leaves the object byte for byte as it was. Anything else (another
+// exception, a sanitizer report, a changed object) is a finding, reported
+// through `check.finding(what)`.
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <type_traits>
+
+#include <descent/descent.hpp>
+
+namespace checkpoint_targets {
+
+/// How findings are reported, and which kind of object is tried: every kind
+/// (the fuzzer, which also checks that other kinds refuse the input) or
+/// only the one named (a sweep over one kind's checkpoints).
+struct Check {
+  std::function<void(const char*)> finding;
+  std::string kind;
+};
+
+template <typename T>
+std::string bytes_of(const T& object) {
+  std::ostringstream out;
+  object.save(out);
+  return out.str();
+}
+
+/// The offset of a checkpoint's payload (after magic, version, object,
+/// scalar size, kind name and payload length), or 0 if bytes are too short.
+inline std::size_t payload_offset(const std::string& bytes) {
+  if (bytes.size() < 16) return 0;
+  const std::size_t kind = std::uint8_t(bytes[14]) | std::size_t(std::uint8_t(bytes[15])) << 8;
+  return bytes.size() >= 24 + kind ? 24 + kind : 0;
+}
+
+/// Recomputes the trailing CRC-32, so that an edit reaches the payload's checks.
+inline void reseal(std::string& bytes) {
+  if (bytes.size() < 4) return;
+  const std::uint32_t crc = descent::detail::crc32(
+      reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size() - 4);
+  for (int b = 0; b < 4; ++b) {
+    bytes[bytes.size() - 4 + std::size_t(b)] = static_cast<char>(crc >> (8 * b));
+  }
+}
+
+template <typename T, typename Use>
+void try_load(T& target, const std::string& input, const Use& use, const Check& check) {
+  if (!check.kind.empty() && target.name() != check.kind) return;
+  const auto& finding = check.finding;
+  const std::string before = bytes_of(target);
+  std::istringstream in(input);
+  try {
+    target.load(in);
+  } catch (const descent::CheckpointError&) {
+    if (bytes_of(target) != before) finding("a refused load changed the object");
+    return;
+  }
+  const std::string after = bytes_of(target);
+  std::istringstream again(after);
+  target.load(again);
+  if (bytes_of(target) != after) finding("a loaded object does not save to the same bytes");
+  use(target);
+}
+
+template <typename Opt>
+void optimizer(const std::string& input, const Check& check) {
+  using S = typename Opt::Scalar;
+  Opt opt;
+  try_load(
+      opt, input,
+      [](Opt& o) {
+        const Eigen::Index n = o.state_size() < 0 ? 3 : o.state_size();
+        if (n > 4096) return;  // a valid but large state: stepping it proves nothing more
+        Eigen::Matrix<S, Eigen::Dynamic, 1> x = Eigen::Matrix<S, Eigen::Dynamic, 1>::Ones(n);
+        try {
+          o.step(x, x);
+          o.step(x, x);
+        } catch (const std::overflow_error&) {
+          // A step count at its limit refuses the next step: fine.
+        } catch (const std::domain_error&) {
+          // NonFinite::Throw refusing a gradient the loaded state made NaN.
+        }
+      },
+      check);
+}
+
+/// Steps a loaded scheduler: step(), or step(metric) for ReduceLROnPlateau.
+template <typename Sched>
+void step_once(Sched& s) {
+  try {
+    if constexpr (std::is_same_v<Sched, descent::ReduceLROnPlateau<double>>) {
+      s.step(1.0);
+    } else {
+      s.step();
+    }
+  } catch (const std::invalid_argument&) {
+    // A loaded schedule may step to an lr it refuses; refusing is fine.
+  }
+}
+
+template <typename Make>
+void scheduler(const std::string& input, const Make& make, const Check& check) {
+  descent::GradientDescent<double> gd;
+  auto sched = make(gd);
+  try_load(
+      sched, input, [](auto& s) { step_once(s); }, check);
+}
+
+/// The composites, whose checkpoints hold their children's.
+inline void composites(const std::string& input, const Check& check) {
+  descent::GradientDescent<double> gd;
+  descent::LinearLR<double> warmup(gd, 0.1, 1.0, 5);
+  descent::CosineAnnealingLR<double> cosine(gd, 20);
+  descent::SequentialLR<double> sequential({&warmup, &cosine}, {5});
+  try_load(
+      sequential, input, [](auto& s) { step_once(s); }, check);
+  descent::ConstantLR<double> constant(gd, 0.5, 3);
+  descent::ExponentialLR<double> exponential(gd, 0.9);
+  descent::ChainedScheduler<double> chained({&constant, &exponential});
+  try_load(
+      chained, input, [](auto& s) { step_once(s); }, check);
+}
+
+inline void all_targets(const std::string& input, const Check& check) {
+  using O = descent::Optimizer<double>;
+  optimizer<descent::GradientDescent<float>>(input, check);
+  optimizer<descent::SGD<double>>(input, check);
+  optimizer<descent::Momentum<float>>(input, check);
+  optimizer<descent::Nesterov<double>>(input, check);
+  optimizer<descent::AdaGrad<float>>(input, check);
+  optimizer<descent::RMSprop<double>>(input, check);
+  optimizer<descent::Adam<float>>(input, check);
+  optimizer<descent::Adam<double>>(input, check);
+  optimizer<descent::AdamW<float>>(input, check);
+  scheduler(
+      input, [](O& o) { return descent::StepLR<double>(o, 3); }, check);
+  scheduler(
+      input,
+      [](O& o) { return descent::LambdaLR<double>(o, [](long e) { return 1.0 / double(e + 1); }); },
+      check);
+  scheduler(
+      input,
+      [](O& o) {
+        return descent::MultiStepLR<double>(o, {2, 5});
+      },
+      check);
+  scheduler(
+      input, [](O& o) { return descent::ExponentialLR<double>(o, 0.9); }, check);
+  scheduler(
+      input, [](O& o) { return descent::CosineAnnealingLR<double>(o, 10, 0.001); }, check);
+  scheduler(
+      input, [](O& o) { return descent::LinearLR<double>(o); }, check);
+  scheduler(
+      input, [](O& o) { return descent::ConstantLR<double>(o); }, check);
+  scheduler(
+      input, [](O& o) { return descent::OneCycleLR<double>(o, 0.1, 20); }, check);
+  scheduler(
+      input, [](O& o) { return descent::ReduceLROnPlateau<double>(o); }, check);
+  composites(input, check);
+}
+
+/// Values that probe a field's limits, as the 8 bytes of an i64 or f64.
+inline const std::uint64_t kExtremes64[] = {
+    0,
+    1,
+    ~std::uint64_t{0},       // −1
+    0x7FFFFFFFFFFFFFFFull,   // INT64_MAX
+    0x7FFFFFFFFFFFFFFEull,   // INT64_MAX − 1
+    0x8000000000000000ull,   // INT64_MIN, or −0.0
+    std::uint64_t{1} << 62,  // a state size no memory holds
+    0x7FF8000000000000ull,   // NaN
+    0xFFF0000000000000ull,   // −inf
+    0x7FF0000000000000ull,   // +inf
+    0xBFF0000000000000ull,   // −1.0
+    0x7FEFFFFFFFFFFFFFull,   // the largest double
+    0x0000000000000001ull,   // the smallest subnormal
+};
+/// ... and as the 4 bytes of a u32 count.
+inline const std::uint32_t kExtremes32[] = {0, 1, 2, 0x7FFFFFFFu, 0xFFFFFFFFu};
+
+/// The input with `width` bytes at `at` replaced by `value` (little-endian)
+/// and its checksum recomputed.
+inline std::string with_field(std::string bytes, std::size_t at, std::uint64_t value, int width) {
+  for (int b = 0; b < width && at + std::size_t(b) + 4 < bytes.size(); ++b) {
+    bytes[at + std::size_t(b)] = static_cast<char>(value >> (8 * b));
+  }
+  reseal(bytes);
+  return bytes;
+}
+
+}  // namespace checkpoint_targets
