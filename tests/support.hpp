@@ -7,6 +7,8 @@
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <cstdint>
+#include <descent/checkpoint.hpp>
+#include <descent/detail/serialize.hpp>
 #include <descent/eps_placement.hpp>
 #include <functional>
 #include <limits>
@@ -215,6 +217,33 @@ inline void require_message(const std::function<void()>& f, const std::string& m
     return;
   }
   FAIL("no std::invalid_argument thrown; expected: " << message);
+}
+
+/// Requires that loading `bytes` into `target` throws descent::CheckpointError
+/// whose message contains `part`, and that target saves to the same bytes
+/// after.
+template <typename T>
+void require_refused(T& target, const std::string& bytes, const std::string& part) {
+  const std::string before = bytes_of(target);
+  std::istringstream in(bytes);
+  try {
+    target.load(in);
+    FAIL("no CheckpointError; expected one about " << part);
+  } catch (const descent::CheckpointError& e) {
+    INFO("message: " << e.what());
+    CHECK_THAT(std::string(e.what()), Catch::Matchers::Contains(part));
+  }
+  CHECK(bytes_of(target) == before);
+}
+
+/// Recomputes a checkpoint's trailing CRC-32 after its bytes were edited, so
+/// that the edit reaches the payload's checks.
+inline void reseal(std::string& bytes) {
+  const std::uint32_t crc = descent::detail::crc32(
+      reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size() - 4);
+  for (int b = 0; b < 4; ++b) {
+    bytes[bytes.size() - 4 + std::size_t(b)] = static_cast<char>(crc >> (8 * b));
+  }
 }
 
 }  // namespace support

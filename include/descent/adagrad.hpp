@@ -118,6 +118,7 @@ class AdaGrad : public detail::OptimizerBase<AdaGrad<Scalar_>, Scalar_> {
   static auto state_arrays([[maybe_unused]] Self& s) {
     return std::array{&s.sum_};
   }
+  static constexpr std::array<detail::StateArray, 1> kStateArrays{{{"sum", true}}};
 
   void allocate_state(Index n) override { sum_.setConstant(n, options_.initial_accumulator); }
   void release_state() noexcept override { sum_.resize(0); }

@@ -112,6 +112,8 @@ class AdamFamily : public OptimizerBase<AdamFamily<Scalar_, kAdamW>, Scalar_> {
   static auto state_arrays([[maybe_unused]] Self& s) {
     return std::array{&s.m_, &s.v_, &s.v_max_};
   }
+  static constexpr std::array<StateArray, 3> kStateArrays{
+      {{"m", false}, {"v", true}, {"v_max", true}}};
   static bool uses_array(const Options& o, std::size_t k) { return k < 2 || o.amsgrad; }
 
   void allocate_state(Index n) override {

@@ -87,6 +87,7 @@ class GradientDescent : public detail::OptimizerBase<GradientDescent<Scalar_>, S
   static auto state_arrays([[maybe_unused]] Self& s) {
     return std::array<typename Base::Vector*, 0>{};
   }
+  static constexpr std::array<detail::StateArray, 0> kStateArrays{};
 
   void allocate_state(Index) override {}
   void release_state() noexcept override {}

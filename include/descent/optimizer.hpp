@@ -5,8 +5,10 @@
 
 #include <Eigen/Core>
 #include <cmath>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -81,7 +83,8 @@ class Optimizer {
   ///   contiguous, or if the size differs from the one the state was built
   ///   for; std::domain_error if grad holds NaN or ±inf and the optimizer's
   ///   `nonfinite` option is NonFinite::Throw; std::system_error if worker
-  ///   threads (set_threads) cannot be started. params and state are then
+  ///   threads (set_threads) cannot be started; std::overflow_error if
+  ///   iterations() is already 2^63 − 1. params and state are then
   ///   untouched.
   ///
   /// The step uses the lr() in force when it is called. A step on empty
@@ -101,7 +104,8 @@ class Optimizer {
   /// Steps taken since construction or the last reset().
   std::int64_t iterations() const noexcept { return iterations_; }
 
-  /// Steps skipped for a non-finite gradient (option nonfinite = Skip).
+  /// Steps skipped for a non-finite gradient (option nonfinite = Skip);
+  /// saturates at 2^63 − 1.
   std::int64_t skipped_steps() const noexcept { return skipped_; }
 
   /// \brief Lets a step use n threads: the calling one and n − 1 workers
@@ -136,8 +140,9 @@ class Optimizer {
   }
 
   /// \brief Writes the complete state: kind, scalar type, options, step
-  /// counts, lr and state arrays, in the format of checkpoint.hpp.
-  /// \throws CheckpointError if the stream fails.
+  /// counts, lr and state arrays, in the format of checkpoint.hpp, and
+  /// flushes the stream.
+  /// \throws CheckpointError if writing or flushing fails (a full device).
   void save(std::ostream& out) const {
     detail::Writer w(detail::ObjectKind::Optimizer, name(), int(sizeof(Scalar)));
     w.i64(iterations_);
@@ -150,22 +155,39 @@ class Optimizer {
 
   /// \brief Reads back what save() wrote, so that the next step continues
   /// the saved run bit for bit.
+  ///
+  /// Reads exactly the checkpoint's bytes and leaves `in` just past them, so
+  /// an optimizer and its scheduler saved one after another into one stream
+  /// load back in order. Besides its frame and checksum, the contents are
+  /// checked: options in range, step counts the next step can still count,
+  /// a state size of 1 to PTRDIFF_MAX / sizeof(Scalar) elements (or none,
+  /// before the first step), arrays of that size, and sums of squares
+  /// (second moments, accumulators) neither negative nor NaN.
   /// \throws CheckpointError if the checkpoint is of another kind or scalar
   ///   type or format version, truncated, corrupt, invalid, or holds state
   ///   of a size other than the one this optimizer's state is built for
-  ///   (reset() first to load another size); the optimizer is then
-  ///   unchanged.
+  ///   (reset() first to load another size), or if the stream fails; the
+  ///   optimizer is then unchanged.
   void load(std::istream& in) {
     detail::Reader r(in, who("load"), detail::ObjectKind::Optimizer, name(), int(sizeof(Scalar)));
     const std::int64_t iterations = r.i64("iterations");
     const std::int64_t skipped = r.i64("skipped steps");
     const double lr = r.f64("lr");
     const std::int64_t size = r.i64("state size");
-    if (iterations < 0 || skipped < 0) r.fail("negative step count");
+    if (iterations < 0 || iterations == kMaxCount) {
+      r.fail("iterations " + std::to_string(iterations) + " is not in [0, 2^63 − 1)");
+    }
+    if (skipped < 0) r.fail("skipped steps " + std::to_string(skipped) + " is negative");
     if (!(lr >= 0) || !std::isfinite(static_cast<Scalar>(lr))) {
       r.fail("lr " + detail::to_text(lr) + " is not finite and >= 0");
     }
-    if (size < -1) r.fail("state size " + std::to_string(size));
+    if (size == 0 || size < -1 || size > kMaxStateSize) {
+      r.fail("state size " + std::to_string(size) + " is not −1 (none) or in [1, " +
+             std::to_string(kMaxStateSize) + "]");
+    }
+    if (iterations > 0 && size < 0) {
+      r.fail("iterations " + std::to_string(iterations) + " with no state: a step builds it");
+    }
     if (state_size_ >= 0 && size != state_size_) {
       r.fail("the checkpoint's state is for " + std::to_string(size) +
              " parameters, this optimizer's for " + std::to_string(state_size_) +
@@ -180,15 +202,20 @@ class Optimizer {
     state_size_ = size;
   }
 
-  /// save() to a file: written to path + ".tmp", flushed to disk and renamed
-  /// over path, so a crash never leaves a torn checkpoint where a good one
-  /// was. \throws CheckpointError if the file cannot be written.
+  /// \brief save() to a file: written to a temporary file of a unique name
+  /// in path's folder, flushed to disk and renamed over path, so a crash or
+  /// several processes saving to path at once never leave a torn checkpoint
+  /// there (detail::save_file). The replaced file's permissions are kept.
+  /// \throws CheckpointError if the file cannot be written, or path is not
+  ///   a regular file.
   void save_file(const std::string& path) const {
     detail::save_file(path, who("save_file"), [this](std::ostream& out) { save(out); });
   }
 
-  /// load() from a file. \throws CheckpointError if it cannot be opened or
-  /// read; the optimizer is then unchanged.
+  /// load() from a file, which the checkpoint must fill exactly.
+  /// \throws CheckpointError if it cannot be opened or read or is not a
+  ///   regular file (a directory, a FIFO, a device); the optimizer is then
+  ///   unchanged.
   void load_file(const std::string& path) {
     detail::load_file(path, who("load_file"), [this](std::istream& in) { load(in); });
   }
@@ -247,6 +274,11 @@ class Optimizer {
   [[noreturn]] void throw_step_error(const std::string& what) const {
     throw std::invalid_argument(who("step") + ": " + what);
   }
+
+  static constexpr std::int64_t kMaxCount = std::numeric_limits<std::int64_t>::max();
+  // No array of Scalar can be larger (PTRDIFF_MAX bytes).
+  static constexpr std::int64_t kMaxStateSize =
+      std::numeric_limits<std::ptrdiff_t>::max() / std::int64_t(sizeof(Scalar));
 
   Scalar lr_;
   std::int64_t iterations_ = 0;
@@ -320,12 +352,16 @@ void Optimizer<Scalar_>::step_raw(Scalar* params, const Scalar* grad, Index n) {
     const Index bad = detail::first_nonfinite(grad, n);
     if (bad >= 0) {
       if (policy == NonFinite::Skip) {
-        ++skipped_;
+        if (skipped_ < kMaxCount) ++skipped_;  // saturates
         return;
       }
       throw std::domain_error(who("step") + ": grad[" + std::to_string(bad) + "] is " +
                               detail::to_text(grad[bad]) + "; params and state are unchanged");
     }
+  }
+  if (iterations_ == kMaxCount) {
+    throw std::overflow_error(who("step") + ": iterations() is 2^63 − 1, the most it can count " +
+                              "(reset() to start again); params and state are unchanged");
   }
   if (parallel(n)) pool_.reserve(threads_ - 1);
   if (state_size_ < 0) {

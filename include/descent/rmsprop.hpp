@@ -137,6 +137,8 @@ class RMSprop : public detail::OptimizerBase<RMSprop<Scalar_>, Scalar_> {
   static auto state_arrays([[maybe_unused]] Self& s) {
     return std::array{&s.square_avg_, &s.grad_avg_, &s.buffer_};
   }
+  static constexpr std::array<detail::StateArray, 3> kStateArrays{
+      {{"square_avg", true}, {"grad_avg", false}, {"momentum_buffer", false}}};
   static bool uses_array(const Options& o, std::size_t k) {
     return k == 0 || (k == 1 && o.centered) || (k == 2 && o.momentum > Scalar(0));
   }

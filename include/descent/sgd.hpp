@@ -143,6 +143,7 @@ class SGD : public detail::OptimizerBase<SGD<Scalar_>, Scalar_> {
   static auto state_arrays([[maybe_unused]] Self& s) {
     return std::array{&s.velocity_};
   }
+  static constexpr std::array<detail::StateArray, 1> kStateArrays{{{"velocity", false}}};
   static bool uses_array(const Options& o, std::size_t) { return o.momentum > Scalar(0); }
 
   bool has_velocity() const noexcept { return options_.momentum > Scalar(0); }

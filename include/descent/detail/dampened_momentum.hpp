@@ -73,6 +73,7 @@ class DampenedMomentum : public OptimizerBase<DampenedMomentum<Scalar_, kNestero
   static auto state_arrays(Self& s) {
     return std::array{&s.delta_};
   }
+  static constexpr std::array<StateArray, 1> kStateArrays{{{"delta", false}}};
 
   void allocate_state(Index n) override { delta_.setZero(n); }
   void release_state() noexcept override { delta_.resize(0); }

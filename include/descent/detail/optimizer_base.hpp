@@ -9,7 +9,10 @@
 ///   - `template <typename O, typename F> static void for_each_option(O&, F&&)`
 ///     calling f(name, field) for every option, in a fixed order;
 ///   - `template <typename Self> static auto state_arrays(Self&)`: a
-///     std::array of pointers to its state vectors, in a fixed order;
+///     std::array of pointers to its state vectors, in a fixed order, and
+///     `static constexpr std::array<StateArray, N> kStateArrays`: their
+///     names and which hold sums of squares (never negative), so that a
+///     checkpoint holding a negative or NaN one is refused;
 ///   - optionally `static bool uses_array(const Options&, std::size_t k)`:
 ///     whether state vector k is sized to the parameters (true unless it says
 ///     otherwise; e.g. SGD without momentum keeps no velocity, Adam without
@@ -34,6 +37,13 @@
 #include "serialize.hpp"
 
 namespace descent::detail {
+
+/// A state vector's name, for messages, and whether its elements are sums of
+/// squares (second moments, accumulators), which are never negative nor NaN.
+struct StateArray {
+  const char* name;
+  bool nonnegative;
+};
 
 template <typename E>
 constexpr int enum_count();
@@ -140,7 +150,9 @@ class OptimizerBase : public Optimizer<Scalar_> {
       r.fail(std::string("invalid options: ") + e.what());
     }
 
-    constexpr std::size_t kArrays = decltype(Derived::state_arrays(self()))().size();
+    constexpr std::size_t kArrays = Derived::kStateArrays.size();
+    static_assert(kArrays == decltype(Derived::state_arrays(self()))().size(),
+                  "kStateArrays describes every state array");
     const std::uint32_t arrays = r.u32("state array count");
     if (arrays != kArrays) {
       r.fail(std::to_string(arrays) + " state arrays where " + std::string(this->name()) +
@@ -149,7 +161,17 @@ class OptimizerBase : public Optimizer<Scalar_> {
     std::array<Vector, kArrays> staged;
     for (std::size_t k = 0; k < kArrays; ++k) {
       const Index length = state_size >= 0 && Derived::uses_array(options, k) ? state_size : 0;
-      staged[k] = r.template array<Scalar, Vector>(length, "a state array");
+      const StateArray& described = Derived::kStateArrays[k];
+      const std::string what = std::string("state array ") + described.name;
+      staged[k] = r.template array<Scalar, Vector>(length, what.c_str());
+      if (described.nonnegative) {
+        for (Index i = 0; i < length; ++i) {
+          if (!(staged[k][i] >= Scalar(0))) {
+            r.fail(what + "[" + std::to_string(i) + "] is " + to_text(staged[k][i]) +
+                   ": a sum of squares is never negative nor NaN");
+          }
+        }
+      }
     }
     return [this, options, staged = std::move(staged)]() mutable noexcept {
       self().options_ = options;
