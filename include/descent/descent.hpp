@@ -9,14 +9,8 @@
 #include "momentum_form.hpp"
 #include "optimizer.hpp"
 
-#include "adagrad.hpp"
-#include "adam.hpp"
-#include "adamw.hpp"
-#include "gradient_descent.hpp"
-#include "momentum.hpp"
-#include "nesterov.hpp"
-#include "rmsprop.hpp"
-#include "sgd.hpp"
+// Every optimizer, through the one list of them.
+#include "detail/registry.hpp"
 
 #include "clip.hpp"
 #include "make_optimizer.hpp"

@@ -11,20 +11,14 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <tuple>
 #include <type_traits>
 #include <vector>
 
-#include "adagrad.hpp"
-#include "adam.hpp"
-#include "adamw.hpp"
 #include "detail/enum_text.hpp"
 #include "detail/optimizer_base.hpp"
-#include "gradient_descent.hpp"
-#include "momentum.hpp"
-#include "nesterov.hpp"
+#include "detail/registry.hpp"
 #include "optimizer.hpp"
-#include "rmsprop.hpp"
-#include "sgd.hpp"
 
 namespace descent {
 namespace detail {
@@ -197,22 +191,22 @@ struct OptimizerEntry {
   std::unique_ptr<Optimizer<S>> (*build)(const OptionText&);
 };
 
+/// make_optimizer's table, one entry per class of the registry.
 template <typename S>
-inline constexpr std::array<OptimizerEntry<S>, 8> kOptimizerTable{{
-    {"gradient_descent", "gd", GradientDescent<S>::kName, build_optimizer<GradientDescent<S>>},
-    {"sgd", "", SGD<S>::kName, build_optimizer<SGD<S>>},
-    {"momentum", "", Momentum<S>::kName, build_optimizer<Momentum<S>>},
-    {"nesterov", "", Nesterov<S>::kName, build_optimizer<Nesterov<S>>},
-    {"adagrad", "", AdaGrad<S>::kName, build_optimizer<AdaGrad<S>>},
-    {"rmsprop", "", RMSprop<S>::kName, build_optimizer<RMSprop<S>>},
-    {"adam", "", Adam<S>::kName, build_optimizer<Adam<S>>},
-    {"adamw", "", AdamW<S>::kName, build_optimizer<AdamW<S>>},
-}};
+inline constexpr auto kOptimizerTable = std::apply(
+    [](const auto&... registered) {
+      return std::array<OptimizerEntry<S>, sizeof...(registered)>{
+          {{registered.name, registered.alias,
+            std::decay_t<decltype(registered)>::template Type<S>::kName,
+            build_optimizer<typename std::decay_t<decltype(registered)>::template Type<S>>}...}};
+    },
+    kOptimizers);
 
 }  // namespace detail
 
-/// \brief The names make_optimizer knows, in its order: gradient_descent,
-/// sgd, momentum, nesterov, adagrad, rmsprop, adam, adamw.
+/// \brief The names make_optimizer knows, one per optimizer class, in the
+/// registry's order (detail/registry.hpp): gradient_descent, sgd, momentum,
+/// nesterov, adagrad, rmsprop, adam, adamw, ….
 inline std::vector<std::string> optimizer_names() {
   std::vector<std::string> names;
   for (const auto& entry : detail::kOptimizerTable<double>) names.emplace_back(entry.name);
@@ -222,9 +216,9 @@ inline std::vector<std::string> optimizer_names() {
 /// \brief Builds the optimizer called name, with options given as text.
 ///
 /// \tparam S float or double.
-/// \param name one of optimizer_names() (gradient_descent, sgd, momentum,
-///   nesterov, adagrad, rmsprop, adam, adamw), or gd for gradient_descent,
-///   or the class name (GradientDescent, AdaGrad, …); in any case.
+/// \param name one of optimizer_names(), a short alias (gd for
+///   gradient_descent), or the class name (GradientDescent, AdaGrad, …); in
+///   any case.
 /// \param options key → value. The keys are the option names of the class's
 ///   Options (those its for_each_option visits: lr, beta1, eps_placement, …),
 ///   in any case, plus "profile" = lecture | pytorch | keras, which starts

@@ -1,0 +1,68 @@
+#pragma once
+/// \file
+/// The one list of descent's optimizer classes. make_optimizer's names, the
+/// generic tests (checkpoints, threads, non-finite policies, errors, strict
+/// warnings), the fuzzer and its seed corpus derive theirs from it: an
+/// optimizer is its header and one line here.
+
+#include <string_view>
+#include <tuple>
+#include <type_traits>
+
+#include "../adagrad.hpp"
+#include "../adam.hpp"
+#include "../adamw.hpp"
+#include "../gradient_descent.hpp"
+#include "../momentum.hpp"
+#include "../nesterov.hpp"
+#include "../rmsprop.hpp"
+#include "../sgd.hpp"
+
+namespace descent::detail {
+
+/// An optimizer class template and the names make_optimizer knows it by
+/// (besides its class name).
+template <template <typename> class Opt>
+struct Registered {
+  template <typename S>
+  using Type = Opt<S>;
+  std::string_view name;        ///< snake_case, as optimizer_names() lists it
+  std::string_view alias = {};  ///< a short name, or empty
+};
+
+/// Every optimizer, in the order optimizer_names() lists them.
+inline constexpr std::tuple kOptimizers{
+    Registered<GradientDescent>{"gradient_descent", "gd"},
+    Registered<SGD>{"sgd"},
+    Registered<Momentum>{"momentum"},
+    Registered<Nesterov>{"nesterov"},
+    Registered<AdaGrad>{"adagrad"},
+    Registered<RMSprop>{"rmsprop"},
+    Registered<Adam>{"adam"},
+    Registered<AdamW>{"adamw"},
+};
+
+template <typename S, typename... R>
+std::tuple<typename R::template Type<S>...> optimizer_types_of(const std::tuple<R...>&);
+
+/// Every optimizer class for Scalar S, as a std::tuple type.
+template <typename S>
+using OptimizerTypes = decltype(optimizer_types_of<S>(kOptimizers));
+
+/// Carries a type to a generic lambda.
+template <typename T>
+struct Tag {
+  using type = T;
+};
+
+/// Calls f(entry, Tag<Opt<S>>{}) for every registered optimizer, in order.
+template <typename S, typename F>
+constexpr void for_each_optimizer(F&& f) {
+  std::apply(
+      [&f](const auto&... entry) {
+        (f(entry, Tag<typename std::decay_t<decltype(entry)>::template Type<S>>{}), ...);
+      },
+      kOptimizers);
+}
+
+}  // namespace descent::detail
