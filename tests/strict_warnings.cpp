@@ -91,14 +91,8 @@ template <typename S>
 void exercise_all() {
   exercise_clip_and_factory<S>();
   exercise_schedulers<S>();
-  exercise<S>(descent::GradientDescent<S>());
-  exercise<S>(descent::SGD<S>());
-  exercise<S>(descent::Momentum<S>());
-  exercise<S>(descent::Nesterov<S>());
-  exercise<S>(descent::AdaGrad<S>());
-  exercise<S>(descent::RMSprop<S>());
-  exercise<S>(descent::Adam<S>());
-  exercise<S>(descent::AdamW<S>());
+  descent::detail::for_each_optimizer<S>(
+      [](const auto&, auto tag) { exercise<S>(typename decltype(tag)::type()); });
 }
 
 }  // namespace

@@ -13,6 +13,7 @@
 #include <descent/descent.hpp>
 
 #include "support.hpp"
+#include "variants.hpp"
 
 using Catch::Matchers::Contains;
 using descent::CheckpointError;
@@ -22,88 +23,6 @@ using support::bytes_of;
 using support::require_refused;
 
 namespace {
-
-template <typename S>
-using Factory = std::function<std::unique_ptr<descent::Optimizer<S>>()>;
-
-/// Every optimizer with options away from their defaults, so that a load
-/// that dropped an option would show.
-template <typename S>
-std::vector<Factory<S>> every_optimizer() {
-  using namespace descent;
-  const EpsPlacement out = EpsPlacement::OutsideSqrt;
-  return {
-      [] {
-        return std::make_unique<GradientDescent<S>>(typename GradientDescent<S>::Options{S(0.03)});
-      },
-      [] {
-        return std::make_unique<SGD<S>>(typename SGD<S>::Options{S(0.02), S(0.8), true, S(0.01)});
-      },
-      [] { return std::make_unique<SGD<S>>(typename SGD<S>::Options{S(0.02)}); },
-      [] {
-        return std::make_unique<Momentum<S>>(typename Momentum<S>::Options{S(0.2), S(0.7)});
-      },
-      [] {
-        return std::make_unique<Nesterov<S>>(typename Nesterov<S>::Options{S(0.2), S(0.8)});
-      },
-      [=] {
-        return std::make_unique<AdaGrad<S>>(
-            typename AdaGrad<S>::Options{S(0.1), S(1e-7), S(0.1), out, S(0.01)});
-      },
-      [=] {
-        return std::make_unique<RMSprop<S>>(
-            typename RMSprop<S>::Options{S(0.01), S(0.9), S(1e-6), out});
-      },
-      [] {
-        return std::make_unique<Adam<S>>(typename Adam<S>::Options{S(0.02), S(0.8), S(0.99)});
-      },
-      // The variants: every optional state array in use, every new option
-      // away from its default.
-      [] {
-        auto o = SGD<S>::Options::pytorch();
-        o.momentum = S(0.9);
-        o.dampening = S(0.1);
-        o.weight_decay = S(0.01);
-        o.maximize = true;
-        return std::make_unique<SGD<S>>(o);
-      },
-      [] {
-        auto o = RMSprop<S>::Options::pytorch();
-        o.centered = true;
-        o.momentum = S(0.5);
-        o.weight_decay = S(0.01);
-        return std::make_unique<RMSprop<S>>(o);
-      },
-      [] {
-        auto o = Adam<S>::Options::keras();
-        o.amsgrad = true;
-        o.weight_decay = S(0.01);
-        o.maximize = true;
-        return std::make_unique<Adam<S>>(o);
-      },
-      [] {
-        auto o = AdamW<S>::Options::pytorch();
-        o.amsgrad = true;
-        return std::make_unique<AdamW<S>>(o);
-      },
-  };
-}
-
-/// A fresh optimizer of the same class with default options: load() must
-/// bring the options back too.
-template <typename S>
-std::unique_ptr<descent::Optimizer<S>> fresh_like(const descent::Optimizer<S>& o) {
-  using namespace descent;
-  const std::string_view name = o.name();
-  if (name == "GradientDescent") return std::make_unique<GradientDescent<S>>();
-  if (name == "SGD") return std::make_unique<SGD<S>>();
-  if (name == "Momentum") return std::make_unique<Momentum<S>>();
-  if (name == "Nesterov") return std::make_unique<Nesterov<S>>();
-  if (name == "AdaGrad") return std::make_unique<AdaGrad<S>>();
-  if (name == "RMSprop") return std::make_unique<RMSprop<S>>();
-  if (name == "AdamW") return std::make_unique<AdamW<S>>();
-  return std::make_unique<Adam<S>>();
-}
 
 constexpr Eigen::Index kSize = 33;
 
@@ -118,11 +37,13 @@ void run(descent::Optimizer<S>& opt, descent::LRScheduler<S>& schedule, Vec<S>& 
 
 }  // namespace
 
-TEMPLATE_TEST_CASE("checkpoint: 100 steps, save, load into fresh objects, 100 more = 200 steps",
-                   "[checkpoint]", float, double) {
-  using S = TestType;
+TEMPLATE_LIST_TEST_CASE(
+    "checkpoint: 100 steps, save, load into fresh objects, 100 more = 200 steps", "[checkpoint]",
+    support::AllOptimizers) {
+  using S = typename TestType::Scalar;
   const support::Bowl<S> bowl(kSize);
-  for (const auto& make : every_optimizer<S>()) {
+  // Every variant, so that a load that dropped an option would show.
+  for (const auto& make : support::makers<TestType>()) {
     for (const bool step_lr : {true, false}) {
       auto make_schedule =
           [&](descent::Optimizer<S>& o) -> std::unique_ptr<descent::LRScheduler<S>> {
@@ -142,7 +63,7 @@ TEMPLATE_TEST_CASE("checkpoint: 100 steps, save, load into fresh objects, 100 mo
       first->save(saved_opt);
       first_schedule->save(saved_schedule);
 
-      auto second = fresh_like(*first);
+      auto second = std::make_unique<TestType>();  // load() brings the options back
       auto second_schedule = make_schedule(*second);
       second->load(saved_opt);
       second_schedule->load(saved_schedule);

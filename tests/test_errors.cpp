@@ -9,6 +9,7 @@
 #include <string>
 
 #include "support.hpp"
+#include "variants.hpp"
 
 using Catch::Matchers::Contains;
 using support::Vec;
@@ -32,36 +33,6 @@ void require_invalid(const std::function<void()>& make, std::initializer_list<st
     return;
   }
   FAIL("no std::invalid_argument thrown; expected a message with " << *parts.begin());
-}
-
-/// Every optimizer with its default options, for the checks that apply to all.
-template <typename S>
-std::vector<std::function<std::unique_ptr<descent::Optimizer<S>>()>> all_optimizers() {
-  return {
-      [] { return std::make_unique<descent::GradientDescent<S>>(); },
-      [] { return std::make_unique<descent::SGD<S>>(); },
-      [] {
-        return std::make_unique<descent::SGD<S>>(
-            typename descent::SGD<S>::Options{S(0.01), S(0.9), true});
-      },
-      [] { return std::make_unique<descent::Momentum<S>>(); },
-      [] { return std::make_unique<descent::Nesterov<S>>(); },
-      [] { return std::make_unique<descent::AdaGrad<S>>(); },
-      [] { return std::make_unique<descent::RMSprop<S>>(); },
-      [] { return std::make_unique<descent::Adam<S>>(); },
-      [] { return std::make_unique<descent::AdamW<S>>(); },
-      [] {
-        auto o = descent::RMSprop<S>::Options::pytorch();
-        o.centered = true;
-        o.momentum = S(0.9);
-        return std::make_unique<descent::RMSprop<S>>(o);
-      },
-      [] {
-        auto o = descent::Adam<S>::Options::pytorch();
-        o.amsgrad = true;
-        return std::make_unique<descent::Adam<S>>(o);
-      },
-  };
 }
 
 }  // namespace
@@ -195,10 +166,10 @@ TEMPLATE_TEST_CASE("errors: invalid options name the class, the option and the v
   CHECK_NOTHROW(Momentum<S>({S(1e6), S(0.999999)}));
 }
 
-TEMPLATE_TEST_CASE("errors: set_lr refuses a bad lr and keeps the old one", "[errors]", float,
-                   double) {
-  using S = TestType;
-  for (const auto& make : all_optimizers<S>()) {
+TEMPLATE_LIST_TEST_CASE("errors: set_lr refuses a bad lr and keeps the old one", "[errors]",
+                        support::AllOptimizers) {
+  using S = typename TestType::Scalar;
+  for (const auto& make : support::makers<TestType>()) {
     auto opt = make();
     const S before = opt->lr();
     INFO(opt->name());
@@ -210,11 +181,11 @@ TEMPLATE_TEST_CASE("errors: set_lr refuses a bad lr and keeps the old one", "[er
   }
 }
 
-TEMPLATE_TEST_CASE("errors: a size mismatch names both sizes and changes nothing", "[errors]",
-                   float, double) {
-  using S = TestType;
+TEMPLATE_LIST_TEST_CASE("errors: a size mismatch names both sizes and changes nothing", "[errors]",
+                        support::AllOptimizers) {
+  using S = typename TestType::Scalar;
   const support::Bowl<S> bowl(6);
-  for (const auto& make : all_optimizers<S>()) {
+  for (const auto& make : support::makers<TestType>()) {
     auto opt = make();
     auto twin = make();  // never sees the bad calls
     INFO(opt->name());
@@ -254,9 +225,10 @@ TEMPLATE_TEST_CASE("errors: a size mismatch names both sizes and changes nothing
   }
 }
 
-TEMPLATE_TEST_CASE("errors: a step on empty vectors does nothing", "[errors]", float, double) {
-  using S = TestType;
-  for (const auto& make : all_optimizers<S>()) {
+TEMPLATE_LIST_TEST_CASE("errors: a step on empty vectors does nothing", "[errors]",
+                        support::AllOptimizers) {
+  using S = typename TestType::Scalar;
+  for (const auto& make : support::makers<TestType>()) {
     auto opt = make();
     Vec<S> empty;
     opt->step(empty, Vec<S>());

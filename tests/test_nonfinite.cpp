@@ -11,6 +11,7 @@
 #include <descent/descent.hpp>
 
 #include "support.hpp"
+#include "variants.hpp"
 
 using Catch::Matchers::Contains;
 using descent::NonFinite;
@@ -74,16 +75,10 @@ void check_policies() {
 
 }  // namespace
 
-TEMPLATE_TEST_CASE("nonfinite: Throw and Skip leave params and state untouched, Propagate runs",
-                   "[nonfinite]", float, double) {
-  using S = TestType;
-  check_policies<descent::GradientDescent<S>>();
-  check_policies<descent::SGD<S>>();
-  check_policies<descent::Momentum<S>>();
-  check_policies<descent::Nesterov<S>>();
-  check_policies<descent::AdaGrad<S>>();
-  check_policies<descent::RMSprop<S>>();
-  check_policies<descent::Adam<S>>();
+TEMPLATE_LIST_TEST_CASE(
+    "nonfinite: Throw and Skip leave params and state untouched, Propagate runs", "[nonfinite]",
+    support::AllOptimizers) {
+  check_policies<TestType>();
 }
 
 TEMPLATE_TEST_CASE("nonfinite: the check finds the first bad element at every position",
@@ -138,8 +133,8 @@ TEMPLATE_TEST_CASE("robustness: AdaGrad leaves a coordinate whose gradients are 
 TEST_CASE("robustness: huge float gradients give no NaN", "[robustness]") {
   // 1e30 in float: g² overflows to inf, so the adaptive methods divide by
   // sqrt(inf) and take a zero step where the math says lr·sign(g) (see the
-  // README); no method produces NaN, and momentum methods take the huge
-  // finite steps the formulas give.
+  // README); no method with its default options produces NaN, and momentum
+  // methods take the huge finite steps the formulas give.
   const Eigen::VectorXf g = Eigen::VectorXf::Constant(3, 1e30f);
   auto check = [&](descent::Optimizer<float>& opt) {
     Eigen::VectorXf x = Eigen::VectorXf::Zero(3);
@@ -147,15 +142,8 @@ TEST_CASE("robustness: huge float gradients give no NaN", "[robustness]") {
     INFO(opt.name() << ": x = " << x.transpose());
     CHECK(!x.array().isNaN().any());
   };
-  descent::GradientDescent<float> gd;
-  descent::SGD<float> sgd({0.01f, 0.9f, true});
-  descent::Momentum<float> momentum;
-  descent::Nesterov<float> nesterov;
-  descent::AdaGrad<float> adagrad;
-  descent::RMSprop<float> rmsprop;
-  descent::Adam<float> adam;
-  for (descent::Optimizer<float>* opt : std::initializer_list<descent::Optimizer<float>*>{
-           &gd, &sgd, &momentum, &nesterov, &adagrad, &rmsprop, &adam}) {
-    check(*opt);
-  }
+  descent::detail::for_each_optimizer<float>([&](const auto&, auto tag) {
+    typename decltype(tag)::type opt;  // default options
+    check(opt);
+  });
 }
