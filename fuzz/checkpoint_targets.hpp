@@ -131,15 +131,11 @@ inline void composites(const std::string& input, const Check& check) {
 
 inline void all_targets(const std::string& input, const Check& check) {
   using O = descent::Optimizer<double>;
-  optimizer<descent::GradientDescent<float>>(input, check);
-  optimizer<descent::SGD<double>>(input, check);
-  optimizer<descent::Momentum<float>>(input, check);
-  optimizer<descent::Nesterov<double>>(input, check);
-  optimizer<descent::AdaGrad<float>>(input, check);
-  optimizer<descent::RMSprop<double>>(input, check);
-  optimizer<descent::Adam<float>>(input, check);
-  optimizer<descent::Adam<double>>(input, check);
-  optimizer<descent::AdamW<float>>(input, check);
+  const auto each = [&](const auto&, auto tag) {
+    optimizer<typename decltype(tag)::type>(input, check);
+  };
+  descent::detail::for_each_optimizer<float>(each);
+  descent::detail::for_each_optimizer<double>(each);
   scheduler(
       input, [](O& o) { return descent::StepLR<double>(o, 3); }, check);
   scheduler(

@@ -1,5 +1,6 @@
 // Writes the seed corpus of fuzz_checkpoint: one small valid checkpoint of
-// every optimizer and scheduler, after a few steps on 3 parameters.
+// every optimizer (float and double) and scheduler, after a few steps on 3
+// parameters, and of the variants with optional state arrays.
 //   make_corpus DIR
 
 #include <cstdio>
@@ -32,14 +33,14 @@ int main(int argc, char** argv) {
     return 2;
   }
   const std::string dir = argv[1];
-  seed<descent::GradientDescent<float>>(dir, "gradient_descent_float");
-  seed<descent::SGD<double>>(dir, "sgd_double");
-  seed<descent::Momentum<float>>(dir, "momentum_float");
-  seed<descent::Nesterov<double>>(dir, "nesterov_double");
-  seed<descent::AdaGrad<float>>(dir, "adagrad_float");
-  seed<descent::RMSprop<double>>(dir, "rmsprop_double");
-  seed<descent::Adam<float>>(dir, "adam_float");
-  seed<descent::Adam<double>>(dir, "adam_double");
+  // Every optimizer of the registry, in both scalar types.
+  const auto both = [&dir](const auto& entry, auto tag) {
+    using Opt = typename decltype(tag)::type;
+    const char* scalar = sizeof(typename Opt::Scalar) == 4 ? "_float" : "_double";
+    seed<Opt>(dir, std::string(entry.name) + scalar);
+  };
+  descent::detail::for_each_optimizer<float>(both);
+  descent::detail::for_each_optimizer<double>(both);
   // The variants whose state arrays are optional.
   auto amsgrad = descent::AdamW<float>::Options::pytorch();
   amsgrad.amsgrad = true;
