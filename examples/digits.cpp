@@ -5,8 +5,8 @@
 //   ./digits             the full run; writes digits.svg
 //   ./digits --quick     2 epochs per optimizer (the ctest smoke test)
 //   ./digits --sweep     the hyperparameter sweep the settings below come from
-//   --optimizer NAME     train only this optimizer (descent::make_optimizer's names:
-//                        gd, sgd, momentum, nesterov, adagrad, rmsprop, adam, adamw)
+//   --optimizer NAME     train only this optimizer (descent::make_optimizer's names,
+//                        as --help lists them)
 //                        at a constant lr, its own default unless --opt lr=… is
 //                        given; with --sweep, sweep only it (the grid sets the lr)
 //   --opt KEY=VALUE      one of its options (repeatable): its option names, or
@@ -618,19 +618,26 @@ void write_figure(const std::vector<Config>& configs, const std::vector<History>
 // ---------------------------------------------------------------------------
 // The command line.
 
-constexpr const char* kUsage =
+constexpr const char* kUsageText =
     "usage: digits [--quick] [--sweep] [--optimizer NAME [--opt KEY=VALUE]...] [--out DIR]\n"
     "              [--data PATH] [--help]\n"
     "  --quick            2 epochs per optimizer instead of 30 (a smoke test)\n"
     "  --sweep            run the hyperparameter sweep instead (cross-validation on the\n"
     "                     training part; with --quick, 2 epochs a run)\n"
-    "  --optimizer NAME   train only this one: gd, sgd, momentum, nesterov, adagrad,\n"
-    "                     rmsprop, adam or adamw, at a constant lr (with --sweep: sweep it)\n"
+    "  --optimizer NAME   train only this one (one of descent::optimizer_names(), printed\n"
+    "                     below, or a class name), at a constant lr (with --sweep: sweep it)\n"
     "  --opt KEY=VALUE    one of its options (repeatable), e.g. --opt lr=0.01,\n"
     "                     --opt profile=pytorch; lr defaults to the optimizer's own\n"
     "  --out DIR          write digits.svg into DIR (default: the current directory)\n"
     "  --data PATH        digits.csv.gz (default: the source tree's, else\n"
     "                     examples/data/digits.csv.gz under the current directory)\n";
+
+/// The usage text, with the optimizer names make_optimizer knows.
+std::string usage() {
+  std::string text = std::string(kUsageText) + "optimizers:";
+  for (const std::string& name : descent::optimizer_names()) text += " " + name;
+  return text + "\n";
+}
 
 struct UsageError : std::runtime_error {
   using std::runtime_error::runtime_error;
@@ -716,7 +723,7 @@ struct Chosen {
 
 int run(const Arguments& args) {
   if (args.help) {
-    std::printf("%s", kUsage);
+    std::printf("%s", usage().c_str());
     return 0;
   }
   const Clock::time_point start = Clock::now();
@@ -799,7 +806,7 @@ int main(int argc, char** argv) {
   try {
     return run(parse(argc, argv));
   } catch (const UsageError& e) {
-    std::fprintf(stderr, "digits: %s\n%s", e.what(), kUsage);
+    std::fprintf(stderr, "digits: %s\n%s", e.what(), usage().c_str());
     return 2;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "%s\n", e.what());

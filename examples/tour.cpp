@@ -6,9 +6,8 @@
 //   ./tour --quick         300 steps per run, no commentary (the ctest smoke test)
 //   ./tour --out DIR       write the figures to DIR (default: the current directory)
 //   ./tour --optimizer NAME [--opt KEY=VALUE]...
-//                          only that optimizer (descent::make_optimizer's names:
-//                          gd, sgd, momentum, nesterov, adagrad, rmsprop, adam,
-//                          adamw), with those options (its option names, or
+//                          only that optimizer (descent::make_optimizer's names,
+//                          as --help lists them), with those options (its option names, or
 //                          profile=lecture|pytorch|keras); the lr is still the
 //                          best of the grid unless --opt lr=… fixes it. No
 //                          commentary (it compares the optimizers). A bad name,
@@ -465,15 +464,22 @@ void write_figures(const std::vector<Table>& tables, const std::filesystem::path
 
 }  // namespace
 
-constexpr const char* kUsage =
+constexpr const char* kUsageText =
     "usage: tour [--quick] [--out DIR] [--optimizer NAME [--opt KEY=VALUE]...] [--help]\n"
     "  --quick             300 steps per run instead of 5000, no commentary\n"
     "  --out DIR           write tour.svg and tour_loss.svg into DIR (default: .)\n"
-    "  --optimizer NAME    run only this optimizer: gd, sgd, momentum, nesterov, adagrad,\n"
-    "                      rmsprop, adam or adamw\n"
+    "  --optimizer NAME    run only this optimizer: one of descent::optimizer_names()\n"
+    "                      (printed below) or a class name\n"
     "  --opt KEY=VALUE     one of its options (repeatable), e.g. --opt beta1=0.8,\n"
     "                      --opt profile=pytorch; the lr is the best of the grid unless\n"
     "                      --opt lr=VALUE fixes it\n";
+
+/// The usage text, with the optimizer names make_optimizer knows.
+std::string usage() {
+  std::string text = std::string(kUsageText) + "optimizers:";
+  for (const std::string& name : descent::optimizer_names()) text += " " + name;
+  return text + "\n";
+}
 
 int main(int argc, char** argv) {
   bool quick = false;
@@ -481,7 +487,7 @@ int main(int argc, char** argv) {
   std::string chosen;                          // --optimizer
   std::map<std::string, std::string> options;  // --opt
   const auto usage_error = [](const std::string& what) {
-    std::fprintf(stderr, "tour: %s\n%s", what.c_str(), kUsage);
+    std::fprintf(stderr, "tour: %s\n%s", what.c_str(), usage().c_str());
     return 2;
   };
   for (int i = 1; i < argc; ++i) {
@@ -489,7 +495,7 @@ int main(int argc, char** argv) {
     if (arg == "--quick") {
       quick = true;
     } else if (arg == "--help" || arg == "-h") {
-      std::printf("%s", kUsage);
+      std::printf("%s", usage().c_str());
       return 0;
     } else if (arg == "--out" && i + 1 < argc) {
       out = argv[++i];
