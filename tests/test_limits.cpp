@@ -22,6 +22,24 @@ using support::require_message;
 namespace {
 
 constexpr long kMax = std::numeric_limits<long>::max();
+constexpr long kMin = std::numeric_limits<long>::min();
+
+/// CosineAnnealingLR's lr as it was computed before its restart was formed
+/// without 2·T_max (for T_max small enough that 2·T_max fits).
+double cosine_reference(long e, long T_max, double base, double eta_min) {
+  const double pi = 3.141592653589793, span = base - eta_min;
+  const auto cos_at = [&](long x) { return std::cos(pi * double(x) / double(T_max)); };
+  if (e <= T_max) return eta_min + span * (1 + cos_at(e)) / 2;
+  const long r = T_max + 1 + (e - 1 - T_max) / (2 * T_max) * (2 * T_max);
+  const double restart = span * (1 - std::cos(pi / double(T_max))) / 2;
+  if (e == r) return eta_min + restart;
+  return eta_min + restart * ((1 + cos_at(e)) / (1 + cos_at(r)));
+}
+
+const std::vector<long>& extreme_epochs() {
+  static const std::vector<long> epochs{kMin, kMin + 1, -1, 0, 1, 2, kMax / 2, kMax - 1, kMax};
+  return epochs;
+}
 
 }  // namespace
 
@@ -80,4 +98,90 @@ TEST_CASE("limits: MinibatchSampler refuses more samples than a vector can index
   require_message([] { descent::MinibatchSampler(kMax, 2, 1); }, range + std::to_string(kMax));
   require_message([&] { descent::MinibatchSampler(most + 1, kMax, 1); },
                   range + std::to_string(most + 1));
+}
+
+// ---------------------------------------------------------------------------
+// Schedules at the ends of long
+
+TEST_CASE("limits: CosineAnnealingLR forms its restart without 2 * T_max", "[limits][scheduler]") {
+  descent::GradientDescent<double> gd({0.1});
+  // The same bits as before, for T_max where 2·T_max fits.
+  for (const long T_max : {1L, 2L, 7L, 10L, 45L}) {
+    gd.set_lr(0.1);
+    descent::CosineAnnealingLR<double> cosine(gd, T_max, 0.001);
+    for (long e = -3; e <= 12 * T_max + 5; ++e) {
+      INFO("T_max " << T_max << " epoch " << e);
+      CHECK(cosine.lr_at(e) == cosine_reference(e, T_max, 0.1, 0.001));
+    }
+  }
+  // T_max near 2^62 and LONG_MAX: restarts at T_max + 1, finite lrs.
+  for (const long T_max :
+       {(1L << 62) - 1, 1L << 62, (1L << 62) + 1, kMax / 2 + 1, kMax - 1, kMax}) {
+    INFO("T_max " << T_max);
+    gd.set_lr(0.1);
+    descent::CosineAnnealingLR<double> cosine(gd, T_max, 0.001);
+    for (const long e : extreme_epochs()) {
+      const double lr = cosine.lr_at(e);
+      INFO("epoch " << e);
+      CHECK(std::isfinite(lr));
+      CHECK(lr >= 0.001 * (1 - 1e-15));
+      CHECK(lr <= 0.1 * (1 + 1e-15));
+    }
+    if (T_max < kMax) {
+      CHECK(cosine.lr_at(T_max) == 0.001);
+      CHECK_THAT(cosine.lr_at(T_max + 1), Catch::Matchers::WithinRel(0.001, 1e-15));
+    }
+  }
+  // T_max beyond about 1e8: PyTorch's restart factor is 0/0 in double, the
+  // closed form is the value.
+  gd.set_lr(0.1);
+  const long T_wide = 1000000000L;
+  descent::CosineAnnealingLR<double> wide(gd, T_wide, 0.0);
+  for (const long e : {T_wide + 2, T_wide + 7, 2 * T_wide, 3 * T_wide + 9}) {
+    INFO("epoch " << e);
+    CHECK(wide.lr_at(e) ==
+          0.0 + 0.1 * (1 + std::cos(3.141592653589793 * double(e) / double(T_wide))) / 2);
+  }
+}
+
+TEST_CASE("limits: every schedule computes lr_at for any epoch without overflow",
+          "[limits][scheduler]") {
+  descent::GradientDescent<double> gd({0.1});
+  // Parameters at the top of their ranges; each from base lr 0.1 (a
+  // scheduler's construction sets the lr of epoch 0).
+  const auto at = [&gd](double lr) -> descent::Optimizer<double>& {
+    gd.set_lr(lr);
+    return gd;
+  };
+  descent::StepLR<double> step(at(0.1), kMax, 0.5);
+  descent::StepLR<double> step_one(at(0.1), 1, 0.5);
+  descent::MultiStepLR<double> multi(at(0.1), {0, kMax - 1, kMax}, 0.5);
+  descent::ExponentialLR<double> exponential(at(0.1), 0.5);
+  descent::LinearLR<double> linear(at(0.1), 0.5, 1.0, kMax);
+  descent::ConstantLR<double> constant(at(0.1), 0.5, kMax);
+  descent::LambdaLR<double> lambda(at(0.1), [](long) { return 1.0; });
+  descent::OneCycleLR<double> one_cycle(at(0.1), 0.1, kMax);
+  descent::LinearLR<double> warm(at(0.1), 0.5, 1.0, 3);
+  descent::CosineAnnealingLR<double> cosine(gd, kMax);
+  descent::SequentialLR<double> sequential({&warm, &cosine}, {kMax});
+  descent::ConstantLR<double> c2(at(0.1), 0.5, kMax);
+  descent::StepLR<double> s2(gd, kMax - 1, 0.5);
+  descent::ChainedScheduler<double> chained({&c2, &s2});
+  const std::vector<descent::LRScheduler<double>*> all{
+      &step,   &step_one, &multi,     &exponential, &linear, &constant,
+      &lambda, &cosine,   &one_cycle, &sequential,  &chained};
+  for (const auto* s : all) {
+    for (const long e : extreme_epochs()) {
+      INFO(s->name() << " at epoch " << e);
+      CHECK_NOTHROW(s->lr_at(e));
+    }
+  }
+  CHECK(step.lr_at(kMax) == 0.05);
+  CHECK(step.lr_at(kMax - 1) == 0.1);
+  CHECK(step_one.lr_at(kMax) == 0.0);
+  CHECK(multi.lr_at(kMax) == 0.1 * 0.5 * 0.5 * 0.5);
+  CHECK(constant.lr_at(kMax) == 0.1);
+  CHECK(linear.lr_at(kMax) == 0.1);
+  CHECK(sequential.lr_at(kMax) == cosine.lr_at(0));
+  CHECK(chained.lr_at(kMax) == 0.1 * 0.5);
 }
