@@ -24,6 +24,44 @@ namespace {
 constexpr long kMax = std::numeric_limits<long>::max();
 constexpr long kMin = std::numeric_limits<long>::min();
 
+// ---------------------------------------------------------------------------
+// Crafted checkpoints: bytes from the library's own save(), one field
+// overwritten, the trailing CRC-32 recomputed, so only the field is wrong.
+
+/// Where the payload starts: after magic, version, object, scalar size, the
+/// kind name's length (u16 at offset 14), the name, and the u64 length.
+std::size_t payload_at(const std::string& bytes) {
+  const auto k = std::size_t(static_cast<unsigned char>(bytes[14])) |
+                 std::size_t(static_cast<unsigned char>(bytes[15])) << 8;
+  return 24 + k;
+}
+
+/// bytes with value written little-endian at `offset` and the CRC made valid.
+template <typename T>
+std::string patched(std::string bytes, std::size_t offset, T value) {
+  REQUIRE(offset + sizeof(T) <= bytes.size() - 4);
+  std::memcpy(&bytes[offset], &value, sizeof(T));  // little-endian host, as the format
+  const std::uint32_t crc = descent::detail::crc32(
+      reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size() - 4);
+  std::memcpy(&bytes[bytes.size() - 4], &crc, 4);
+  return bytes;
+}
+
+/// Requires that object.load(bytes) throws a CheckpointError with exactly
+/// this message, and that the object's checkpoint is what it was.
+template <typename T>
+void require_refused(T& object, const std::string& bytes, const std::string& message) {
+  const std::string before = support::bytes_of(object);
+  std::istringstream in(bytes);
+  try {
+    object.load(in);
+    FAIL("no CheckpointError; expected: " << message);
+  } catch (const descent::CheckpointError& e) {
+    CHECK(std::string(e.what()) == message);
+  }
+  CHECK(support::bytes_of(object) == before);
+}
+
 /// CosineAnnealingLR's lr as it was computed before its restart was formed
 /// without 2·T_max (for T_max small enough that 2·T_max fits).
 double cosine_reference(long e, long T_max, double base, double eta_min) {
@@ -184,4 +222,208 @@ TEST_CASE("limits: every schedule computes lr_at for any epoch without overflow"
   CHECK(linear.lr_at(kMax) == 0.1);
   CHECK(sequential.lr_at(kMax) == cosine.lr_at(0));
   CHECK(chained.lr_at(kMax) == 0.1 * 0.5);
+}
+
+// ---------------------------------------------------------------------------
+// Enum options
+
+TEMPLATE_TEST_CASE("limits: enum options outside their enumerators are refused", "[limits][errors]",
+                   float, double) {
+  using S = TestType;
+  using descent::EpsPlacement;
+  using descent::MomentumForm;
+  using descent::NonFinite;
+  const auto eps = static_cast<EpsPlacement>(7);
+  const auto form = static_cast<MomentumForm>(-1);
+  const auto nonfinite = static_cast<NonFinite>(9);
+  const std::string nonfinite_range =
+      ": nonfinite must be Propagate (0), Throw (1) or Skip (2), got 9";
+
+  // nonfinite, which every optimizer has.
+  const auto refuses_nonfinite = [&](auto make, const std::string& cls) {
+    require_message(make, "descent::" + cls + nonfinite_range);
+  };
+  refuses_nonfinite(
+      [&] {
+        typename descent::GradientDescent<S>::Options o;
+        o.nonfinite = nonfinite;
+        descent::GradientDescent<S>{o};
+      },
+      "GradientDescent");
+  refuses_nonfinite(
+      [&] {
+        typename descent::SGD<S>::Options o;
+        o.nonfinite = nonfinite;
+        descent::SGD<S>{o};
+      },
+      "SGD");
+  refuses_nonfinite(
+      [&] {
+        typename descent::Momentum<S>::Options o;
+        o.nonfinite = nonfinite;
+        descent::Momentum<S>{o};
+      },
+      "Momentum");
+  refuses_nonfinite(
+      [&] {
+        typename descent::Nesterov<S>::Options o;
+        o.nonfinite = nonfinite;
+        descent::Nesterov<S>{o};
+      },
+      "Nesterov");
+  refuses_nonfinite(
+      [&] {
+        typename descent::AdaGrad<S>::Options o;
+        o.nonfinite = nonfinite;
+        descent::AdaGrad<S>{o};
+      },
+      "AdaGrad");
+  refuses_nonfinite(
+      [&] {
+        typename descent::RMSprop<S>::Options o;
+        o.nonfinite = nonfinite;
+        descent::RMSprop<S>{o};
+      },
+      "RMSprop");
+  refuses_nonfinite(
+      [&] {
+        typename descent::Adam<S>::Options o;
+        o.nonfinite = nonfinite;
+        descent::Adam<S>{o};
+      },
+      "Adam");
+  refuses_nonfinite(
+      [&] {
+        typename descent::AdamW<S>::Options o;
+        o.nonfinite = nonfinite;
+        descent::AdamW<S>{o};
+      },
+      "AdamW");
+
+  // eps_placement: Adam takes all three, AdaGrad and RMSprop the first two.
+  require_message(
+      [&] {
+        typename descent::Adam<S>::Options o;
+        o.eps_placement = eps;
+        descent::Adam<S>{o};
+      },
+      "descent::Adam: eps_placement must be InsideSqrt (0), OutsideSqrt (1) or EpsHat (2), got 7");
+  require_message(
+      [&] {
+        typename descent::AdamW<S>::Options o;
+        o.eps_placement = static_cast<EpsPlacement>(3);
+        descent::AdamW<S>{o};
+      },
+      "descent::AdamW: eps_placement must be InsideSqrt (0), OutsideSqrt (1) or EpsHat (2), got "
+      "3");
+  require_message(
+      [&] {
+        typename descent::AdaGrad<S>::Options o;
+        o.eps_placement = eps;
+        descent::AdaGrad<S>{o};
+      },
+      "descent::AdaGrad: eps_placement must be InsideSqrt (0) or OutsideSqrt (1), got 7");
+  require_message(
+      [&] {
+        typename descent::RMSprop<S>::Options o;
+        o.eps_placement = eps;
+        descent::RMSprop<S>{o};
+      },
+      "descent::RMSprop: eps_placement must be InsideSqrt (0) or OutsideSqrt (1), got 7");
+
+  // momentum_form, also where momentum is 0 and the form unused.
+  require_message(
+      [&] {
+        typename descent::SGD<S>::Options o;
+        o.momentum_form = form;
+        descent::SGD<S>{o};
+      },
+      "descent::SGD: momentum_form must be Keras (0) or PyTorch (1), got -1");
+  require_message(
+      [&] {
+        typename descent::RMSprop<S>::Options o;
+        o.momentum = S(0.9);
+        o.momentum_form = static_cast<MomentumForm>(2);
+        descent::RMSprop<S>{o};
+      },
+      "descent::RMSprop: momentum_form must be Keras (0) or PyTorch (1), got 2");
+
+  // Every enumerator itself is accepted.
+  for (const auto n : {NonFinite::Propagate, NonFinite::Throw, NonFinite::Skip}) {
+    typename descent::GradientDescent<S>::Options o;
+    o.nonfinite = n;
+    CHECK_NOTHROW(descent::GradientDescent<S>{o});
+  }
+  for (const auto p : {EpsPlacement::InsideSqrt, EpsPlacement::OutsideSqrt, EpsPlacement::EpsHat}) {
+    typename descent::Adam<S>::Options o;
+    o.eps_placement = p;
+    CHECK_NOTHROW(descent::Adam<S>{o});
+  }
+  for (const auto f : {MomentumForm::Keras, MomentumForm::PyTorch}) {
+    typename descent::SGD<S>::Options o;
+    o.momentum_form = f;
+    CHECK_NOTHROW(descent::SGD<S>{o});
+  }
+}
+
+TEST_CASE("limits: make_optimizer still reads every enumerator and refuses other words",
+          "[limits][make_optimizer]") {
+  for (const char* p : {"inside_sqrt", "OutsideSqrt", "eps_hat"}) {
+    const auto opt = descent::make_optimizer<double>("adam", {{"eps_placement", p}});
+    CHECK(opt->name() == "Adam");
+  }
+  for (const char* n : {"propagate", "throw", "Skip"}) {
+    CHECK_NOTHROW(descent::make_optimizer<float>("rmsprop", {{"nonfinite", n}}));
+  }
+  require_message(
+      [] {
+        descent::make_optimizer<double>("sgd", {{"momentum_form", "7"}});
+      },
+      "descent::make_optimizer: SGD option momentum_form='7' is not a MomentumForm; valid "
+      "values: keras, pytorch");
+}
+
+TEST_CASE("limits: scheduler enum arguments outside their enumerators are refused",
+          "[limits][scheduler][errors]") {
+  descent::GradientDescent<double> gd({0.1});
+  using O = descent::OneCycleLR<double>;
+  O::Options o;
+  o.anneal_strategy = static_cast<O::Anneal>(-3);
+  require_message([&] { O(gd, 0.1, 100, o); },
+                  "descent::OneCycleLR: anneal_strategy must be cos (0) or linear (1), got -3");
+  using P = descent::ReduceLROnPlateau<double>;
+  P::Options p;
+  p.mode = static_cast<P::Mode>(-1);
+  require_message([&] { P(gd, p); },
+                  "descent::ReduceLROnPlateau: mode must be min (0) or max (1), got -1");
+  p = {};
+  p.threshold_mode = static_cast<P::ThresholdMode>(5);
+  require_message([&] { P(gd, p); },
+                  "descent::ReduceLROnPlateau: threshold_mode must be rel (0) or abs (1), got 5");
+  CHECK(gd.lr() == 0.1);
+}
+
+TEST_CASE("limits: enum fields of scheduler checkpoints are checked before they are cast",
+          "[limits][scheduler][checkpoint]") {
+  descent::GradientDescent<double> gd({0.1});
+  descent::OneCycleLR<double> one_cycle(gd, 0.5, 10);
+  std::string bytes = support::bytes_of(one_cycle);
+  // OneCycleLR's parameters: total_steps i64, pct_start f64, anneal_strategy u32.
+  const std::size_t anneal_at = payload_at(bytes) + 24 + 16;
+  require_refused(one_cycle, patched<std::uint32_t>(bytes, anneal_at, 2),
+                  "descent::OneCycleLR::load: descent::OneCycleLR: anneal_strategy must be cos "
+                  "(0) or linear (1), got 2");
+  require_refused(one_cycle, patched<std::uint32_t>(bytes, anneal_at, 0xFFFFFFFFu),
+                  "descent::OneCycleLR::load: descent::OneCycleLR: anneal_strategy must be cos "
+                  "(0) or linear (1), got 4294967295");
+
+  descent::ReduceLROnPlateau<double> plateau(gd);
+  bytes = support::bytes_of(plateau);
+  const std::size_t at = payload_at(bytes);
+  require_refused(plateau, patched<std::uint32_t>(bytes, at + 32, 0x80000000u),
+                  "descent::ReduceLROnPlateau::load: descent::ReduceLROnPlateau: mode must be "
+                  "min (0) or max (1), got 2147483648");
+  require_refused(plateau, patched<std::uint32_t>(bytes, at + 60, 2),
+                  "descent::ReduceLROnPlateau::load: descent::ReduceLROnPlateau: "
+                  "threshold_mode must be rel (0) or abs (1), got 2");
 }

@@ -168,11 +168,11 @@ class ReduceLROnPlateau {
     const double best = r.f64("best");
     const std::int64_t bad = r.i64("num_bad_epochs"), cooling = r.i64("cooldown_counter");
     Options o;
-    o.mode = static_cast<Mode>(r.u32("mode"));
+    const std::uint32_t mode = r.u32("mode");
     o.factor = r.f64("factor");
     o.patience = static_cast<long>(r.i64("patience"));
     o.threshold = r.f64("threshold");
-    o.threshold_mode = static_cast<ThresholdMode>(r.u32("threshold_mode"));
+    const std::uint32_t threshold_mode = r.u32("threshold_mode");
     o.cooldown = static_cast<long>(r.i64("cooldown"));
     o.eps = r.f64("eps");
     const std::uint32_t n = r.u32("optimizer count");
@@ -196,6 +196,9 @@ class ReduceLROnPlateau {
       r.fail("a negative or too large epoch or counter");
     }
     try {
+      check_modes(mode, threshold_mode);
+      o.mode = static_cast<Mode>(mode);
+      o.threshold_mode = static_cast<ThresholdMode>(threshold_mode);
       check(o, n);
     } catch (const std::invalid_argument& e) {
       r.fail(e.what());
@@ -221,17 +224,11 @@ class ReduceLROnPlateau {
 
  private:
   static void check(const Options& o, std::size_t n) {
-    if (o.mode != Mode::min && o.mode != Mode::max) {
-      detail::throw_invalid(kName, "mode", "min (0) or max (1)", static_cast<int>(o.mode));
-    }
+    check_modes(o.mode, o.threshold_mode);
     if (!(o.factor >= 0 && o.factor < 1))
       detail::throw_invalid(kName, "factor", "in [0, 1)", o.factor);
     detail::check_at_least(kName, "patience", o.patience, 0);
     detail::check_nonnegative(kName, "threshold", o.threshold);
-    if (o.threshold_mode != ThresholdMode::rel && o.threshold_mode != ThresholdMode::abs) {
-      detail::throw_invalid(kName, "threshold_mode", "rel (0) or abs (1)",
-                            static_cast<int>(o.threshold_mode));
-    }
     detail::check_at_least(kName, "cooldown", o.cooldown, 0);
     if (o.min_lr.size() != n) {
       detail::throw_invalid(kName, "the number of min_lr values",
@@ -239,6 +236,14 @@ class ReduceLROnPlateau {
     }
     for (const double m : o.min_lr) detail::check_nonnegative(kName, "min_lr", m);
     detail::check_nonnegative(kName, "eps", o.eps);
+  }
+
+  /// A Mode and a ThresholdMode, or the numbers that stand for them in a
+  /// checkpoint.
+  template <typename M, typename T>
+  static void check_modes(M mode, T threshold_mode) {
+    detail::check_enum(kName, "mode", mode, {"min", "max"});
+    detail::check_enum(kName, "threshold_mode", threshold_mode, {"rel", "abs"});
   }
 
   double worst() const {
