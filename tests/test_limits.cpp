@@ -47,6 +47,13 @@ std::string patched(std::string bytes, std::size_t offset, T value) {
   return bytes;
 }
 
+/// The payload offset of the child payload that follows the kind name `kind`.
+std::size_t child_payload_at(const std::string& bytes, const std::string& kind) {
+  const std::size_t at = bytes.find(kind, payload_at(bytes));
+  REQUIRE(at != std::string::npos);
+  return at + kind.size();
+}
+
 /// Requires that object.load(bytes) throws a CheckpointError with exactly
 /// this message, and that the object's checkpoint is what it was.
 template <typename T>
@@ -61,6 +68,36 @@ void require_refused(T& object, const std::string& bytes, const std::string& mes
   }
   CHECK(support::bytes_of(object) == before);
 }
+
+template <typename T>
+void load_bytes(T& object, const std::string& bytes) {
+  std::istringstream in(bytes);
+  object.load(in);
+}
+
+/// Requires that f() throws std::overflow_error with exactly this message.
+void require_overflow(const std::function<void()>& f, const std::string& message) {
+  try {
+    f();
+  } catch (const std::overflow_error& e) {
+    CHECK(std::string(e.what()) == message);
+    return;
+  }
+  FAIL("no std::overflow_error thrown; expected: " << message);
+}
+
+/// A schedule that can be put at any epoch, to reach the last one.
+class Settable : public descent::LRScheduler<double> {
+ public:
+  explicit Settable(descent::Optimizer<double>& o) : LRScheduler<double>(o) { apply(0); }
+  void set_epoch(long e) { apply(e); }
+  std::string_view name() const noexcept override { return "Settable"; }
+
+ protected:
+  double compute_lr(long e, std::size_t i) const override {
+    return double(base_lr(i)) / (1.0 + std::abs(double(e)));
+  }
+};
 
 /// CosineAnnealingLR's lr as it was computed before its restart was formed
 /// without 2·T_max (for T_max small enough that 2·T_max fits).
@@ -222,6 +259,22 @@ TEST_CASE("limits: every schedule computes lr_at for any epoch without overflow"
   CHECK(linear.lr_at(kMax) == 0.1);
   CHECK(sequential.lr_at(kMax) == cosine.lr_at(0));
   CHECK(chained.lr_at(kMax) == 0.1 * 0.5);
+}
+
+TEST_CASE("limits: step() at the largest epoch refuses and changes nothing",
+          "[limits][scheduler]") {
+  descent::GradientDescent<double> gd({0.1});
+  Settable s(gd);
+  s.set_epoch(kMax - 1);
+  s.step();
+  CHECK(s.epoch() == kMax);
+  const double lr = gd.lr();
+  require_overflow([&] { s.step(); },
+                   "descent::Settable::step: epoch 9223372036854775807 is the largest a long "
+                   "holds; there is no next epoch");
+  CHECK(s.epoch() == kMax);
+  CHECK(gd.lr() == lr);
+  CHECK(s.last_lr() == lr);
 }
 
 // ---------------------------------------------------------------------------
@@ -426,4 +479,136 @@ TEST_CASE("limits: enum fields of scheduler checkpoints are checked before they 
   require_refused(plateau, patched<std::uint32_t>(bytes, at + 60, 2),
                   "descent::ReduceLROnPlateau::load: descent::ReduceLROnPlateau: "
                   "threshold_mode must be rel (0) or abs (1), got 2");
+}
+
+// ---------------------------------------------------------------------------
+// Scheduler checkpoints: what no run could have saved
+
+TEST_CASE("limits: scheduler checkpoints refuse an epoch the next step would overflow",
+          "[limits][scheduler][checkpoint]") {
+  descent::GradientDescent<double> gd({0.1});
+  descent::StepLR<double> saved(gd, 3, 0.5);
+  saved.step();
+  const std::string bytes = support::bytes_of(saved);
+  const std::size_t epoch_at = payload_at(bytes);
+
+  descent::StepLR<double> target(gd, 4, 0.25);
+  require_refused(target, patched<std::int64_t>(bytes, epoch_at, kMax),
+                  "descent::StepLR::load: epoch 9223372036854775807 is not in [0, "
+                  "9223372036854775806] (the next step would overflow)");
+  require_refused(target, patched<std::int64_t>(bytes, epoch_at, -1),
+                  "descent::StepLR::load: epoch -1 is not in [0, 9223372036854775806]");
+  require_refused(target, patched<std::int64_t>(bytes, epoch_at, std::int64_t(kMin)),
+                  "descent::StepLR::load: epoch -9223372036854775808 is not in [0, "
+                  "9223372036854775806]");
+  CHECK(target.epoch() == 0);
+  CHECK(target.step_size() == 4);
+
+  // The last epoch that can be stepped loads; its step reaches LONG_MAX, and
+  // the step after that is refused.
+  load_bytes(target, patched<std::int64_t>(bytes, epoch_at, kMax - 1));
+  CHECK(target.epoch() == kMax - 1);
+  target.step();
+  CHECK(target.epoch() == kMax);
+  CHECK(gd.lr() == 0.1 * std::pow(0.5, double(kMax / 3)));
+  CHECK_THROWS_AS(target.step(), std::overflow_error);
+  CHECK(target.epoch() == kMax);
+}
+
+TEST_CASE("limits: a OneCycleLR checkpoint past total_steps is refused",
+          "[limits][scheduler][checkpoint]") {
+  descent::GradientDescent<double> gd({0.1});
+  descent::OneCycleLR<double> saved(gd, 0.5, 10);
+  const std::string bytes = support::bytes_of(saved);
+  const std::size_t epoch_at = payload_at(bytes);
+  descent::OneCycleLR<double> target(gd, 0.25, 20);
+  require_refused(target, patched<std::int64_t>(bytes, epoch_at, 11),
+                  "descent::OneCycleLR::load: epoch 11 is past total_steps 10");
+  require_refused(target, patched<std::int64_t>(bytes, epoch_at, kMax - 1),
+                  "descent::OneCycleLR::load: epoch 9223372036854775806 is past total_steps 10");
+  // Step T itself is a state step() reaches.
+  load_bytes(target, patched<std::int64_t>(bytes, epoch_at, 10));
+  CHECK(target.epoch() == 10);
+  CHECK(target.total_steps() == 10);
+  CHECK_THROWS_AS(target.step(), std::invalid_argument);
+}
+
+TEST_CASE("limits: ReduceLROnPlateau checkpoints refuse counters no step leaves",
+          "[limits][scheduler][checkpoint]") {
+  descent::GradientDescent<double> gd({0.1});
+  descent::ReduceLROnPlateau<double>::Options o;
+  o.patience = 3;
+  o.cooldown = 2;
+  descent::ReduceLROnPlateau<double> saved(gd, o);
+  saved.step(1.0);
+  saved.step(2.0);
+  const std::string bytes = support::bytes_of(saved);
+  // Payload: epoch i64, best f64, num_bad_epochs i64, cooldown_counter i64,
+  // mode u32, factor f64, patience i64, threshold f64, threshold_mode u32,
+  // cooldown i64, …
+  const std::size_t at = payload_at(bytes);
+  const std::size_t epoch = at, bad = at + 16, cooling = at + 24, patience = at + 44,
+                    cooldown = at + 64;
+  descent::ReduceLROnPlateau<double> target(gd);
+  const std::string who = "descent::ReduceLROnPlateau::load: ";
+  require_refused(target, patched<std::int64_t>(bytes, epoch, kMax),
+                  who +
+                      "epoch 9223372036854775807 is not in [0, 9223372036854775806] (the next "
+                      "step would overflow)");
+  require_refused(target, patched<std::int64_t>(bytes, epoch, -2),
+                  who + "epoch -2 is not in [0, 9223372036854775806]");
+  require_refused(target, patched<std::int64_t>(bytes, bad, 4),
+                  who + "num_bad_epochs 4 is not in [0, 3] (more than patience)");
+  require_refused(target, patched<std::int64_t>(bytes, bad, -1),
+                  who + "num_bad_epochs -1 is not in [0, 3]");
+  require_refused(target, patched<std::int64_t>(bytes, cooling, 3),
+                  who + "cooldown_counter 3 is not in [0, 2] (more than cooldown)");
+  require_refused(target, patched<std::int64_t>(bytes, cooling, std::int64_t(kMin)),
+                  who + "cooldown_counter -9223372036854775808 is not in [0, 2]");
+  require_refused(target, patched<std::int64_t>(bytes, patience, -1),
+                  who + "patience -1 is not in [0, 9223372036854775807]");
+  require_refused(target, patched<std::int64_t>(bytes, cooldown, -5),
+                  who + "cooldown -5 is not in [0, 9223372036854775807]");
+  CHECK(target.epoch() == 0);
+
+  // The largest values a run can leave load, and their next step neither
+  // overflows nor reduces the lr.
+  std::string top = patched<std::int64_t>(bytes, patience, kMax);
+  top = patched<std::int64_t>(top, bad, kMax);
+  top = patched<std::int64_t>(top, epoch, kMax - 1);
+  load_bytes(target, top);
+  CHECK(target.num_bad_epochs() == kMax);
+  gd.set_lr(0.1);
+  target.step(NAN);  // not better: a bad epoch
+  CHECK(target.num_bad_epochs() == kMax);
+  CHECK(target.epoch() == kMax);
+  CHECK(gd.lr() == 0.1);
+  require_overflow([&] { target.step(1.0); },
+                   "descent::ReduceLROnPlateau::step: epoch 9223372036854775807 is the largest a "
+                   "long holds; there is no next epoch");
+  CHECK(target.epoch() == kMax);
+  CHECK(target.num_bad_epochs() == kMax);
+}
+
+TEST_CASE("limits: SequentialLR and ChainedScheduler check their children's epochs",
+          "[limits][scheduler][checkpoint]") {
+  descent::GradientDescent<double> gd({0.1});
+  descent::LinearLR<double> warm(gd, 0.5, 1.0, 3);
+  descent::StepLR<double> decay(gd, 4, 0.5);
+  descent::SequentialLR<double> sequential({&warm, &decay}, {3});
+  std::string bytes = support::bytes_of(sequential);
+  require_refused(sequential, patched<std::int64_t>(bytes, child_payload_at(bytes, "StepLR"), kMax),
+                  "descent::SequentialLR::load: schedulers[1].epoch 9223372036854775807 is not in "
+                  "[0, 9223372036854775806] (the next step would overflow)");
+  require_refused(sequential, patched<std::int64_t>(bytes, payload_at(bytes), kMax),
+                  "descent::SequentialLR::load: epoch 9223372036854775807 is not in [0, "
+                  "9223372036854775806] (the next step would overflow)");
+
+  descent::ConstantLR<double> constant(gd, 0.5, 2);
+  descent::ExponentialLR<double> exponential(gd, 0.9);
+  descent::ChainedScheduler<double> chained({&constant, &exponential});
+  bytes = support::bytes_of(chained);
+  require_refused(chained, patched<std::int64_t>(bytes, child_payload_at(bytes, "ConstantLR"), -7),
+                  "descent::ChainedScheduler::load: schedulers[0].epoch -7 is not in [0, "
+                  "9223372036854775806]");
 }

@@ -134,7 +134,7 @@ class OneCycleLR : public LRScheduler<Scalar_> {
     for (const double m : max_lrs_) w.f64(m);
   }
 
-  std::function<void()> stage_params(detail::Reader& r) override {
+  std::function<void()> stage_params_at(detail::Reader& r, long epoch) override {
     const std::int64_t total = r.i64("total_steps");
     Options o;
     o.pct_start = r.f64("pct_start");
@@ -153,6 +153,10 @@ class OneCycleLR : public LRScheduler<Scalar_> {
       check(max_lrs, this->num_optimizers(), static_cast<long>(total), o);
     } catch (const std::invalid_argument& e) {
       r.fail(e.what());
+    }
+    // step() refuses to go past total_steps, so no run saves a later epoch.
+    if (epoch > total) {
+      r.fail("epoch " + std::to_string(epoch) + " is past total_steps " + std::to_string(total));
     }
     return [this, total, o, max_lrs] {
       total_steps_ = static_cast<long>(total);
