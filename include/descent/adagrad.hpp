@@ -111,7 +111,8 @@ class AdaGrad : public detail::OptimizerBase<AdaGrad<Scalar_>, Scalar_> {
     detail::check_nonnegative(kName, "initial_accumulator", o.initial_accumulator);
     detail::check_nonnegative(kName, "lr_decay", o.lr_decay);
     detail::check_not_eps_hat(kName, o.eps_placement);
-    detail::check_nonnegative(kName, "weight_decay", o.weight_decay);
+    detail::check_enum(kName, "eps_placement", o.eps_placement, 2);
+    detail::check_common_options(kName, o);
     return o;
   }
   template <typename Self>

@@ -103,7 +103,8 @@ class AdamFamily : public OptimizerBase<AdamFamily<Scalar_, kAdamW>, Scalar_> {
     check_unit_interval(kClass, "beta1", o.beta1);
     check_unit_interval(kClass, "beta2", o.beta2);
     check_nonnegative(kClass, "eps", o.eps);
-    check_nonnegative(kClass, "weight_decay", o.weight_decay);
+    check_enum(kClass, "eps_placement", o.eps_placement);
+    check_common_options(kClass, o);
     return o;
   }
 

@@ -54,10 +54,19 @@ class CosineAnnealingLR : public LRScheduler<Scalar_> {
   double compute_lr(long e, std::size_t i) const override {
     const double base = double(this->base_lr(i)), span = base - eta_min_;
     if (e <= T_max_) return eta_min_ + span * (1 + cos_at(e)) / 2;
-    const long r = T_max_ + 1 + (e - 1 - T_max_) / (2 * T_max_) * (2 * T_max_);
+    // The last restart r = (2k + 1)·T_max + 1 <= e, formed without 2·T_max,
+    // which a long cannot hold for T_max > LONG_MAX / 2: k·T_max <= (e − 1 −
+    // T_max) / 2, so every term stays within [0, e].
+    const long k = (e - 1 - T_max_) / T_max_ / 2;
+    const long r = T_max_ + 1 + 2 * (k * T_max_);
     const double restart = span * (1 - std::cos(kPi / double(T_max_))) / 2;
     if (e == r) return eta_min_ + restart;
-    return eta_min_ + restart * ((1 + cos_at(e)) / (1 + cos_at(r)));
+    // 1 + cos(π·r / T_max) = 1 − cos(π / T_max), so this is the closed form
+    // in PyTorch's rounding; for T_max beyond about 10⁸ that denominator
+    // rounds to 0, and the closed form itself is the value.
+    const double denominator = 1 + cos_at(r);
+    if (denominator == 0) return eta_min_ + span * (1 + cos_at(e)) / 2;
+    return eta_min_ + restart * ((1 + cos_at(e)) / denominator);
   }
 
   void write_params(detail::Writer& w) const override {

@@ -80,7 +80,7 @@ class GradientDescent : public detail::OptimizerBase<GradientDescent<Scalar_>, S
  private:
   static const Options& checked(const Options& o) {
     detail::check_nonnegative(kName, "lr", o.lr);
-    detail::check_nonnegative(kName, "weight_decay", o.weight_decay);
+    detail::check_common_options(kName, o);
     return o;
   }
   template <typename Self>

@@ -134,11 +134,11 @@ class OneCycleLR : public LRScheduler<Scalar_> {
     for (const double m : max_lrs_) w.f64(m);
   }
 
-  std::function<void()> stage_params(detail::Reader& r) override {
+  std::function<void()> stage_params_at(detail::Reader& r, long epoch) override {
     const std::int64_t total = r.i64("total_steps");
     Options o;
     o.pct_start = r.f64("pct_start");
-    o.anneal_strategy = static_cast<Anneal>(r.u32("anneal_strategy"));
+    const std::uint32_t anneal = r.u32("anneal_strategy");
     o.div_factor = r.f64("div_factor");
     o.final_div_factor = r.f64("final_div_factor");
     const std::uint32_t three = r.u32("three_phase");
@@ -148,9 +148,15 @@ class OneCycleLR : public LRScheduler<Scalar_> {
     for (double& m : max_lrs) m = r.f64("max_lr");
     if (total > std::numeric_limits<long>::max()) r.fail("total_steps is out of range");
     try {
+      check_anneal(anneal);
+      o.anneal_strategy = static_cast<Anneal>(anneal);
       check(max_lrs, this->num_optimizers(), static_cast<long>(total), o);
     } catch (const std::invalid_argument& e) {
       r.fail(e.what());
+    }
+    // step() refuses to go past total_steps, so no run saves a later epoch.
+    if (epoch > total) {
+      r.fail("epoch " + std::to_string(epoch) + " is past total_steps " + std::to_string(total));
     }
     return [this, total, o, max_lrs] {
       total_steps_ = static_cast<long>(total);
@@ -174,12 +180,15 @@ class OneCycleLR : public LRScheduler<Scalar_> {
     if (!(o.pct_start >= 0 && o.pct_start <= 1)) {
       detail::throw_invalid(kName, "pct_start", "in [0, 1]", o.pct_start);
     }
-    if (o.anneal_strategy != Anneal::cos && o.anneal_strategy != Anneal::linear) {
-      detail::throw_invalid(kName, "anneal_strategy", "cos (0) or linear (1)",
-                            static_cast<int>(o.anneal_strategy));
-    }
+    check_anneal(o.anneal_strategy);
     detail::check_positive(kName, "div_factor", o.div_factor);
     detail::check_positive(kName, "final_div_factor", o.final_div_factor);
+  }
+
+  /// An Anneal, or the number that stands for one in a checkpoint.
+  template <typename T>
+  static void check_anneal(T anneal) {
+    detail::check_enum(kName, "anneal_strategy", anneal, {"cos", "linear"});
   }
 
   /// PyTorch's initial_lr, max_lr / div_factor, is the base lr.

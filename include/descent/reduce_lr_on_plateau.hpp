@@ -90,12 +90,20 @@ class ReduceLROnPlateau {
   }
 
   /// Ends an epoch whose metric (say the validation loss) is `metric`.
+  /// \throws std::overflow_error if epoch() is already the largest long;
+  ///   nothing is then changed.
   void step(double metric) {
+    if (epoch_ == std::numeric_limits<long>::max()) {
+      throw std::overflow_error(who("step") + ": epoch " + std::to_string(epoch_) +
+                                " is the largest a long holds; there is no next epoch");
+    }
     ++epoch_;
     if (better(metric)) {
       best_ = metric;
       num_bad_epochs_ = 0;
-    } else {
+    } else if (num_bad_epochs_ < std::numeric_limits<long>::max()) {
+      // The count stays <= patience + 1; only patience = LONG_MAX lets it
+      // reach LONG_MAX, where it stays: that patience never runs out.
       ++num_bad_epochs_;
     }
     if (cooldown_counter_ > 0) {
@@ -168,12 +176,12 @@ class ReduceLROnPlateau {
     const double best = r.f64("best");
     const std::int64_t bad = r.i64("num_bad_epochs"), cooling = r.i64("cooldown_counter");
     Options o;
-    o.mode = static_cast<Mode>(r.u32("mode"));
+    const std::uint32_t mode = r.u32("mode");
     o.factor = r.f64("factor");
-    o.patience = static_cast<long>(r.i64("patience"));
+    const std::int64_t patience = r.i64("patience");
     o.threshold = r.f64("threshold");
-    o.threshold_mode = static_cast<ThresholdMode>(r.u32("threshold_mode"));
-    o.cooldown = static_cast<long>(r.i64("cooldown"));
+    const std::uint32_t threshold_mode = r.u32("threshold_mode");
+    const std::int64_t cooldown = r.i64("cooldown");
     o.eps = r.f64("eps");
     const std::uint32_t n = r.u32("optimizer count");
     if (n != optimizers_.size()) {
@@ -191,20 +199,31 @@ class ReduceLROnPlateau {
       last[i] = static_cast<Scalar>(lr);
     }
     r.finish();
-    if (epoch < 0 || bad < 0 || cooling < 0 || epoch > std::numeric_limits<long>::max() ||
-        bad > std::numeric_limits<long>::max() || cooling > std::numeric_limits<long>::max()) {
-      r.fail("a negative or too large epoch or counter");
-    }
+    constexpr long kMax = std::numeric_limits<long>::max();
+    o.patience = detail::checked_counter(r, "patience", patience, 0, kMax);
+    o.cooldown = detail::checked_counter(r, "cooldown", cooldown, 0, kMax);
     try {
+      check_modes(mode, threshold_mode);
+      o.mode = static_cast<Mode>(mode);
+      o.threshold_mode = static_cast<ThresholdMode>(threshold_mode);
       check(o, n);
     } catch (const std::invalid_argument& e) {
       r.fail(e.what());
     }
+    // What step() can leave: an epoch it can advance, at most patience bad
+    // epochs (one more reduces the lr and restarts the count) and at most
+    // cooldown epochs of cooldown.
+    const long loaded_epoch =
+        detail::checked_counter(r, "epoch", epoch, 0, kMax - 1, "the next step would overflow");
+    const long loaded_bad =
+        detail::checked_counter(r, "num_bad_epochs", bad, 0, o.patience, "more than patience");
+    const long loaded_cooling = detail::checked_counter(r, "cooldown_counter", cooling, 0,
+                                                        o.cooldown, "more than cooldown");
     if (std::isnan(best)) r.fail("best is NaN");
-    epoch_ = static_cast<long>(epoch);
+    epoch_ = loaded_epoch;
     best_ = best;
-    num_bad_epochs_ = static_cast<long>(bad);
-    cooldown_counter_ = static_cast<long>(cooling);
+    num_bad_epochs_ = loaded_bad;
+    cooldown_counter_ = loaded_cooling;
     options_ = o;
     last_lrs_ = last;
   }
@@ -221,17 +240,11 @@ class ReduceLROnPlateau {
 
  private:
   static void check(const Options& o, std::size_t n) {
-    if (o.mode != Mode::min && o.mode != Mode::max) {
-      detail::throw_invalid(kName, "mode", "min (0) or max (1)", static_cast<int>(o.mode));
-    }
+    check_modes(o.mode, o.threshold_mode);
     if (!(o.factor >= 0 && o.factor < 1))
       detail::throw_invalid(kName, "factor", "in [0, 1)", o.factor);
     detail::check_at_least(kName, "patience", o.patience, 0);
     detail::check_nonnegative(kName, "threshold", o.threshold);
-    if (o.threshold_mode != ThresholdMode::rel && o.threshold_mode != ThresholdMode::abs) {
-      detail::throw_invalid(kName, "threshold_mode", "rel (0) or abs (1)",
-                            static_cast<int>(o.threshold_mode));
-    }
     detail::check_at_least(kName, "cooldown", o.cooldown, 0);
     if (o.min_lr.size() != n) {
       detail::throw_invalid(kName, "the number of min_lr values",
@@ -239,6 +252,14 @@ class ReduceLROnPlateau {
     }
     for (const double m : o.min_lr) detail::check_nonnegative(kName, "min_lr", m);
     detail::check_nonnegative(kName, "eps", o.eps);
+  }
+
+  /// A Mode and a ThresholdMode, or the numbers that stand for them in a
+  /// checkpoint.
+  template <typename M, typename T>
+  static void check_modes(M mode, T threshold_mode) {
+    detail::check_enum(kName, "mode", mode, {"min", "max"});
+    detail::check_enum(kName, "threshold_mode", threshold_mode, {"rel", "abs"});
   }
 
   double worst() const {

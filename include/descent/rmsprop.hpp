@@ -127,8 +127,10 @@ class RMSprop : public detail::OptimizerBase<RMSprop<Scalar_>, Scalar_> {
     detail::check_unit_interval(kName, "rho", o.rho);
     detail::check_nonnegative(kName, "eps", o.eps);
     detail::check_not_eps_hat(kName, o.eps_placement);
+    detail::check_enum(kName, "eps_placement", o.eps_placement, 2);
     detail::check_unit_interval(kName, "momentum", o.momentum);
-    detail::check_nonnegative(kName, "weight_decay", o.weight_decay);
+    detail::check_enum(kName, "momentum_form", o.momentum_form);
+    detail::check_common_options(kName, o);
     return o;
   }
 

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <functional>
 #include <initializer_list>
+#include <limits>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -82,6 +83,20 @@ inline void check_milestones(std::string_view cls, const std::vector<long>& mile
   }
 }
 
+/// A counter of a checkpoint (an epoch, a count of epochs) as a long in
+/// [lowest, highest]; otherwise fails with "<field> <value> is not in
+/// [lowest, highest]", followed by "(<above>)" for a value above highest.
+inline long checked_counter(const Reader& r, const std::string& field, std::int64_t value,
+                            long lowest, long highest, const std::string& above = "") {
+  if (value < lowest || value > highest) {
+    std::string message = field + " " + std::to_string(value) + " is not in [" +
+                          std::to_string(lowest) + ", " + std::to_string(highest) + "]";
+    if (value > highest && !above.empty()) message.append(" (").append(above).append(")");
+    r.fail(message);
+  }
+  return static_cast<long>(value);
+}
+
 /// start·γ·γ·…·γ (k factors), formed left to right as PyTorch's recursive
 /// schedules do, so that the rounding is PyTorch's; past 100 000 factors,
 /// which no real run reaches, start·γᵏ.
@@ -116,9 +131,16 @@ class LRScheduler {
 
   /// Advances one epoch and sets every optimizer's lr for it.
   /// \throws std::invalid_argument if the schedule gives a negative or
-  ///   non-finite lr (or, for OneCycleLR, runs past its total steps); epoch
-  ///   and every lr are then unchanged.
-  void step() { apply(epoch_ + 1); }
+  ///   non-finite lr (or, for OneCycleLR, runs past its total steps);
+  ///   std::overflow_error if epoch() is already the largest long. Epoch and
+  ///   every lr are then unchanged.
+  void step() {
+    if (epoch_ == std::numeric_limits<long>::max()) {
+      throw std::overflow_error(who("step") + ": epoch " + std::to_string(epoch_) +
+                                " is the largest a long holds; there is no next epoch");
+    }
+    apply(epoch_ + 1);
+  }
 
   /// Epochs stepped since construction (0 right after it).
   long epoch() const noexcept { return epoch_; }
@@ -223,6 +245,14 @@ class LRScheduler {
     return [] {};
   }
 
+  /// As stage_params, for a checkpoint whose epoch is `epoch`: a schedule
+  /// whose parameters bound the epoch (OneCycleLR) overrides this one, to
+  /// refuse an epoch its parameters do not allow. By default stage_params(r).
+  virtual std::function<void()> stage_params_at(detail::Reader& r, long epoch) {
+    static_cast<void>(epoch);
+    return stage_params(r);
+  }
+
   /// Sets the lr of epoch e on every optimizer and makes e current; does
   /// nothing if it throws. Derived constructors call apply(0) once their
   /// schedule is set up.
@@ -314,12 +344,13 @@ class LRScheduler {
              std::to_string(children.size()));
     }
     std::vector<std::function<void()>> commits;
-    for (LRScheduler* c : children) {
+    for (std::size_t k = 0; k < children.size(); ++k) {
+      LRScheduler* c = children[k];
       const std::string kind = r.name("scheduler kind");
       if (kind != c->name()) {
         r.fail("the checkpoint holds a " + kind + " where this holds a " + std::string(c->name()));
       }
-      commits.push_back(c->stage_payload(r));
+      commits.push_back(c->stage_payload(r, "schedulers[" + std::to_string(k) + "]."));
     }
     return [commits] {
       for (const auto& commit : commits) commit();
@@ -344,12 +375,17 @@ class LRScheduler {
     }
   }
 
-  std::function<void()> stage_payload(detail::Reader& r) {
-    const std::int64_t epoch = r.i64("epoch");
+  /// Reads a payload; `field` prefixes the names of its fields in messages
+  /// ("schedulers[1]." for a child).
+  std::function<void()> stage_payload(detail::Reader& r, const std::string& field = "") {
+    const std::int64_t stored_epoch = r.i64("epoch");
     std::vector<double> base{r.f64("base lr")}, last{r.f64("last lr")};
-    if (epoch < 0) r.fail("negative epoch " + std::to_string(epoch));
+    // An epoch that step() could not advance is none that step() produced.
+    const long epoch = detail::checked_counter(r, field + "epoch", stored_epoch, 0,
+                                               std::numeric_limits<long>::max() - 1,
+                                               "the next step would overflow");
     check_lrs(r, base[0], last[0]);
-    auto commit_params = stage_params(r);
+    auto commit_params = stage_params_at(r, epoch);
     if (optimizers_.size() > 1) {
       const std::uint32_t n = r.u32("optimizer count");
       if (n != optimizers_.size()) {
@@ -369,7 +405,7 @@ class LRScheduler {
     }
     return [this, epoch, commit_params, base_lrs, last_lrs] {
       commit_params();
-      epoch_ = static_cast<long>(epoch);
+      epoch_ = epoch;
       base_lrs_ = base_lrs;
       last_lrs_ = last_lrs;
     };

@@ -125,7 +125,8 @@ class SGD : public detail::OptimizerBase<SGD<Scalar_>, Scalar_> {
     if (!(o.dampening >= Scalar(0) && o.dampening <= Scalar(1))) {
       detail::throw_invalid(kName, "dampening", "in [0, 1]", o.dampening);
     }
-    detail::check_nonnegative(kName, "weight_decay", o.weight_decay);
+    detail::check_enum(kName, "momentum_form", o.momentum_form);
+    detail::check_common_options(kName, o);
     if (o.dampening != Scalar(0) && o.momentum_form != MomentumForm::PyTorch) {
       detail::throw_invalid_combination(
           kName, "dampening is PyTorch's and needs momentum_form PyTorch, got dampening " +

@@ -4,11 +4,17 @@
 /// std::invalid_argument with a message "descent::<Class>: <field> must be
 /// <range>, got <value>", so a bad setting is refused where it is made.
 
+#include <array>
 #include <charconv>
 #include <cmath>
+#include <cstddef>
+#include <initializer_list>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <type_traits>
+
+#include "enum_text.hpp"
 
 namespace descent::detail {
 
@@ -73,6 +79,64 @@ void check_positive(std::string_view cls, std::string_view field, T value) {
 /// An integer count >= lowest.
 inline void check_at_least(std::string_view cls, std::string_view field, long value, long lowest) {
   if (value < lowest) throw_invalid(cls, field, ">= " + std::to_string(lowest), value);
+}
+
+/// The number an enum value (or an integer read from a checkpoint) stands for.
+template <typename T>
+long long enum_number(T value) {
+  if constexpr (std::is_enum<T>::value) {
+    return static_cast<long long>(static_cast<std::underlying_type_t<T>>(value));
+  } else {
+    return static_cast<long long>(value);
+  }
+}
+
+/// Throws "<field> must be a (0), b (1) or c (2), got <v>" unless
+/// 0 <= v < count; names[k] is value k's name.
+template <typename Names>
+void check_enum_number(std::string_view cls, std::string_view field, long long v,
+                       const Names& names, std::size_t count) {
+  if (v >= 0 && static_cast<unsigned long long>(v) < count) return;
+  std::string range;
+  std::size_t k = 0;
+  for (const std::string_view name : names) {
+    if (k == count) break;
+    if (k > 0) range += k + 1 == count ? " or " : ", ";
+    range.append(name).append(" (").append(std::to_string(k)).append(")");
+    ++k;
+  }
+  throw_invalid(cls, field, range, v);
+}
+
+/// An enum option, or the number that stands for one in a checkpoint: one of
+/// names, which are the values 0, 1, … in order. A cast such as
+/// static_cast<Mode>(7) compiles, and would otherwise act as some other
+/// value.
+template <typename T>
+void check_enum(std::string_view cls, std::string_view field, T value,
+                std::initializer_list<std::string_view> names) {
+  check_enum_number(cls, field, enum_number(value), names, names.size());
+}
+
+/// One of the first `count` values (all by default) of a library enum
+/// (EpsPlacement, MomentumForm, NonFinite), named by their enumerators:
+/// "eps_placement must be InsideSqrt (0), OutsideSqrt (1) or EpsHat (2), got 7".
+template <typename E>
+void check_enum(std::string_view cls, std::string_view field, E value,
+                std::size_t count = enum_names<E>().size()) {
+  constexpr auto all = enum_names<E>();
+  std::array<std::string_view, all.size()> names{};
+  for (std::size_t k = 0; k < all.size(); ++k) names[k] = all[k].enumerator;
+  check_enum_number(cls, field, enum_number(value), names, count < all.size() ? count : all.size());
+}
+
+/// The options every optimizer shares besides lr: weight_decay (finite and
+/// >= 0) and the non-finite policy. maximize and decoupled_weight_decay are
+/// bools, whose every value is valid.
+template <typename Options>
+void check_common_options(std::string_view cls, const Options& o) {
+  check_nonnegative(cls, "weight_decay", o.weight_decay);
+  check_enum(cls, "nonfinite", o.nonfinite);
 }
 
 }  // namespace descent::detail

@@ -66,7 +66,7 @@ class DampenedMomentum : public OptimizerBase<DampenedMomentum<Scalar_, kNestero
     const std::string_view name = kNesterov ? "Nesterov" : "Momentum";
     check_nonnegative(name, "lr", o.lr);
     check_unit_interval(name, "beta", o.beta);
-    check_nonnegative(name, "weight_decay", o.weight_decay);
+    check_common_options(name, o);
     return o;
   }
   template <typename Self>
