@@ -98,10 +98,7 @@ class AdaGrad : public detail::OptimizerBase<AdaGrad<Scalar_>, Scalar_> {
     f("initial_accumulator", o.initial_accumulator);
     f("eps_placement", o.eps_placement);
     f("lr_decay", o.lr_decay);
-    f("weight_decay", o.weight_decay);
-    f("decoupled_weight_decay", o.decoupled_weight_decay);
-    f("maximize", o.maximize);
-    f("nonfinite", o.nonfinite);
+    detail::for_each_common_option(o, f);
   }
 
  private:

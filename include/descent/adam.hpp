@@ -88,10 +88,7 @@ class AdamFamily : public OptimizerBase<AdamFamily<Scalar_, kAdamW>, Scalar_> {
     f("eps", o.eps);
     f("eps_placement", o.eps_placement);
     f("amsgrad", o.amsgrad);
-    f("weight_decay", o.weight_decay);
-    f("decoupled_weight_decay", o.decoupled_weight_decay);
-    f("maximize", o.maximize);
-    f("nonfinite", o.nonfinite);
+    for_each_common_option(o, f);
   }
 
  protected:

@@ -71,10 +71,7 @@ class GradientDescent : public detail::OptimizerBase<GradientDescent<Scalar_>, S
   template <typename O, typename F>
   static void for_each_option(O& o, F&& f) {
     f("lr", o.lr);
-    f("weight_decay", o.weight_decay);
-    f("decoupled_weight_decay", o.decoupled_weight_decay);
-    f("maximize", o.maximize);
-    f("nonfinite", o.nonfinite);
+    detail::for_each_common_option(o, f);
   }
 
  private:

@@ -115,10 +115,7 @@ class RMSprop : public detail::OptimizerBase<RMSprop<Scalar_>, Scalar_> {
     f("centered", o.centered);
     f("momentum", o.momentum);
     f("momentum_form", o.momentum_form);
-    f("weight_decay", o.weight_decay);
-    f("decoupled_weight_decay", o.decoupled_weight_decay);
-    f("maximize", o.maximize);
-    f("nonfinite", o.nonfinite);
+    detail::for_each_common_option(o, f);
   }
 
  private:

@@ -111,10 +111,7 @@ class SGD : public detail::OptimizerBase<SGD<Scalar_>, Scalar_> {
     f("decay", o.decay);
     f("dampening", o.dampening);
     f("momentum_form", o.momentum_form);
-    f("weight_decay", o.weight_decay);
-    f("decoupled_weight_decay", o.decoupled_weight_decay);
-    f("maximize", o.maximize);
-    f("nonfinite", o.nonfinite);
+    detail::for_each_common_option(o, f);
   }
 
  private:

@@ -130,6 +130,17 @@ void check_enum(std::string_view cls, std::string_view field, E value,
   check_enum_number(cls, field, enum_number(value), names, count < all.size() ? count : all.size());
 }
 
+/// Calls f(name, field) for the options every optimizer shares, which close
+/// every optimizer's for_each_option in this order: weight_decay,
+/// decoupled_weight_decay, maximize, nonfinite.
+template <typename O, typename F>
+void for_each_common_option(O& o, F&& f) {
+  f("weight_decay", o.weight_decay);
+  f("decoupled_weight_decay", o.decoupled_weight_decay);
+  f("maximize", o.maximize);
+  f("nonfinite", o.nonfinite);
+}
+
 /// The options every optimizer shares besides lr: weight_decay (finite and
 /// >= 0) and the non-finite policy. maximize and decoupled_weight_decay are
 /// bools, whose every value is valid.

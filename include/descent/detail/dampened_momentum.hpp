@@ -51,10 +51,7 @@ class DampenedMomentum : public OptimizerBase<DampenedMomentum<Scalar_, kNestero
   static void for_each_option(O& o, F&& f) {
     f("lr", o.lr);
     f("beta", o.beta);
-    f("weight_decay", o.weight_decay);
-    f("decoupled_weight_decay", o.decoupled_weight_decay);
-    f("maximize", o.maximize);
-    f("nonfinite", o.nonfinite);
+    for_each_common_option(o, f);
   }
 
  protected:
