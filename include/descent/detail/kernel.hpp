@@ -23,9 +23,10 @@ namespace descent::detail {
 /// README's Performance section).
 constexpr Eigen::Index kParallelThreshold = 65536;
 
-/// Thread chunks start at multiples of this (a multiple of every packet
-/// size), so each element gets the same instructions as in a one-thread
-/// step and the result is bitwise the same.
+/// Thread chunks start at multiples of this many elements (256 or 512
+/// bytes), so that threads stepping an aligned vector do not share a cache
+/// line. The result does not depend on where the cuts fall: an element's
+/// bits are the same in a packet and in a tail (simd.hpp).
 constexpr Eigen::Index kChunkAlign = 64;
 
 /// Runs body(V{}, i) over every element of [0, n), in packets: on the

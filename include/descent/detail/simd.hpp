@@ -11,6 +11,12 @@
 /// the optimizer's cost model agrees; the intrinsics here are IEEE vsqrtps /
 /// vsqrtpd and vdivps / vdivpd under any flags. Define DESCENT_SIMD_BYTES to
 /// 32, 16 or 0 to cap the width.
+///
+/// A packet's lanes and One compute the same bits: every operation is
+/// correctly rounded, max picks the same operand, and no product is ever
+/// fused with an add (see opaque()). So an element's result does not depend
+/// on whether it falls in a packet or in a tail, and hence not on where a
+/// vector, thread chunk or segment starts or ends.
 
 #include <cmath>
 
@@ -34,6 +40,33 @@
 
 namespace descent::detail::simd {
 
+/// x, through an empty asm statement that claims to change it: every product
+/// passes through this, so the compiler cannot contract it with an add or a
+/// subtract into one fused multiply-add. GCC contracts by default
+/// (-ffp-contract=fast, even in ISO mode, and across the intrinsics, whose
+/// + and * are plain vector arithmetic), as does clang with
+/// -ffp-contract=fast, and they did so differently in the packet loop and in
+/// the tail, so that a parameter after one AdamW step depended on where it
+/// fell. The asm emits no instruction. MSVC does not contract unless told to
+/// (/fp:fast, /fp:contract).
+template <typename T>
+inline T opaque(T x) {
+#if defined(__GNUC__) || defined(__clang__)
+#if (defined(__x86_64__) || defined(__i386__)) && defined(__SSE2__)
+#if defined(__AVX512F__)
+  __asm__("" : "+v"(x));  // any of xmm/ymm/zmm0-31
+#else
+  __asm__("" : "+x"(x));
+#endif
+#elif defined(__aarch64__)
+  __asm__("" : "+w"(x));
+#else
+  __asm__("" : "+m"(x));  // through memory: valid on any target
+#endif
+#endif
+  return x;
+}
+
 /// One lane: the scalar form of a packet, for tails and plain targets.
 template <typename S>
 struct One {
@@ -45,7 +78,7 @@ struct One {
   void store(S* p) const { *p = v; }
   friend One operator+(One a, One b) { return One(a.v + b.v); }
   friend One operator-(One a, One b) { return One(a.v - b.v); }
-  friend One operator*(One a, One b) { return One(a.v * b.v); }
+  friend One operator*(One a, One b) { return One(opaque(a.v * b.v)); }
   friend One operator/(One a, One b) { return One(a.v / b.v); }
   friend One sqrt(One a) { return One(std::sqrt(a.v)); }
   friend One max(One a, One b) { return One(a.v > b.v ? a.v : b.v); }
@@ -60,22 +93,22 @@ struct Pack {
 
 // Pack<S> for one register type: T the register, PFX/SFX the intrinsics'
 // prefix and suffix (_mm256_add_ps: _mm256, ps).
-#define DESCENT_DEFINE_PACK(S, T, PFX, SFX)                                           \
-  template <>                                                                         \
-  struct Pack<S> {                                                                    \
-    static constexpr int size = int(sizeof(T) / sizeof(S));                           \
-    T v;                                                                              \
-    Pack() = default;                                                                 \
-    explicit Pack(T x) : v(x) {}                                                      \
-    Pack(S s) : v(PFX##_set1_##SFX(s)) {}                                             \
-    static Pack load(const S* p) { return Pack(PFX##_loadu_##SFX(p)); }               \
-    void store(S* p) const { PFX##_storeu_##SFX(p, v); }                              \
-    friend Pack operator+(Pack a, Pack b) { return Pack(PFX##_add_##SFX(a.v, b.v)); } \
-    friend Pack operator-(Pack a, Pack b) { return Pack(PFX##_sub_##SFX(a.v, b.v)); } \
-    friend Pack operator*(Pack a, Pack b) { return Pack(PFX##_mul_##SFX(a.v, b.v)); } \
-    friend Pack operator/(Pack a, Pack b) { return Pack(PFX##_div_##SFX(a.v, b.v)); } \
-    friend Pack sqrt(Pack a) { return Pack(PFX##_sqrt_##SFX(a.v)); }                  \
-    friend Pack max(Pack a, Pack b) { return Pack(PFX##_max_##SFX(a.v, b.v)); }       \
+#define DESCENT_DEFINE_PACK(S, T, PFX, SFX)                                                   \
+  template <>                                                                                 \
+  struct Pack<S> {                                                                            \
+    static constexpr int size = int(sizeof(T) / sizeof(S));                                   \
+    T v;                                                                                      \
+    Pack() = default;                                                                         \
+    explicit Pack(T x) : v(x) {}                                                              \
+    Pack(S s) : v(PFX##_set1_##SFX(s)) {}                                                     \
+    static Pack load(const S* p) { return Pack(PFX##_loadu_##SFX(p)); }                       \
+    void store(S* p) const { PFX##_storeu_##SFX(p, v); }                                      \
+    friend Pack operator+(Pack a, Pack b) { return Pack(PFX##_add_##SFX(a.v, b.v)); }         \
+    friend Pack operator-(Pack a, Pack b) { return Pack(PFX##_sub_##SFX(a.v, b.v)); }         \
+    friend Pack operator*(Pack a, Pack b) { return Pack(opaque(PFX##_mul_##SFX(a.v, b.v))); } \
+    friend Pack operator/(Pack a, Pack b) { return Pack(PFX##_div_##SFX(a.v, b.v)); }         \
+    friend Pack sqrt(Pack a) { return Pack(PFX##_sqrt_##SFX(a.v)); }                          \
+    friend Pack max(Pack a, Pack b) { return Pack(PFX##_max_##SFX(a.v, b.v)); }               \
   }
 
 #if DESCENT_SIMD_BYTES >= 64 && defined(__AVX512F__)
@@ -94,8 +127,8 @@ DESCENT_DEFINE_PACK(double, __m128d, _mm, pd);
 /// Calls body(V{}, i) for i in [begin, end): V = Pack<S> for every whole
 /// packet, then One<S> for the tail; the first argument only carries the
 /// type. body reads and writes lanes i … i + V::size − 1. Packets start at
-/// begin, so a range split at multiples of Pack<S>::size gives every element
-/// the same instructions as the whole.
+/// begin; an element's result is the same in a packet and in the tail (see
+/// the file comment), so any split of a range gives the bits of the whole.
 template <typename S, typename Body>
 inline void for_each(Eigen::Index begin, Eigen::Index end, const Body& shared_body) {
   // A local copy: the compiler can then keep the captured pointers and
