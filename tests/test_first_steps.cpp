@@ -173,3 +173,176 @@ TEMPLATE_TEST_CASE("first steps: Adam (lecture section 8)", "[first-step]", floa
     REQUIRE_THAT(double(x(1)), WithinRel(1 + 0.1 / std::sqrt(1 + 1e-8 / 16), hand_tol<S>()));
   }
 }
+
+// torch.optim's other optimizers. Options are set field by field, by name.
+
+TEMPLATE_TEST_CASE("first steps: Adamax", "[first-step][adamax]", float, double) {
+  using S = TestType;
+  typename descent::Adamax<S>::Options o;
+  o.lr = S(0.1);
+  o.eps = S(0);
+  descent::Adamax<S> adamax(o);
+  auto x = vec2<S>(1, 1);
+  const auto g = vec2<S>(1, -2);
+  adamax.step(x, g);  // m = 0.1·g, u = |g|; x −= 0.1/0.1·m/u = 0.1·sign(g)
+  require_values(x, 0.9, 1.1);
+  // m = 0.09·g + 0.05·g = 0.14·g; u = max(0.999·|g|, 0.5·|g|) = 0.999·|g|;
+  // x −= 0.1/0.19·0.14/0.999·sign(g)
+  adamax.step(x, vec2<S>(0.5, -1));
+  const double s = 0.1 / 0.19 * 0.14 / 0.999;
+  require_values(x, 0.9 - s, 1.1 + s);
+}
+
+TEMPLATE_TEST_CASE("first steps: NAdam, the paper's product and PyTorch 1.13's",
+                   "[first-step][nadam]", float, double) {
+  using S = TestType;
+  // β₁ = 0.5 and ψ = 0: μ_t = 0.25 every step, exact in float. β₂ = 0.5 and
+  // a constant gradient: √(v/(1 − β₂ᵗ)) = |g|, so each step is
+  // lr·c·sign(g) with c the sum of the two coefficients (ε = 0).
+  typename descent::NAdam<S>::Options o;
+  o.lr = S(0.1);
+  o.beta1 = S(0.5);
+  o.beta2 = S(0.5);
+  o.eps = S(0);
+  o.momentum_decay = S(0);
+  const auto g = vec2<S>(1, -2);
+  SECTION("paper") {
+    descent::NAdam<S> nadam(o);
+    auto x = vec2<S>(1, 1);
+    // P₁ = 1/4, P' = 1/16, m = g/2: c = 0.75/0.75 + 0.25/(15/16)·0.5 = 17/15
+    nadam.step(x, g);
+    require_values(x, 1 - 0.1 * 17 / 15, 1 + 0.1 * 17 / 15);
+    // P₂ = 1/16, P' = 1/64, m = 3g/4: c = 0.75/(15/16) + 0.25/(63/64)·0.75
+    // = 4/5 + 4/21 = 104/105
+    nadam.step(x, g);
+    const double c = 17.0 / 15 + 104.0 / 105;
+    require_values(x, 1 - 0.1 * c, 1 + 0.1 * c);
+  }
+  SECTION("PyTorch 1.13") {
+    o.product_1_13 = true;
+    descent::NAdam<S> nadam(o);
+    auto x = vec2<S>(1, 1);
+    // P' = P₁·μ₁·μ₂ = 1/64: c = 1 + 0.25/(63/64)·0.5 = 71/63
+    nadam.step(x, g);
+    require_values(x, 1 - 0.1 * 71 / 63, 1 + 0.1 * 71 / 63);
+    // P' = P₂·μ₂·μ₃ = 1/256: c = 4/5 + 0.25/(255/256)·0.75 = 4/5 + 16/85
+    nadam.step(x, g);
+    const double c = 71.0 / 63 + 0.8 + 16.0 / 85;
+    require_values(x, 1 - 0.1 * c, 1 + 0.1 * c);
+  }
+}
+
+TEMPLATE_TEST_CASE("first steps: RAdam steps lr·r_t·sign(g) once rectified, lr·sign(g) before",
+                   "[first-step][radam]", float, double) {
+  using S = TestType;
+  // With a constant gradient m̂ = g and √v = √(1 − β₂ᵗ)·|g|, so with ε = 0
+  // a rectified step moves each coordinate by lr·r_t, another by lr.
+  for (const double threshold : {5.0, 4.0, 8.0}) {
+    typename descent::RAdam<S>::Options o;
+    o.lr = S(0.1);
+    o.beta2 = S(0.5);  // ρ_∞ = 3: never rectified
+    o.eps = S(0);
+    o.threshold = S(threshold);
+    descent::RAdam<S> never(o);
+    o.beta2 = S(0.999);
+    descent::RAdam<S> radam(o);
+    const auto g = vec2<S>(1, -2);
+    auto x = vec2<S>(1, 1);
+    auto y = x;
+    const double rho_inf = 2 / (1 - double(S(0.999))) - 1;
+    int rectified = 0;
+    for (int t = 1; t <= 12; ++t) {
+      const double before = double(x(0));
+      radam.step(x, g);
+      never.step(y, g);
+      const double beta2_t = std::pow(double(S(0.999)), t);
+      const double rho_t = rho_inf - 2 * t * beta2_t / (1 - beta2_t);
+      const double r = rho_t > threshold ? std::sqrt((rho_t - 4) * (rho_t - 2) * rho_inf /
+                                                     ((rho_inf - 4) * (rho_inf - 2) * rho_t))
+                                         : 1.0;
+      rectified += rho_t > threshold;
+      INFO("threshold " << threshold << ", t = " << t << ", rho_t = " << rho_t);
+      REQUIRE_THAT(before - double(x(0)), WithinRel(0.1 * r, 20 * hand_tol<S>()));
+      REQUIRE_THAT(double(y(0)), WithinAbs(1 - 0.1 * t, 10 * hand_tol<S>()));
+    }
+    // ρ_t passes 4 at step 5, 5 at step 6 and 8 at step 9.
+    CHECK(rectified == (threshold == 4.0 ? 8 : threshold == 5.0 ? 7 : 4));
+  }
+}
+
+TEMPLATE_TEST_CASE("first steps: Adadelta", "[first-step][adadelta]", float, double) {
+  using S = TestType;
+  descent::Adadelta<S> adadelta;  // lr 1, ρ 0.9, ε 1e-6
+  auto x = vec2<S>(1, 1);
+  const auto g = vec2<S>(1, -2);
+  // v = 0.1·g²; Δ = √1e-6/√(0.1·g² + 1e-6)·g
+  adadelta.step(x, g);
+  const double d0 = 1e-3 / std::sqrt(0.1 + 1e-6);
+  const double d1 = -2e-3 / std::sqrt(0.4 + 1e-6);
+  require_values(x, 1 - d0, 1 - d1);
+  // u = 0.1·Δ²; v = 0.19·g²; Δ = √(0.1·Δ² + 1e-6)/√(0.19·g² + 1e-6)·g
+  adadelta.step(x, g);
+  const double e0 = std::sqrt(0.1 * d0 * d0 + 1e-6) / std::sqrt(0.19 + 1e-6);
+  const double e1 = -2 * std::sqrt(0.1 * d1 * d1 + 1e-6) / std::sqrt(0.76 + 1e-6);
+  require_values(x, 1 - d0 - e0, 1 - d1 - e1);
+}
+
+TEMPLATE_TEST_CASE("first steps: Rprop", "[first-step][rprop]", float, double) {
+  using S = TestType;
+  typename descent::Rprop<S>::Options o;
+  o.lr = S(0.1);
+  descent::Rprop<S> rprop(o);
+  auto x = vec2<S>(1, 1);
+  rprop.step(x, vec2<S>(1, -2));  // η = 0.1: x −= 0.1·sign(g)
+  require_values(x, 0.9, 1.1);
+  rprop.step(x, vec2<S>(1, -2));  // same signs: η = 0.12
+  require_values(x, 0.78, 1.22);
+  rprop.step(x, vec2<S>(-1, -2));  // x₀ flips: η₀ = 0.06, no move; η₁ = 0.144
+  require_values(x, 0.78, 1.364);
+  rprop.step(x, vec2<S>(-1, -2));  // x₀'s previous d was zeroed: η₀ stays 0.06
+  require_values(x, 0.84, 1.5368);
+  SECTION("the step sizes stay in [step_size_min, step_size_max]") {
+    o.step_size_max = S(0.11);
+    o.step_size_min = S(0.08);
+    descent::Rprop<S> bounded(o);
+    auto y = vec2<S>(1, 1);
+    bounded.step(y, vec2<S>(1, 1));   // 0.1
+    bounded.step(y, vec2<S>(1, 1));   // min(0.12, 0.11)
+    bounded.step(y, vec2<S>(-1, 1));  // y₀: max(0.055, 0.08), no move; y₁: 0.11
+    require_values(y, 0.79, 0.68);
+    bounded.step(y, vec2<S>(-1, 1));  // y₀ moves by 0.08
+    require_values(y, 0.87, 0.57);
+  }
+}
+
+TEMPLATE_TEST_CASE("first steps: ASGD", "[first-step][asgd]", float, double) {
+  using S = TestType;
+  typename descent::ASGD<S>::Options o;
+  o.lr = S(0.1);
+  o.lambd = S(0.5);
+  o.alpha = S(1);
+  o.t0 = S(0);
+  descent::ASGD<S> asgd(o);
+  auto x = vec2<S>(1, -2);
+  const auto g = vec2<S>(1, -2);
+  // η₁ = float(0.1), as PyTorch keeps it; x ← (1 − 0.5·η₁)·x − η₁·g
+  const double eta1 = double(float(0.1));
+  asgd.step(x, g);
+  const double x0 = (1 - 0.5 * eta1) * 1 - eta1;
+  require_values(x, x0, -2 * x0);
+  CHECK(asgd.averaged() == x);  // μ = 1: ā = θ
+  // η₂ = float(0.1/(1 + 0.5·0.1·1)); μ = 1/max(1, 1 − 0) = 1
+  const double eta2 = double(float(0.1 / 1.05));
+  asgd.step(x, g);
+  const double y0 = (1 - 0.5 * eta2) * x0 - eta2;
+  require_values(x, y0, -2 * (1 - 0.5 * eta2) * x0 + 2 * eta2);
+  CHECK(asgd.averaged() == x);
+  // η₃ = float(0.1/1.1); μ = 1/max(1, 2 − 0) = 1/2: ā = (θ₂ + θ₃)/2
+  const double eta3 = double(float(0.1 / 1.1));
+  const auto before = x;
+  asgd.step(x, g);
+  const double z0 = (1 - 0.5 * eta3) * y0 - eta3;
+  REQUIRE_THAT(double(x(0)), WithinAbs(z0, hand_tol<S>()));
+  REQUIRE_THAT(double(asgd.averaged()(0)), WithinAbs((y0 + z0) / 2, hand_tol<S>()));
+  REQUIRE_THAT(double(asgd.averaged()(1)), WithinAbs(double(before(1) + x(1)) / 2, hand_tol<S>()));
+}

@@ -243,3 +243,80 @@ TEMPLATE_TEST_CASE("identity: Adam's EpsHat is OutsideSqrt with eps/sqrt(1 - bet
   CHECK(support::max_rel_error(x, y, 1.0) <= support::trajectory_tol<S>());
   CHECK(support::max_rel_error(x, bowl.start(), 1e-3) > 1e-2);
 }
+
+// torch.optim's other optimizers: the special cases that are another
+// optimizer.
+
+TEMPLATE_TEST_CASE("identity: NAdam with beta1 0 is Adam with beta1 0 (eps outside the root)",
+                   "[identity][nadam]", float, double) {
+  // μ_t = 0, so the product is 0, the gradient's coefficient lr and the
+  // momentum's 0: θ ← θ − lr·d/(√v̂ + ε), Adam's step with m = d.
+  using S = TestType;
+  for (const bool product_1_13 : {false, true}) {
+    typename descent::NAdam<S>::Options o;
+    o.lr = S(0.01);
+    o.beta1 = S(0);
+    o.product_1_13 = product_1_13;
+    descent::NAdam<S> nadam(o);
+    auto a = descent::Adam<S>::Options::pytorch();
+    a.lr = S(0.01);
+    a.beta1 = S(0);
+    descent::Adam<S> adam(a);
+    const auto [x, y] = run_both<S>(nadam, adam);
+    CHECK(support::max_rel_error(x, y, 1.0) <= support::trajectory_tol<S>());
+  }
+}
+
+TEMPLATE_TEST_CASE("identity: RAdam with beta1 0, never rectified, is GradientDescent, bit for bit",
+                   "[identity][radam]", float, double) {
+  // β₂ = 0.5: ρ_∞ = 3 is below any threshold, so every step is lr·m̂ = lr·d.
+  using S = TestType;
+  typename descent::RAdam<S>::Options o;
+  o.lr = S(0.05);
+  o.beta1 = S(0);
+  o.beta2 = S(0.5);
+  descent::RAdam<S> radam(o);
+  descent::GradientDescent<S> gd({S(0.05)});
+  const auto [x, y] = run_both<S>(radam, gd);
+  CHECK(support::bitwise_equal(x, y));
+}
+
+TEMPLATE_TEST_CASE("identity: Adadelta with rho 1 is GradientDescent, bit for bit",
+                   "[identity][adadelta]", float, double) {
+  // ρ = 1 keeps v = u = 0, so Δ = √ε/√ε·d = d.
+  using S = TestType;
+  typename descent::Adadelta<S>::Options o;
+  o.lr = S(0.05);
+  o.rho = S(1);
+  descent::Adadelta<S> adadelta(o);
+  descent::GradientDescent<S> gd({S(0.05)});
+  const auto [x, y] = run_both<S>(adadelta, gd);
+  CHECK(support::bitwise_equal(x, y));
+}
+
+TEMPLATE_TEST_CASE("identity: ASGD with lambd 0 is GradientDescent at float(lr), and averages",
+                   "[identity][asgd]", float, double) {
+  // λ_a = 0: η = float(lr) every step and nothing shrinks θ. With t₀ = 0,
+  // μ_t = 1/max(1, t − 1), so ā after step t is the mean of θ₂ … θ_t, up
+  // to μ_t being rounded to float (as PyTorch does): 6e-8 relative a step.
+  using S = TestType;
+  typename descent::ASGD<S>::Options o;
+  o.lr = S(0.05);
+  o.lambd = S(0);
+  o.t0 = S(0);
+  descent::ASGD<S> asgd(o);
+  descent::GradientDescent<S> gd({static_cast<S>(static_cast<float>(0.05))});
+  const Bowl<S> bowl(kSize);
+  Vec<S> x = bowl.start();
+  Vec<S> y = x;
+  Eigen::Matrix<double, Eigen::Dynamic, 1> sum = Eigen::VectorXd::Zero(kSize);
+  for (int t = 1; t <= kSteps; ++t) {
+    asgd.step(x, bowl.grad(x));
+    gd.step(y, bowl.grad(y));
+    if (t >= 2) sum += x.template cast<double>();
+  }
+  CHECK(support::max_rel_error(x, y, 1.0) <= support::trajectory_tol<S>());
+  const Eigen::VectorXd mean = sum / double(kSteps - 1);
+  CHECK(support::max_rel_error(asgd.averaged().template cast<double>(), mean, 1.0) <= 1e-6);
+  CHECK(support::max_rel_error(mean, x.template cast<double>(), 1.0) > 1e-3);  // ā is not θ
+}

@@ -27,6 +27,17 @@ climbs -E, i.e. descends E, and the run stays bounded); a case with
 halve_every > 0 halves the lr before steps 1 + k*halve_every (k >= 1), which
 separates PyTorch's momentum buffer (lr outside) from Keras's (lr inside).
 
+Runs of torch.optim's other optimizers (Adamax, NAdam, RAdam, Adadelta,
+Rprop, ASGD): their defaults in float64 and float32, and each option away
+from its default, weight decay and maximize in float64, each with the descent
+optimizer name and key=value options that reproduce it. Where torch.optim
+1.13 lacks an option that descent has for every optimizer, the torch run
+stands in for it exactly: NAdam and RAdam have no maximize, so descent with
+maximize fed -g is compared with the plain torch run; Rprop has no
+weight_decay, so the torch run is fed g + weight_decay * p (computed as
+grad.add(p, alpha=weight_decay), the other optimizers' own L2 term). ASGD's
+averaged parameters state['ax'] are recorded beside the parameters.
+
 Schedulers (float64): get_last_lr()[0] after construction and after each of
 100 scheduler.step() calls, each preceded by an optimizer.step() as PyTorch
 asks.
@@ -180,6 +191,116 @@ VARIANT_CASES = [
 ]
 
 
+# (identifier, torch call, factory, dtypes, torch's gradient, descent name,
+# descent options as key=value, descent fed -g). torch's gradient: "g", "-g"
+# or a weight decay w (float): g + w * p.
+BOTH = ("float64", "float32")
+F64 = ("float64",)
+OPTIM_CASES = [
+    ("adamax_default", "torch.optim.Adamax(params)",
+     lambda ps: torch.optim.Adamax(ps), BOTH, "g", "adamax", "profile=pytorch", False),
+    ("adamax_lr", "torch.optim.Adamax(params, lr=0.05)",
+     lambda ps: torch.optim.Adamax(ps, lr=0.05), BOTH, "g", "adamax", "lr=0.05", False),
+    ("adamax_betas_eps", "torch.optim.Adamax(params, lr=0.05, betas=(0.8, 0.99), eps=1e-3)",
+     lambda ps: torch.optim.Adamax(ps, lr=0.05, betas=(0.8, 0.99), eps=1e-3), F64, "g",
+     "adamax", "lr=0.05,beta1=0.8,beta2=0.99,eps=1e-3", False),
+    ("adamax_wd_max",
+     "torch.optim.Adamax(params, lr=0.02, weight_decay=0.1, maximize=True), fed -g",
+     lambda ps: torch.optim.Adamax(ps, lr=0.02, weight_decay=0.1, maximize=True), F64, "-g",
+     "adamax", "lr=0.02,weight_decay=0.1,maximize=true", True),
+    ("nadam_default", "torch.optim.NAdam(params)",
+     lambda ps: torch.optim.NAdam(ps), BOTH, "g", "nadam", "profile=pytorch", False),
+    ("nadam_lr", "torch.optim.NAdam(params, lr=0.05)",
+     lambda ps: torch.optim.NAdam(ps, lr=0.05), BOTH, "g", "nadam", "profile=pytorch,lr=0.05", False),
+    ("nadam_momentum_decay",
+     "torch.optim.NAdam(params, lr=0.05, betas=(0.8, 0.99), eps=1e-6, momentum_decay=0.1)",
+     lambda ps: torch.optim.NAdam(ps, lr=0.05, betas=(0.8, 0.99), eps=1e-6, momentum_decay=0.1),
+     F64, "g", "nadam", "profile=pytorch,lr=0.05,beta1=0.8,beta2=0.99,eps=1e-6,momentum_decay=0.1",
+     False),
+    ("nadam_weight_decay", "torch.optim.NAdam(params, lr=0.05, weight_decay=0.1)",
+     lambda ps: torch.optim.NAdam(ps, lr=0.05, weight_decay=0.1), F64, "g",
+     "nadam", "profile=pytorch,lr=0.05,weight_decay=0.1", False),
+    ("nadam_maximize", "torch.optim.NAdam(params, lr=0.05) (no maximize in 1.13)",
+     lambda ps: torch.optim.NAdam(ps, lr=0.05), F64, "g",
+     "nadam", "profile=pytorch,lr=0.05,maximize=true", True),
+    ("radam_default", "torch.optim.RAdam(params)",
+     lambda ps: torch.optim.RAdam(ps), BOTH, "g", "radam", "profile=pytorch", False),
+    ("radam_lr", "torch.optim.RAdam(params, lr=0.05)",
+     lambda ps: torch.optim.RAdam(ps, lr=0.05), BOTH, "g", "radam", "lr=0.05", False),
+    ("radam_betas_eps", "torch.optim.RAdam(params, lr=0.05, betas=(0.8, 0.9), eps=1e-3)",
+     lambda ps: torch.optim.RAdam(ps, lr=0.05, betas=(0.8, 0.9), eps=1e-3), F64, "g",
+     "radam", "lr=0.05,beta1=0.8,beta2=0.9,eps=1e-3", False),
+    # rho_inf = 2 / (1 - 0.6) - 1 = 4: never rectified.
+    ("radam_unrectified", "torch.optim.RAdam(params, lr=0.05, betas=(0.9, 0.6))",
+     lambda ps: torch.optim.RAdam(ps, lr=0.05, betas=(0.9, 0.6)), F64, "g",
+     "radam", "lr=0.05,beta2=0.6", False),
+    ("radam_weight_decay", "torch.optim.RAdam(params, lr=0.05, weight_decay=0.1)",
+     lambda ps: torch.optim.RAdam(ps, lr=0.05, weight_decay=0.1), F64, "g",
+     "radam", "lr=0.05,weight_decay=0.1", False),
+    ("radam_maximize", "torch.optim.RAdam(params, lr=0.05) (no maximize in 1.13)",
+     lambda ps: torch.optim.RAdam(ps, lr=0.05), F64, "g",
+     "radam", "lr=0.05,maximize=true", True),
+    ("adadelta_default", "torch.optim.Adadelta(params)",
+     lambda ps: torch.optim.Adadelta(ps), BOTH, "g", "adadelta", "profile=pytorch", False),
+    ("adadelta_rho_eps_lr", "torch.optim.Adadelta(params, lr=0.5, rho=0.95, eps=1e-4)",
+     lambda ps: torch.optim.Adadelta(ps, lr=0.5, rho=0.95, eps=1e-4), F64, "g",
+     "adadelta", "lr=0.5,rho=0.95,eps=1e-4", False),
+    ("adadelta_wd_max", "torch.optim.Adadelta(params, weight_decay=0.1, maximize=True), fed -g",
+     lambda ps: torch.optim.Adadelta(ps, weight_decay=0.1, maximize=True), F64, "-g",
+     "adadelta", "weight_decay=0.1,maximize=true", True),
+    ("rprop_default", "torch.optim.Rprop(params)",
+     lambda ps: torch.optim.Rprop(ps), BOTH, "g", "rprop", "profile=pytorch", False),
+    ("rprop_etas_step_sizes",
+     "torch.optim.Rprop(params, lr=0.05, etas=(0.3, 1.5), step_sizes=(1e-3, 0.2))",
+     lambda ps: torch.optim.Rprop(ps, lr=0.05, etas=(0.3, 1.5), step_sizes=(1e-3, 0.2)), F64,
+     "g", "rprop", "lr=0.05,eta_minus=0.3,eta_plus=1.5,step_size_min=1e-3,step_size_max=0.2",
+     False),
+    ("rprop_maximize", "torch.optim.Rprop(params, maximize=True), fed -g",
+     lambda ps: torch.optim.Rprop(ps, maximize=True), F64, "-g",
+     "rprop", "maximize=true", True),
+    ("rprop_weight_decay",
+     "torch.optim.Rprop(params) fed g + 0.1 * p (no weight_decay in 1.13)",
+     lambda ps: torch.optim.Rprop(ps), F64, 0.1, "rprop", "weight_decay=0.1", False),
+    ("asgd_default", "torch.optim.ASGD(params)",
+     lambda ps: torch.optim.ASGD(ps), BOTH, "g", "asgd", "profile=pytorch", False),
+    ("asgd_averaging", "torch.optim.ASGD(params, lr=0.05, lambd=1e-3, alpha=0.6, t0=50)",
+     lambda ps: torch.optim.ASGD(ps, lr=0.05, lambd=1e-3, alpha=0.6, t0=50), BOTH, "g",
+     "asgd", "lr=0.05,lambd=1e-3,alpha=0.6,t0=50", False),
+    ("asgd_wd_max",
+     "torch.optim.ASGD(params, lr=0.02, t0=20, weight_decay=0.1, maximize=True), fed -g",
+     lambda ps: torch.optim.ASGD(ps, lr=0.02, t0=20, weight_decay=0.1, maximize=True), F64,
+     "-g", "asgd", "lr=0.02,t0=20,weight_decay=0.1,maximize=true", True),
+]
+
+
+def run_optim_case(factory, dtype, torch_grad):
+    """Like run_optimizer, with torch's gradient g, -g or g + w * p; also
+    returns state['ax'] (ASGD) at the recorded steps, or None."""
+    a = torch.tensor(A, dtype=dtype)
+    c = torch.tensor(C, dtype=dtype)
+    p = torch.tensor(X0, dtype=dtype, requires_grad=True)
+    opt = factory([p])
+    recorded = {0: p.detach().tolist()}
+    averaged = {0: [0.0] * len(X0)}
+    for step in range(1, N_STEPS + 1):
+        with torch.no_grad():
+            g = a * (p - c) + 0.05 * p * p * p
+            if torch_grad == "-g":
+                g = -g
+            elif torch_grad != "g":
+                g = g.add(p, alpha=torch_grad)
+            p.grad = g
+        assert p.grad.dtype == dtype
+        opt.step()
+        if step in RECORDED_STEPS:
+            recorded[step] = p.detach().tolist()
+            if "ax" in opt.state[p]:
+                averaged[step] = opt.state[p]["ax"].tolist()
+    has_ax = "ax" in opt.state[p]
+    return ([recorded[s] for s in RECORDED_STEPS],
+            [averaged[s] for s in RECORDED_STEPS] if has_ax else None)
+
+
 def run_optimizer(factory, dtype, negate=False, halve_every=0):
     a = torch.tensor(A, dtype=dtype)
     c = torch.tensor(C, dtype=dtype)
@@ -316,6 +437,44 @@ def main():
         for step, row in zip(RECORDED_STEPS, traj):
             w("         {%s},  // %d" % (", ".join(r(v) for v in row), step))
         w("     }},")
+    w("};")
+    w("")
+    w("/// A run of one of torch.optim's optimizers beyond the lecture's (Adamax,")
+    w("/// NAdam, RAdam, Adadelta, Rprop, ASGD) in float64 or float32, with descent's")
+    w("/// optimizer and key=value options (comma-separated, for make_optimizer) that")
+    w("/// reproduce it. float32 runs hold float values, exactly representable as")
+    w("/// double.")
+    w("struct Run {")
+    w("  const char* id;")
+    w("  const char* torch_call;")
+    w("  const char* dtype;")
+    w("  const char* optimizer;")
+    w("  const char* options;")
+    w("  bool negate;        // descent was fed -g")
+    w("  bool has_averaged;  // averaged[k]: ASGD's state['ax'] after step k")
+    w("  double params[kNumRecorded][kDim];")
+    w("  double averaged[kNumRecorded][kDim];")
+    w("};")
+    w("")
+    w("constexpr Run kRuns[] = {")
+    for ident, call, factory, dtypes, torch_grad, name, options, negate in OPTIM_CASES:
+        for dname in dtypes:
+            dtype = dict(DTYPES)[dname]
+            traj, ax = run_optim_case(factory, dtype, torch_grad)
+            w('    {"%s",' % ident)
+            w('     "%s",' % call)
+            w('     "%s", "%s", "%s", %s, %s,' % (dname, name, options, r(negate), r(ax is not None)))
+            w("     {")
+            for step, row in zip(RECORDED_STEPS, traj):
+                w("         {%s},  // %d" % (", ".join(r(v) for v in row), step))
+            w("     },")
+            if ax is None:
+                w("     {}},")
+            else:
+                w("     {")
+                for step, row in zip(RECORDED_STEPS, ax):
+                    w("         {%s},  // %d" % (", ".join(r(v) for v in row), step))
+                w("     }},")
     w("};")
     w("")
     w("/// One scheduler run (float64): lr[e] = get_last_lr()[0] after e")

@@ -9,13 +9,19 @@
 #include <tuple>
 #include <type_traits>
 
+#include "../adadelta.hpp"
 #include "../adagrad.hpp"
 #include "../adam.hpp"
+#include "../adamax.hpp"
 #include "../adamw.hpp"
+#include "../asgd.hpp"
 #include "../gradient_descent.hpp"
 #include "../momentum.hpp"
+#include "../nadam.hpp"
 #include "../nesterov.hpp"
+#include "../radam.hpp"
 #include "../rmsprop.hpp"
+#include "../rprop.hpp"
 #include "../sgd.hpp"
 
 namespace descent::detail {
@@ -40,6 +46,12 @@ inline constexpr std::tuple kOptimizers{
     Registered<RMSprop>{"rmsprop"},
     Registered<Adam>{"adam"},
     Registered<AdamW>{"adamw"},
+    Registered<Adamax>{"adamax"},
+    Registered<NAdam>{"nadam"},
+    Registered<RAdam>{"radam"},
+    Registered<Adadelta>{"adadelta"},
+    Registered<Rprop>{"rprop"},
+    Registered<ASGD>{"asgd"},
 };
 
 template <typename S, typename... R>

@@ -82,6 +82,11 @@ struct One {
   friend One operator/(One a, One b) { return One(a.v / b.v); }
   friend One sqrt(One a) { return One(std::sqrt(a.v)); }
   friend One max(One a, One b) { return One(a.v > b.v ? a.v : b.v); }
+  // min: a < b ? a : b, so b if either is NaN, as max. abs: max(a, 0 − a),
+  // built from the operations above so that a packet's lanes and One agree
+  // bit for bit (a NaN comes out as 0 − NaN makes it).
+  friend One min(One a, One b) { return One(a.v < b.v ? a.v : b.v); }
+  friend One abs(One a) { return max(a, One(S(0)) - a); }
 };
 
 /// The widest packet of S; Pack<S>::size is 1 where there is none (and
@@ -109,6 +114,8 @@ struct Pack {
     friend Pack operator/(Pack a, Pack b) { return Pack(PFX##_div_##SFX(a.v, b.v)); }         \
     friend Pack sqrt(Pack a) { return Pack(PFX##_sqrt_##SFX(a.v)); }                          \
     friend Pack max(Pack a, Pack b) { return Pack(PFX##_max_##SFX(a.v, b.v)); }               \
+    friend Pack min(Pack a, Pack b) { return Pack(PFX##_min_##SFX(a.v, b.v)); }               \
+    friend Pack abs(Pack a) { return max(a, Pack(S(0)) - a); }                                \
   }
 
 #if DESCENT_SIMD_BYTES >= 64 && defined(__AVX512F__)

@@ -1,0 +1,208 @@
+#pragma once
+/// \file
+/// NAdam: Adam with Nesterov momentum and a momentum schedule.
+
+#include <Eigen/Core>
+#include <array>
+#include <cmath>
+#include <cstdint>
+#include <string_view>
+
+#include "detail/check.hpp"
+#include "detail/kernel.hpp"
+#include "detail/optimizer_base.hpp"
+#include "nonfinite.hpp"
+
+namespace descent {
+
+/// \brief NAdam (Dozat 2016, "Incorporating Nesterov Momentum into Adam"):
+/// Adam whose step looks ahead along the momentum, with the momentum
+/// coefficient warmed up by a schedule μ_t.
+///
+/// Inputs: lr (α), beta1 (β₁), beta2 (β₂), eps (ε), momentum_decay (ψ),
+/// product_1_13, weight_decay (λ), decoupled_weight_decay, maximize. State:
+/// m₀ = v₀ = 0, the product P₀ = 1. Per step t = 1, 2, …:
+///
+///     d ← g  (−g with maximize)
+///     d ← d + λ·θ  or, decoupled_weight_decay, θ ← (1 − lr·λ)·θ
+///     μ_t = β₁·(1 − ½·0.96^(t·ψ)),  μ_{t+1} = β₁·(1 − ½·0.96^((t+1)·ψ))
+///     P_t = P_{t−1}·μ_t
+///     P' = P_t·μ_{t+1}          (P_t·μ_t·μ_{t+1} with product_1_13)
+///     m ← β₁·m + (1 − β₁)·d
+///     v ← β₂·v + (1 − β₂)·d²
+///     θ ← θ − lr·((1 − μ_t)/(1 − P_t)·d + μ_{t+1}/(1 − P')·m) / (√(v/(1 − β₂ᵗ)) + ε)
+///
+/// The lecture does not cover NAdam; the defaults are torch.optim.NAdam's
+/// (lr 0.002, ψ 0.004). The per-step coefficients are computed once in
+/// double, except the product P_t, which is kept in float whatever Scalar
+/// is, as PyTorch keeps it (a float32 tensor under the default dtype), so
+/// that double runs reproduce PyTorch's to rounding; that changes the step
+/// by less than 1e-7 relative. P_t is not part of a checkpoint: it is a
+/// function of t, β₁ and ψ, recomputed (at most t multiplications, fewer
+/// once it underflows to 0) on the first step after a load.
+///
+/// torch.optim.NAdam in PyTorch 1.13 counts μ_t twice in P' (its pseudo-code
+/// says P_t·μ_{t+1}; PyTorch 2.0 computes that). product_1_13 reproduces
+/// 1.13, and Options::pytorch() sets it: with it this reproduces
+/// torch.optim.NAdam(lr, betas, eps, weight_decay, momentum_decay) of
+/// PyTorch 1.13 to rounding. The default is the paper's P_t·μ_{t+1}.
+template <typename Scalar_>
+class NAdam : public detail::OptimizerBase<NAdam<Scalar_>, Scalar_> {
+  using Base = detail::OptimizerBase<NAdam<Scalar_>, Scalar_>;
+  friend Base;
+
+ public:
+  using Scalar = Scalar_;
+  using Index = Eigen::Index;
+
+  struct Options {
+    /// Step size α; finite and >= 0. Default 0.002.
+    Scalar lr = Scalar(0.002);
+    /// Decay β₁ of the first-moment average, and the scale of μ_t; in
+    /// [0, 1). Default 0.9.
+    Scalar beta1 = Scalar(0.9);
+    /// Decay β₂ of the second-moment average; in [0, 1). Default 0.999.
+    Scalar beta2 = Scalar(0.999);
+    /// ε added to the root in the denominator; finite and >= 0. Default 1e-8.
+    Scalar eps = Scalar(1e-8);
+    /// ψ in the momentum schedule μ_t = β₁·(1 − ½·0.96^(t·ψ)); finite and
+    /// >= 0. ψ = 0 makes μ_t = β₁/2 constant. Default 0.004.
+    Scalar momentum_decay = Scalar(0.004);
+    /// Count μ_t twice in the product of the m coefficient, as
+    /// torch.optim.NAdam in PyTorch 1.13 does. Default false (the paper's
+    /// and PyTorch 2's form).
+    bool product_1_13 = false;
+    /// L2 penalty λ added to the gradient as λ·θ; finite and >= 0. Default 0.
+    Scalar weight_decay = Scalar(0);
+    /// Apply weight decay as θ ← (1 − lr·λ)·θ before the step instead of
+    /// adding λ·θ to the gradient (Loshchilov & Hutter's decoupled form, as
+    /// every Keras optimizer does). Default false.
+    bool decoupled_weight_decay = false;
+    /// Ascend instead of descend (d = −g). Default false.
+    bool maximize = false;
+    /// What a step does with NaN or ±inf in grad. Default Propagate.
+    NonFinite nonfinite = NonFinite::Propagate;
+
+    /// torch.optim.NAdam() of PyTorch 1.13: the defaults with product_1_13.
+    static Options pytorch() {
+      Options o;
+      o.product_1_13 = true;
+      return o;
+    }
+  };
+
+  /// \throws std::invalid_argument if an option is out of range.
+  explicit NAdam(Options options = {}) : Base(checked(options).lr), options_(options) {}
+
+  static constexpr std::string_view kName = "NAdam";
+  std::string_view name() const noexcept override { return kName; }
+
+  /// Calls f(name, field) for every option of o, in the order declared.
+  template <typename O, typename F>
+  static void for_each_option(O& o, F&& f) {
+    f("lr", o.lr);
+    f("beta1", o.beta1);
+    f("beta2", o.beta2);
+    f("eps", o.eps);
+    f("momentum_decay", o.momentum_decay);
+    f("product_1_13", o.product_1_13);
+    f("weight_decay", o.weight_decay);
+    f("decoupled_weight_decay", o.decoupled_weight_decay);
+    f("maximize", o.maximize);
+    f("nonfinite", o.nonfinite);
+  }
+
+ private:
+  static const Options& checked(const Options& o) {
+    detail::check_nonnegative(kName, "lr", o.lr);
+    detail::check_unit_interval(kName, "beta1", o.beta1);
+    detail::check_unit_interval(kName, "beta2", o.beta2);
+    detail::check_nonnegative(kName, "eps", o.eps);
+    detail::check_nonnegative(kName, "momentum_decay", o.momentum_decay);
+    detail::check_nonnegative(kName, "weight_decay", o.weight_decay);
+    return o;
+  }
+
+  template <typename Self>
+  static auto state_arrays([[maybe_unused]] Self& s) {
+    return std::array{&s.m_, &s.v_};
+  }
+  static constexpr std::array<detail::StateArray, 2> kStateArrays{
+      {{"exp_avg", false}, {"exp_avg_sq", true}}};
+
+  void allocate_state(Index n) override {
+    m_.setZero(n);
+    v_.setZero(n);
+  }
+  void release_state() noexcept override {
+    m_.resize(0);
+    v_.resize(0);
+    product_ = 1.0f;
+    product_step_ = 0;
+  }
+
+  /// μ_t, in double as PyTorch forms it.
+  static double mu(const Options& o, std::int64_t t) {
+    return double(o.beta1) * (1.0 - 0.5 * std::pow(0.96, double(t) * double(o.momentum_decay)));
+  }
+
+  /// Brings product_ to P_t from P_{t−1}, or from scratch when it holds
+  /// another step's or other options' product (after a load or a reset).
+  void advance_product(const Options& o, std::int64_t t) noexcept {
+    if (product_step_ != t - 1 || product_beta1_ != o.beta1 || product_decay_ != o.momentum_decay) {
+      product_ = 1.0f;
+      for (std::int64_t k = 1; k < t && product_ != 0.0f; ++k) {
+        product_ = product_ * static_cast<float>(mu(o, k));
+      }
+      product_beta1_ = o.beta1;
+      product_decay_ = o.momentum_decay;
+    }
+    product_ = product_ * static_cast<float>(mu(o, t));
+    product_step_ = t;
+  }
+
+  void update(Scalar* x, const Scalar* g, Index n, std::int64_t t) noexcept override {
+    const Options& o = options_;
+    advance_product(o, t);
+    const double lr = double(this->lr());
+    const double mu_t = mu(o, t), mu_next = mu(o, t + 1);
+    const double product = double(product_);
+    const double product_next =
+        o.product_1_13 ? double((product_ * static_cast<float>(mu_t)) * static_cast<float>(mu_next))
+                       : product * mu_next;
+    const auto grad_coefficient = static_cast<Scalar>(lr * (1.0 - mu_t) / (1.0 - product));
+    const auto m_coefficient = static_cast<Scalar>(lr * mu_next / (1.0 - product_next));
+    const auto v_scale =
+        static_cast<Scalar>(1.0 / std::sqrt(1.0 - std::pow(double(o.beta2), double(t))));
+    const Scalar beta1 = o.beta1, one_minus_beta1 = Scalar(1) - o.beta1;
+    const Scalar beta2 = o.beta2, one_minus_beta2 = Scalar(1) - o.beta2;
+    const Scalar eps = o.eps;
+    const auto adjust = detail::GradientAdjust<Scalar>::from(o, this->lr());
+    Scalar* m = m_.data();
+    Scalar* v = v_.data();
+    detail::with_flag(adjust.active(), [&](auto active) {
+      this->for_each_element(n, [=](auto lanes, Index i) {
+        using V = decltype(lanes);
+        V xi = V::load(x + i);
+        const V di = adjust.template operator()<active()>(V::load(g + i), xi);
+        const V mi = V(beta1) * V::load(m + i) + V(one_minus_beta1) * di;
+        const V vi = V(beta2) * V::load(v + i) + V(one_minus_beta2) * di * di;
+        mi.store(m + i);
+        vi.store(v + i);
+        const V denom = sqrt(vi) * V(v_scale) + V(eps);
+        (xi - (V(grad_coefficient) * di + V(m_coefficient) * mi) / denom).store(x + i);
+      });
+    });
+  }
+
+  Options options_;
+  Eigen::Matrix<Scalar, Eigen::Dynamic, 1> m_;
+  Eigen::Matrix<Scalar, Eigen::Dynamic, 1> v_;
+  // P_t in float, as PyTorch keeps it, and the step and options it is for.
+  float product_ = 1.0f;
+  std::int64_t product_step_ = 0;
+  Scalar product_beta1_ = Scalar(0);
+  Scalar product_decay_ = Scalar(0);
+};
+
+}  // namespace descent
