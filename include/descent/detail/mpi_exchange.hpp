@@ -1,0 +1,366 @@
+#pragma once
+/// \file
+/// The communication under descent::mpi: a private duplicate of the caller's
+/// communicator, the contiguous shards, the bucketed exchange that reduces
+/// every rank's gradient to the mean in rank order on the shard's owner, the
+/// allgather of shards, the small agreements that keep every rank deciding
+/// alike, and the transfer of byte strings (checkpoints).
+
+#include <mpi.h>
+
+#include <Eigen/Core>
+#include <algorithm>
+#include <climits>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace descent::detail::mpi {
+
+using Index = Eigen::Index;
+
+template <typename S>
+MPI_Datatype datatype();
+template <>
+inline MPI_Datatype datatype<float>() {
+  return MPI_FLOAT;
+}
+template <>
+inline MPI_Datatype datatype<double>() {
+  return MPI_DOUBLE;
+}
+
+constexpr int kTagGrad = 1;    // pieces of a gradient, to the shard's owner
+constexpr int kTagShard = 2;   // pieces of a reduced shard (mean or params), to every rank
+constexpr int kTagBytes = 3;   // checkpoints
+constexpr Index kAlign = 64;   // shard boundaries fall on multiples of this where they can
+constexpr int kRingDepth = 2;  // buckets of a shard in flight to its owner at once
+
+/// First element of rank r's shard of n elements over p ranks (r = p gives
+/// n). With at least 64 elements a rank, boundaries are multiples of 64, so
+/// every element of a shard takes the same place in the SIMD loop as in a
+/// step over the whole vector; the last shard takes the remainder. Every
+/// shard is non-empty when n >= p.
+inline Index shard_begin(Index n, int p, int r) {
+  if (r >= p) return n;
+  if (n >= Index(p) * kAlign) return Index(r) * (n / kAlign) / p * kAlign;
+  return Index(r) * n / p;
+}
+
+/// A duplicate of the caller's communicator, freed with the object (unless
+/// MPI is finalised by then), so descent's messages never meet the caller's.
+class Communicator {
+ public:
+  Communicator(MPI_Comm comm, const std::string& who) {
+    int initialized = 0, finalized = 0;
+    MPI_Initialized(&initialized);
+    MPI_Finalized(&finalized);
+    if (!initialized || finalized) {
+      throw std::logic_error(who +
+                             ": MPI is not initialised (call MPI_Init or MPI_Init_thread first, "
+                             "and MPI_Finalize only after the object is gone)");
+    }
+    if (comm == MPI_COMM_NULL) throw std::invalid_argument(who + ": the communicator is null");
+    MPI_Comm_dup(comm, &comm_);
+    MPI_Comm_rank(comm_, &rank_);
+    MPI_Comm_size(comm_, &size_);
+  }
+  Communicator(const Communicator&) = delete;
+  Communicator& operator=(const Communicator&) = delete;
+  Communicator(Communicator&& other) noexcept
+      : comm_(std::exchange(other.comm_, MPI_COMM_NULL)), rank_(other.rank_), size_(other.size_) {}
+  Communicator& operator=(Communicator&& other) noexcept {
+    if (this != &other) {
+      release();
+      comm_ = std::exchange(other.comm_, MPI_COMM_NULL);
+      rank_ = other.rank_;
+      size_ = other.size_;
+    }
+    return *this;
+  }
+  ~Communicator() { release(); }
+
+  MPI_Comm get() const noexcept { return comm_; }
+  int rank() const noexcept { return rank_; }
+  int size() const noexcept { return size_; }
+
+ private:
+  void release() noexcept {
+    int finalized = 1;
+    MPI_Finalized(&finalized);
+    if (comm_ != MPI_COMM_NULL && !finalized) MPI_Comm_free(&comm_);
+    comm_ = MPI_COMM_NULL;
+  }
+
+  MPI_Comm comm_ = MPI_COMM_NULL;
+  int rank_ = 0;
+  int size_ = 1;
+};
+
+/// Every rank's copy of the same k int64 values, rank after rank.
+inline std::vector<std::int64_t> allgather(const std::vector<std::int64_t>& mine, MPI_Comm comm) {
+  int p = 1;
+  MPI_Comm_size(comm, &p);
+  std::vector<std::int64_t> all(mine.size() * std::size_t(p));
+  MPI_Allgather(mine.data(), int(mine.size()), MPI_INT64_T, all.data(), int(mine.size()),
+                MPI_INT64_T, comm);
+  return all;
+}
+
+inline std::int64_t bits_of(double d) {
+  std::int64_t b;
+  std::memcpy(&b, &d, sizeof b);
+  return b;
+}
+inline double double_of(std::int64_t b) {
+  double d;
+  std::memcpy(&d, &b, sizeof d);
+  return d;
+}
+
+/// "rank 0: a; ranks 1, 2: b": every rank with the text of its value, ranks
+/// of equal text together.
+template <typename Text>
+std::string by_rank(int p, const Text& text) {
+  std::vector<std::pair<std::string, std::vector<int>>> groups;
+  for (int r = 0; r < p; ++r) {
+    const std::string t = text(r);
+    auto it =
+        std::find_if(groups.begin(), groups.end(), [&](const auto& g) { return g.first == t; });
+    if (it == groups.end()) {
+      groups.push_back({t, {r}});
+    } else {
+      it->second.push_back(r);
+    }
+  }
+  std::string out;
+  for (const auto& [t, ranks] : groups) {
+    if (!out.empty()) out += "; ";
+    out += ranks.size() == 1 ? "rank " : "ranks ";
+    for (std::size_t k = 0; k < ranks.size(); ++k) {
+      out += (k ? ", " : "") + std::to_string(ranks[k]);
+    }
+    out += ": " + t;
+  }
+  return out;
+}
+
+/// Sends s to dest (its length, then ≤ 1 GiB pieces).
+inline void send_bytes(const std::string& s, int dest, MPI_Comm comm) {
+  const auto n = static_cast<std::uint64_t>(s.size());
+  MPI_Send(&n, 1, MPI_UINT64_T, dest, kTagBytes, comm);
+  for (std::size_t at = 0; at < s.size(); at += std::size_t{1} << 30) {
+    const int piece = int(std::min(s.size() - at, std::size_t{1} << 30));
+    MPI_Send(s.data() + at, piece, MPI_BYTE, dest, kTagBytes, comm);
+  }
+}
+
+/// What send_bytes sent from source.
+inline std::string recv_bytes(int source, MPI_Comm comm) {
+  std::uint64_t n = 0;
+  MPI_Recv(&n, 1, MPI_UINT64_T, source, kTagBytes, comm, MPI_STATUS_IGNORE);
+  std::string s(static_cast<std::size_t>(n), '\0');
+  for (std::size_t at = 0; at < s.size(); at += std::size_t{1} << 30) {
+    const int piece = int(std::min(s.size() - at, std::size_t{1} << 30));
+    MPI_Recv(&s[at], piece, MPI_BYTE, source, kTagBytes, comm, MPI_STATUS_IGNORE);
+  }
+  return s;
+}
+
+/// root's s, on every rank.
+inline void broadcast_bytes(std::string& s, int root, MPI_Comm comm) {
+  auto n = static_cast<std::uint64_t>(s.size());
+  MPI_Bcast(&n, 1, MPI_UINT64_T, root, comm);
+  s.resize(static_cast<std::size_t>(n));
+  for (std::size_t at = 0; at < s.size(); at += std::size_t{1} << 30) {
+    const int piece = int(std::min(s.size() - at, std::size_t{1} << 30));
+    MPI_Bcast(&s[at], piece, MPI_BYTE, root, comm);
+  }
+}
+
+/// "" on every rank if every rank's error is "", else the error of the
+/// lowest rank that has one, on every rank.
+inline std::string first_error(const std::string& mine, MPI_Comm comm) {
+  int rank = 0;
+  MPI_Comm_rank(comm, &rank);
+  const std::vector<std::int64_t> failed = allgather({mine.empty() ? 0 : 1}, comm);
+  const auto it = std::find(failed.begin(), failed.end(), 1);
+  if (it == failed.end()) return "";
+  const int root = int(it - failed.begin());
+  std::string error = rank == root ? mine : std::string();
+  broadcast_bytes(error, root, comm);
+  return error;
+}
+
+/// out[i] = ((src[0][i] + src[1][i]) + … + src[p−1][i]) / p: the sum in rank
+/// order, then one division, whatever the MPI implementation. In chunks
+/// that stay in L1 between the passes over the sources.
+template <typename S>
+void rank_order_mean(S* out, const S* const* src, int p, Index len) {
+  const S divisor = S(p);
+  constexpr Index kChunk = 2048;
+  for (Index c = 0; c < len; c += kChunk) {
+    const Index m = std::min(kChunk, len - c);
+    S* o = out + c;
+    if (p == 1) {
+      const S* a = src[0] + c;
+      for (Index i = 0; i < m; ++i) o[i] = a[i] / divisor;
+      continue;
+    }
+    const S* a = src[0] + c;
+    const S* b = src[1] + c;
+    if (p == 2) {
+      for (Index i = 0; i < m; ++i) o[i] = (a[i] + b[i]) / divisor;
+      continue;
+    }
+    for (Index i = 0; i < m; ++i) o[i] = a[i] + b[i];
+    for (int r = 2; r + 1 < p; ++r) {
+      const S* s = src[r] + c;
+      for (Index i = 0; i < m; ++i) o[i] += s[i];
+    }
+    const S* last = src[p - 1] + c;
+    for (Index i = 0; i < m; ++i) o[i] = (o[i] + last[i]) / divisor;
+  }
+}
+
+/// The bucketed exchange; keeps its buffers and request lists from step to
+/// step, so that steps after the first allocate nothing.
+template <typename S>
+class Exchange {
+ public:
+  /// Bytes held by the receive ring.
+  std::size_t buffer_bytes() const noexcept { return ring_.capacity() * sizeof(S); }
+
+  /// Reduces the shard of rank `me` of every rank's g (n elements, shards
+  /// of shard_begin) to its rank-order mean, written to out + offset
+  /// (offset: where the shard starts in out). Each rank sends its pieces of
+  /// the other shards to their owners in buckets of at most `bucket`
+  /// elements; the owner receives them into a ring of kRingDepth buckets
+  /// per peer and reduces each bucket as soon as it is complete, while the
+  /// next ones arrive. With `share`, every reduced bucket is sent on to
+  /// every peer and the peers' reduced shards are received into out (a
+  /// vector of n), so all of the mean ends on every rank. Returns once all
+  /// of g has been sent and everything received.
+  void reduce(MPI_Comm comm, const S* g, Index n, Index bucket, S* out, Index offset, bool share) {
+    int me = 0, p = 1;
+    MPI_Comm_rank(comm, &me);
+    MPI_Comm_size(comm, &p);
+    const MPI_Datatype type = datatype<S>();
+    const Index begin = shard_begin(n, p, me), end = shard_begin(n, p, me + 1);
+    const Index buckets = (end - begin + bucket - 1) / bucket;
+    const int peers = p - 1;
+    ring_.resize(std::size_t(kRingDepth) * std::size_t(peers) *
+                 std::size_t(std::min(bucket, end - begin)));
+    const Index slot_stride = std::min(bucket, end - begin);
+    sends_.clear();
+    recvs_.assign(std::size_t(kRingDepth) * std::size_t(peers), MPI_REQUEST_NULL);
+    shares_.clear();
+
+    // This rank's pieces of the other shards, to their owners, bucket k of
+    // every peer before bucket k + 1 of any.
+    Index most = 0;
+    for (int d = 1; d < p; ++d) {
+      const int s = (me + d) % p;
+      most = std::max(most, shard_begin(n, p, s + 1) - shard_begin(n, p, s));
+    }
+    for (Index k = 0; k * bucket < most; ++k) {
+      for (int d = 1; d < p; ++d) {
+        const int s = (me + d) % p;
+        const Index b = shard_begin(n, p, s) + k * bucket, e = shard_begin(n, p, s + 1);
+        if (b >= e) continue;
+        sends_.push_back(MPI_REQUEST_NULL);
+        MPI_Isend(g + b, int(std::min(bucket, e - b)), type, s, kTagGrad, comm, &sends_.back());
+      }
+    }
+    // With share, the peers' reduced shards straight into out.
+    if (share) {
+      for (int d = 1; d < p; ++d) {
+        const int s = (me + d) % p;
+        const Index sb = shard_begin(n, p, s), se = shard_begin(n, p, s + 1);
+        for (Index b = sb; b < se; b += bucket) {
+          shares_.push_back(MPI_REQUEST_NULL);
+          MPI_Irecv(out + b, int(std::min(bucket, se - b)), type, s, kTagShard, comm,
+                    &shares_.back());
+        }
+      }
+    }
+
+    const auto post = [&](Index k) {
+      const Index b = begin + k * bucket;
+      const int len = int(std::min(bucket, end - b));
+      const std::size_t slot = std::size_t(k % kRingDepth);
+      for (int j = 0; j < peers; ++j) {
+        const int source = (me + 1 + j) % p;
+        MPI_Irecv(
+            ring_.data() + (slot * std::size_t(peers) + std::size_t(j)) * std::size_t(slot_stride),
+            len, type, source, kTagGrad, comm, &recvs_[slot * std::size_t(peers) + std::size_t(j)]);
+      }
+    };
+    for (Index k = 0; k < std::min<Index>(kRingDepth, buckets); ++k) post(k);
+    sources_.resize(std::size_t(p));
+    for (Index k = 0; k < buckets; ++k) {
+      const Index b = begin + k * bucket;
+      const Index len = std::min(bucket, end - b);
+      const std::size_t slot = std::size_t(k % kRingDepth);
+      if (peers > 0) MPI_Waitall(peers, &recvs_[slot * std::size_t(peers)], MPI_STATUSES_IGNORE);
+      for (int r = 0; r < p; ++r) {
+        if (r == me) {
+          sources_[std::size_t(r)] = g + b;
+        } else {
+          const int j = (r - me - 1 + p) % p;
+          sources_[std::size_t(r)] = ring_.data() + (slot * std::size_t(peers) + std::size_t(j)) *
+                                                        std::size_t(slot_stride);
+        }
+      }
+      S* target = out + offset + (b - begin);
+      rank_order_mean(target, sources_.data(), p, len);
+      if (k + kRingDepth < buckets) post(k + kRingDepth);
+      if (share) {
+        for (int d = 1; d < p; ++d) {
+          shares_.push_back(MPI_REQUEST_NULL);
+          MPI_Isend(target, int(len), type, (me + d) % p, kTagShard, comm, &shares_.back());
+        }
+      }
+    }
+    MPI_Waitall(int(sends_.size()), sends_.data(), MPI_STATUSES_IGNORE);
+    MPI_Waitall(int(shares_.size()), shares_.data(), MPI_STATUSES_IGNORE);
+  }
+
+  /// Every rank's shard of x (n elements) to every other rank, in place, in
+  /// buckets.
+  void allgather(MPI_Comm comm, S* x, Index n, Index bucket) {
+    int me = 0, p = 1;
+    MPI_Comm_rank(comm, &me);
+    MPI_Comm_size(comm, &p);
+    const MPI_Datatype type = datatype<S>();
+    shares_.clear();
+    const Index begin = shard_begin(n, p, me), end = shard_begin(n, p, me + 1);
+    for (int d = 1; d < p; ++d) {
+      const int s = (me + d) % p;
+      const Index sb = shard_begin(n, p, s), se = shard_begin(n, p, s + 1);
+      for (Index b = sb; b < se; b += bucket) {
+        shares_.push_back(MPI_REQUEST_NULL);
+        MPI_Irecv(x + b, int(std::min(bucket, se - b)), type, s, kTagShard, comm, &shares_.back());
+      }
+    }
+    for (Index b = begin; b < end; b += bucket) {
+      for (int d = 1; d < p; ++d) {
+        shares_.push_back(MPI_REQUEST_NULL);
+        MPI_Isend(x + b, int(std::min(bucket, end - b)), type, (me + d) % p, kTagShard, comm,
+                  &shares_.back());
+      }
+    }
+    MPI_Waitall(int(shares_.size()), shares_.data(), MPI_STATUSES_IGNORE);
+  }
+
+ private:
+  std::vector<S> ring_;
+  std::vector<MPI_Request> sends_, recvs_, shares_;
+  std::vector<const S*> sources_;
+};
+
+}  // namespace descent::detail::mpi
