@@ -27,6 +27,7 @@ namespace descent {
 /// library.
 class MinibatchSampler {
  public:
+  /// Eigen's signed size type.
   using Index = Eigen::Index;
 
   /// \throws std::invalid_argument if n_samples < 0 or batch_size <= 0.
@@ -69,8 +70,11 @@ class MinibatchSampler {
     return drop_last_ ? n_samples_ / batch_size_ : (n_samples_ + batch_size_ - 1) / batch_size_;
   }
 
+  /// Samples per epoch, as constructed.
   long n_samples() const noexcept { return n_samples_; }
+  /// Samples per batch (the last batch of an epoch may hold fewer).
   long batch_size() const noexcept { return batch_size_; }
+  /// Whether an epoch's incomplete last batch is dropped.
   bool drop_last() const noexcept { return drop_last_; }
 
  private:
