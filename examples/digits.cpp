@@ -129,26 +129,49 @@ const std::vector<Method>& methods() {
   using namespace descent;
   static const std::vector<Method> list = {
       // Plain minibatch SGD, θ ← θ − lr·g: Keras's SGD with momentum 0.
-      {"SGD", "momentum 0", [](Scalar lr) { return make<SGD<Scalar>>({lr}); }},
+      {"SGD", "momentum 0",
+       [](Scalar lr) {
+         SGD<Scalar>::Options o;
+         o.lr = lr;
+         return make<SGD<Scalar>>(o);
+       }},
       // The lecture's dampened forms, Δ ← β·Δ − (1 − β)·lr·g. Nesterov's
       // params hold the look-ahead point θ + β·Δ, and that is where its loss
       // and accuracy are measured (as Keras and PyTorch would).
       {"Momentum", "beta 0.9",
        [](Scalar lr) {
-         return make<Momentum<Scalar>>({lr, Scalar(0.9)});
+         Momentum<Scalar>::Options o;
+         o.lr = lr;
+         o.beta = Scalar(0.9);
+         return make<Momentum<Scalar>>(o);
        }},
       {"Nesterov", "beta 0.9",
        [](Scalar lr) {
-         return make<Nesterov<Scalar>>({lr, Scalar(0.9)});
+         Nesterov<Scalar>::Options o;
+         o.lr = lr;
+         o.beta = Scalar(0.9);
+         return make<Nesterov<Scalar>>(o);
        }},
-      {"AdaGrad", "eps 1e-10", [](Scalar lr) { return make<AdaGrad<Scalar>>({lr}); }},
+      {"AdaGrad", "eps 1e-10",
+       [](Scalar lr) {
+         AdaGrad<Scalar>::Options o;
+         o.lr = lr;
+         return make<AdaGrad<Scalar>>(o);
+       }},
       {"RMSprop", "rho 0.99, eps 1e-8",
        [](Scalar lr) {
-         return make<RMSprop<Scalar>>({lr, Scalar(0.99)});
+         RMSprop<Scalar>::Options o;
+         o.lr = lr;
+         o.rho = Scalar(0.99);
+         return make<RMSprop<Scalar>>(o);
        }},
       {"Adam", "beta1 0.9, beta2 0.999, eps 1e-8",
        [](Scalar lr) {
-         return make<Adam<Scalar>>({lr, Scalar(0.9), Scalar(0.999)});
+         Adam<Scalar>::Options o;
+         o.lr = lr;
+         o.beta1 = Scalar(0.9);
+         o.beta2 = Scalar(0.999);
+         return make<Adam<Scalar>>(o);
        }},
   };
   return list;

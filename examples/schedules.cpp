@@ -48,7 +48,9 @@ Schedule record(
     const char* column, const char* label, double base_lr,
     const std::function<std::unique_ptr<descent::LRScheduler<double>>(descent::Optimizer<double>&)>&
         make) {
-  descent::GradientDescent<double> optimizer({base_lr});
+  descent::GradientDescent<double>::Options options;
+  options.lr = base_lr;
+  descent::GradientDescent<double> optimizer(options);
   const std::unique_ptr<descent::LRScheduler<double>> scheduler = make(optimizer);
   Schedule s{column, label, {}};
   Eigen::VectorXd x = Eigen::VectorXd::Constant(1, 1.0);
@@ -65,7 +67,9 @@ Schedule record(
 // fixed loss that falls and then stalls near 0.3, wiggling.
 Schedule record_plateau(const char* column, const char* label, double base_lr,
                         const descent::ReduceLROnPlateau<double>::Options& options) {
-  descent::GradientDescent<double> optimizer({base_lr});
+  descent::GradientDescent<double>::Options gd;
+  gd.lr = base_lr;
+  descent::GradientDescent<double> optimizer(gd);
   descent::ReduceLROnPlateau<double> scheduler(optimizer, options);
   Schedule s{column, label, {}};
   Eigen::VectorXd x = Eigen::VectorXd::Constant(1, 1.0);

@@ -108,30 +108,56 @@ std::unique_ptr<Optimizer> make(const typename Opt::Options& options) {
 std::vector<Method> methods() {
   using namespace descent;
   return {
-      {"GradientDescent", "", [](double lr) { return make<GradientDescent<double>>({lr}); }},
+      {"GradientDescent", "",
+       [](double lr) {
+         GradientDescent<double>::Options o;
+         o.lr = lr;
+         return make<GradientDescent<double>>(o);
+       }},
       // Keras's form v ← μ·v − lr·g: Momentum at 1/(1 − μ) = 10 times the lr.
       {"SGD", "momentum=0.9",
        [](double lr) {
-         return make<SGD<double>>({lr, 0.9});
+         SGD<double>::Options o;
+         o.lr = lr;
+         o.momentum = 0.9;
+         return make<SGD<double>>(o);
        }},
       {"Momentum", "beta=0.9",
        [](double lr) {
-         return make<Momentum<double>>({lr, 0.9});
+         Momentum<double>::Options o;
+         o.lr = lr;
+         o.beta = 0.9;
+         return make<Momentum<double>>(o);
        }},
       // Its params hold the look-ahead point θ + β·Δ; that is what f, the
       // distance and the path below are measured at.
       {"Nesterov", "beta=0.9",
        [](double lr) {
-         return make<Nesterov<double>>({lr, 0.9});
+         Nesterov<double>::Options o;
+         o.lr = lr;
+         o.beta = 0.9;
+         return make<Nesterov<double>>(o);
        }},
-      {"AdaGrad", "", [](double lr) { return make<AdaGrad<double>>({lr}); }},
+      {"AdaGrad", "",
+       [](double lr) {
+         AdaGrad<double>::Options o;
+         o.lr = lr;
+         return make<AdaGrad<double>>(o);
+       }},
       {"RMSprop", "rho=0.99",
        [](double lr) {
-         return make<RMSprop<double>>({lr, 0.99});
+         RMSprop<double>::Options o;
+         o.lr = lr;
+         o.rho = 0.99;
+         return make<RMSprop<double>>(o);
        }},
       {"Adam", "beta1=0.9 beta2=0.999",
        [](double lr) {
-         return make<Adam<double>>({lr, 0.9, 0.999});
+         Adam<double>::Options o;
+         o.lr = lr;
+         o.beta1 = 0.9;
+         o.beta2 = 0.999;
+         return make<Adam<double>>(o);
        }},
   };
 }

@@ -15,6 +15,7 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "instantiations.hpp"
@@ -23,6 +24,22 @@ namespace support {
 
 template <typename S>
 using Vec = Eigen::Matrix<S, Eigen::Dynamic, 1>;
+
+/// The Options of optimizer type Opt: its defaults, then `set(options)`,
+/// which assigns by name the fields a test changes:
+/// `options<Adam<S>>([](auto& o) { o.lr = S(0.1); })`.
+template <typename Opt, typename Set>
+typename Opt::Options options(Set&& set) {
+  typename Opt::Options o;
+  set(o);
+  return o;
+}
+
+/// An Opt constructed from options<Opt>(set).
+template <typename Opt, typename Set>
+Opt with_options(Set&& set) {
+  return Opt(options<Opt>(std::forward<Set>(set)));
+}
 
 /// Relative tolerance for "equal up to rounding" over a long trajectory.
 template <typename S>
@@ -202,9 +219,10 @@ struct Bowl {
   }
 };
 
-/// Sizes that hit every vector-loop tail for 4, 8 and 16 lanes.
+/// Sizes that hit every vector-loop tail for 4, 8 and 16 lanes, and the
+/// empty vector.
 inline const std::vector<Eigen::Index>& tail_sizes() {
-  static const std::vector<Eigen::Index> sizes{1, 2, 3, 7, 8, 9, 15, 16, 17, 31, 33, 1023};
+  static const std::vector<Eigen::Index> sizes{0, 1, 2, 3, 7, 8, 9, 15, 16, 17, 31, 33, 1023};
   return sizes;
 }
 

@@ -79,8 +79,10 @@ double final_distance(const Problem& problem, const Case<S>& c) {
   return double((x - problem.minimizer).norm());
 }
 
-template <typename O, typename S = typename O::Scalar>
-std::function<std::unique_ptr<descent::Optimizer<S>>()> make(typename O::Options options) {
+/// A factory of O whose options are the defaults, then set(options).
+template <typename O, typename Set, typename S = typename O::Scalar>
+std::function<std::unique_ptr<descent::Optimizer<S>>()> make(Set set) {
+  const auto options = support::options<O>(set);
   return [options] { return std::make_unique<O>(options); };
 }
 
@@ -98,17 +100,17 @@ TEMPLATE_TEST_CASE("convergence: ill-conditioned quadratic (condition 100)", "[c
   const IllConditionedQuadratic<S> problem;
   const EpsPlacement out = EpsPlacement::OutsideSqrt;
   const std::vector<Case<S>> cases{
-      {"GradientDescent lr 1/L", make<GradientDescent<S>>({S(0.01)}), 3000, 0, 1},
-      {"SGD momentum 0.9", make<SGD<S>>({S(0.01), S(0.9)}), 1000, 0, 1},
-      {"SGD nesterov 0.9", make<SGD<S>>({S(0.01), S(0.9), true}), 1000, 0, 1},
-      {"Momentum beta 0.9", make<Momentum<S>>({S(0.1), S(0.9)}), 1000, 0, 1},
-      {"Nesterov beta 0.9", make<Nesterov<S>>({S(0.1), S(0.9)}), 1000, 0, 1},
-      {"AdaGrad lr 0.5", make<AdaGrad<S>>({S(0.5)}), 5000, 0, 1},
-      {"RMSprop lr 0.01, StepLR", make<RMSprop<S>>({S(0.01)}), 6000, 1000, 0.1},
-      {"RMSprop outside, StepLR", make<RMSprop<S>>({S(0.01), S(0.99), S(1e-8), out}), 6000, 1000,
+      {"GradientDescent lr 1/L", make<GradientDescent<S>>([](auto& o) { o.lr = S(0.01); }), 3000, 0, 1},
+      {"SGD momentum 0.9", make<SGD<S>>([](auto& o) { o.lr = S(0.01); o.momentum = S(0.9); }), 1000, 0, 1},
+      {"SGD nesterov 0.9", make<SGD<S>>([](auto& o) { o.lr = S(0.01); o.momentum = S(0.9); o.nesterov = true; }), 1000, 0, 1},
+      {"Momentum beta 0.9", make<Momentum<S>>([](auto& o) { o.lr = S(0.1); o.beta = S(0.9); }), 1000, 0, 1},
+      {"Nesterov beta 0.9", make<Nesterov<S>>([](auto& o) { o.lr = S(0.1); o.beta = S(0.9); }), 1000, 0, 1},
+      {"AdaGrad lr 0.5", make<AdaGrad<S>>([](auto& o) { o.lr = S(0.5); }), 5000, 0, 1},
+      {"RMSprop lr 0.01, StepLR", make<RMSprop<S>>([](auto& o) { o.lr = S(0.01); }), 6000, 1000, 0.1},
+      {"RMSprop outside, StepLR", make<RMSprop<S>>([&](auto& o) { o.lr = S(0.01); o.rho = S(0.99); o.eps = S(1e-8); o.eps_placement = out; }), 6000, 1000,
        0.1},
-      {"Adam lr 0.05, StepLR", make<Adam<S>>({S(0.05)}), 4000, 1000, 0.2},
-      {"Adam outside, StepLR", make<Adam<S>>({S(0.05), S(0.9), S(0.999), S(1e-8), out}), 4000, 1000,
+      {"Adam lr 0.05, StepLR", make<Adam<S>>([](auto& o) { o.lr = S(0.05); }), 4000, 1000, 0.2},
+      {"Adam outside, StepLR", make<Adam<S>>([&](auto& o) { o.lr = S(0.05); o.beta1 = S(0.9); o.beta2 = S(0.999); o.eps = S(1e-8); o.eps_placement = out; }), 4000, 1000,
        0.2},
   };
   for (const auto& c : cases) {
@@ -123,13 +125,13 @@ TEMPLATE_TEST_CASE("convergence: Rosenbrock from (-1.5, 2)", "[convergence]", fl
   using namespace descent;
   const Rosenbrock<S> problem;
   const std::vector<Case<S>> cases{
-      {"GradientDescent lr 1e-3", make<GradientDescent<S>>({S(1e-3)}), 40000, 0, 1},
-      {"SGD nesterov 0.9", make<SGD<S>>({S(2e-4), S(0.9), true}), 20000, 0, 1},
-      {"Momentum beta 0.9", make<Momentum<S>>({S(2e-3), S(0.9)}), 20000, 0, 1},
-      {"Nesterov beta 0.9", make<Nesterov<S>>({S(2e-3), S(0.9)}), 20000, 0, 1},
-      {"AdaGrad lr 0.5", make<AdaGrad<S>>({S(0.5)}), 40000, 0, 1},
-      {"RMSprop lr 0.01, StepLR", make<RMSprop<S>>({S(0.01)}), 20000, 2500, 0.2},
-      {"Adam lr 0.05, StepLR", make<Adam<S>>({S(0.05)}), 20000, 4000, 0.3},
+      {"GradientDescent lr 1e-3", make<GradientDescent<S>>([](auto& o) { o.lr = S(1e-3); }), 40000, 0, 1},
+      {"SGD nesterov 0.9", make<SGD<S>>([](auto& o) { o.lr = S(2e-4); o.momentum = S(0.9); o.nesterov = true; }), 20000, 0, 1},
+      {"Momentum beta 0.9", make<Momentum<S>>([](auto& o) { o.lr = S(2e-3); o.beta = S(0.9); }), 20000, 0, 1},
+      {"Nesterov beta 0.9", make<Nesterov<S>>([](auto& o) { o.lr = S(2e-3); o.beta = S(0.9); }), 20000, 0, 1},
+      {"AdaGrad lr 0.5", make<AdaGrad<S>>([](auto& o) { o.lr = S(0.5); }), 40000, 0, 1},
+      {"RMSprop lr 0.01, StepLR", make<RMSprop<S>>([](auto& o) { o.lr = S(0.01); }), 20000, 2500, 0.2},
+      {"Adam lr 0.05, StepLR", make<Adam<S>>([](auto& o) { o.lr = S(0.05); }), 20000, 4000, 0.3},
   };
   for (const auto& c : cases) {
     const double distance = final_distance<S>(problem, c);

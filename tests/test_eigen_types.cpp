@@ -28,7 +28,7 @@ Vec<S> flat_grad(const Vec<S>& x) {
 /// grad = 2x − 0.5.
 template <typename S>
 Vec<S> expected_after(Eigen::Index n) {
-  descent::Adam<S> adam({S(0.1)});
+  auto adam = support::with_options<descent::Adam<S>>([](auto& o) { o.lr = S(0.1); });
   Vec<S> x = flat_start<S>(n);
   for (int t = 0; t < kSteps; ++t) adam.step(x, flat_grad<S>(x));
   return x;
@@ -44,7 +44,7 @@ void require_matches(const Flat& flat_values, Eigen::Index n) {
 
 TEMPLATE_TEST_CASE("eigen types: ArrayX params and grad", "[eigen]", float, double) {
   using S = TestType;
-  descent::Adam<S> adam({S(0.1)});
+  auto adam = support::with_options<descent::Adam<S>>([](auto& o) { o.lr = S(0.1); });
   Eigen::Array<S, Eigen::Dynamic, 1> x = flat_start<S>(11).array();
   for (int t = 0; t < kSteps; ++t) {
     const Eigen::Array<S, Eigen::Dynamic, 1> g = S(2) * x - S(0.5);
@@ -58,14 +58,14 @@ TEMPLATE_TEST_CASE("eigen types: MatrixX params, column-major and row-major", "[
   using S = TestType;
   SECTION("column-major") {
     using Mat = Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic>;
-    descent::Adam<S> adam({S(0.1)});
+    auto adam = support::with_options<descent::Adam<S>>([](auto& o) { o.lr = S(0.1); });
     Mat x = Eigen::Map<const Mat>(flat_start<S>(12).data(), 3, 4);
     for (int t = 0; t < kSteps; ++t) adam.step(x, (S(2) * x.array() - S(0.5)).matrix().eval());
     require_matches<S>(x, 12);
   }
   SECTION("row-major") {
     using Mat = Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-    descent::Adam<S> adam({S(0.1)});
+    auto adam = support::with_options<descent::Adam<S>>([](auto& o) { o.lr = S(0.1); });
     Mat x = Eigen::Map<const Mat>(flat_start<S>(12).data(), 3, 4);
     for (int t = 0; t < kSteps; ++t) {
       const Mat g = (S(2) * x.array() - S(0.5)).matrix();
@@ -78,7 +78,7 @@ TEMPLATE_TEST_CASE("eigen types: MatrixX params, column-major and row-major", "[
 TEMPLATE_TEST_CASE("eigen types: Map over user memory, with a const Map grad", "[eigen]", float,
                    double) {
   using S = TestType;
-  descent::Adam<S> adam({S(0.1)});
+  auto adam = support::with_options<descent::Adam<S>>([](auto& o) { o.lr = S(0.1); });
   std::vector<S> storage(9);
   Eigen::Map<Vec<S>>(storage.data(), 9) = flat_start<S>(9);
   std::array<S, 9> grad{};
@@ -92,7 +92,7 @@ TEMPLATE_TEST_CASE("eigen types: Map over user memory, with a const Map grad", "
 TEMPLATE_TEST_CASE("eigen types: segment and head temporaries update only their range", "[eigen]",
                    float, double) {
   using S = TestType;
-  descent::Adam<S> adam({S(0.1)});
+  auto adam = support::with_options<descent::Adam<S>>([](auto& o) { o.lr = S(0.1); });
   Vec<S> whole = Vec<S>::Constant(20, S(7));
   whole.segment(4, 10) = flat_start<S>(10);
   Vec<S> g(20);
@@ -104,7 +104,7 @@ TEMPLATE_TEST_CASE("eigen types: segment and head temporaries update only their 
   CHECK((whole.head(4).array() == S(7)).all());
   CHECK((whole.tail(6).array() == S(7)).all());
 
-  descent::GradientDescent<S> gd({S(0.5)});
+  auto gd = support::with_options<descent::GradientDescent<S>>([](auto& o) { o.lr = S(0.5); });
   gd.step(whole.head(4), Vec<S>::Ones(4));
   CHECK((whole.head(4).array() == S(6.5)).all());
 }
@@ -113,13 +113,13 @@ TEMPLATE_TEST_CASE("eigen types: grad as an expression, a strided view or params
                    float, double) {
   using S = TestType;
   SECTION("expression") {
-    descent::Adam<S> adam({S(0.1)});
+    auto adam = support::with_options<descent::Adam<S>>([](auto& o) { o.lr = S(0.1); });
     Vec<S> x = flat_start<S>(13);
     for (int t = 0; t < kSteps; ++t) adam.step(x, S(2) * x - Vec<S>::Constant(13, S(0.5)));
     require_matches<S>(x, 13);
   }
   SECTION("strided row of a matrix") {
-    descent::Adam<S> adam({S(0.1)});
+    auto adam = support::with_options<descent::Adam<S>>([](auto& o) { o.lr = S(0.1); });
     Vec<S> x = flat_start<S>(5);
     Eigen::Matrix<S, 3, Eigen::Dynamic> rows(3, 5);
     for (int t = 0; t < kSteps; ++t) {
@@ -132,8 +132,8 @@ TEMPLATE_TEST_CASE("eigen types: grad as an expression, a strided view or params
   SECTION("params as its own gradient") {
     // f = ½‖x‖², grad = x: the call reads grad from a copy, so each element
     // sees the gradient before the update.
-    descent::Momentum<S> aliased({S(0.1), S(0.5)});
-    descent::Momentum<S> separate({S(0.1), S(0.5)});
+    auto aliased = support::with_options<descent::Momentum<S>>([](auto& o) { o.lr = S(0.1); o.beta = S(0.5); });
+    auto separate = support::with_options<descent::Momentum<S>>([](auto& o) { o.lr = S(0.1); o.beta = S(0.5); });
     Vec<S> x = flat_start<S>(9);
     Vec<S> y = x;
     for (int t = 0; t < kSteps; ++t) {
@@ -147,7 +147,7 @@ TEMPLATE_TEST_CASE("eigen types: grad as an expression, a strided view or params
 
 TEMPLATE_TEST_CASE("eigen types: fixed-size vectors", "[eigen]", float, double) {
   using S = TestType;
-  descent::Adam<S> adam({S(0.1)});
+  auto adam = support::with_options<descent::Adam<S>>([](auto& o) { o.lr = S(0.1); });
   Eigen::Matrix<S, 4, 1> x = flat_start<S>(4);
   for (int t = 0; t < kSteps; ++t) {
     const Eigen::Matrix<S, 4, 1> g = (S(2) * x.array() - S(0.5)).matrix();
@@ -160,7 +160,8 @@ TEMPLATE_TEST_CASE("eigen types: through Optimizer<S>& and pointers", "[eigen]",
   using S = TestType;
   std::vector<std::unique_ptr<descent::Optimizer<S>>> optimizers;
   optimizers.push_back(
-      std::make_unique<descent::Adam<S>>(typename descent::Adam<S>::Options{S(0.1)}));
+      std::make_unique<descent::Adam<S>>(
+          support::options<descent::Adam<S>>([](auto& o) { o.lr = S(0.1); })));
   descent::Optimizer<S>& base = *optimizers.front();
   Vec<S> x = flat_start<S>(10);
   for (int t = 0; t < kSteps; ++t) {

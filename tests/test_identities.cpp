@@ -34,8 +34,8 @@ TEMPLATE_TEST_CASE("identity: SGD with momentum 0 is GradientDescent, bit for bi
                    float, double) {
   using S = TestType;
   for (const bool nesterov : {false, true}) {
-    descent::SGD<S> sgd({S(0.05), S(0), nesterov});
-    descent::GradientDescent<S> gd({S(0.05)});
+    auto sgd = support::with_options<descent::SGD<S>>([&](auto& o) { o.lr = S(0.05); o.momentum = S(0); o.nesterov = nesterov; });
+    auto gd = support::with_options<descent::GradientDescent<S>>([](auto& o) { o.lr = S(0.05); });
     const auto [x, y] = run_both<S>(sgd, gd);
     CHECK(support::bitwise_equal(x, y));
   }
@@ -46,8 +46,8 @@ TEMPLATE_TEST_CASE("identity: Momentum with beta 0 is GradientDescent", "[identi
   // Equal in exact arithmetic; bit for bit too unless the compiler contracts
   // x − a·g into one fused multiply-add in one kernel and not the other.
   using S = TestType;
-  descent::Momentum<S> momentum({S(0.05), S(0)});
-  descent::GradientDescent<S> gd({S(0.05)});
+  auto momentum = support::with_options<descent::Momentum<S>>([](auto& o) { o.lr = S(0.05); o.beta = S(0); });
+  auto gd = support::with_options<descent::GradientDescent<S>>([](auto& o) { o.lr = S(0.05); });
   const auto [x, y] = run_both<S>(momentum, gd);
   CHECK(support::max_rel_error(x, y, 1.0) <= support::trajectory_tol<S>());
 }
@@ -60,14 +60,14 @@ TEMPLATE_TEST_CASE(
   const S beta = S(0.9);
   const S keras_lr = (S(1) - beta) * lr;
   SECTION("Momentum") {
-    descent::Momentum<S> momentum({lr, beta});
-    descent::SGD<S> sgd({keras_lr, beta, false});
+    auto momentum = support::with_options<descent::Momentum<S>>([&](auto& o) { o.lr = lr; o.beta = beta; });
+    auto sgd = support::with_options<descent::SGD<S>>([&](auto& o) { o.lr = keras_lr; o.momentum = beta; o.nesterov = false; });
     const auto [x, y] = run_both<S>(momentum, sgd);
     CHECK(support::bitwise_equal(x, y));
   }
   SECTION("Nesterov") {
-    descent::Nesterov<S> nesterov({lr, beta});
-    descent::SGD<S> sgd({keras_lr, beta, true});
+    auto nesterov = support::with_options<descent::Nesterov<S>>([&](auto& o) { o.lr = lr; o.beta = beta; });
+    auto sgd = support::with_options<descent::SGD<S>>([&](auto& o) { o.lr = keras_lr; o.momentum = beta; o.nesterov = true; });
     const auto [x, y] = run_both<S>(nesterov, sgd);
     CHECK(support::bitwise_equal(x, y));
   }
@@ -82,8 +82,8 @@ TEMPLATE_TEST_CASE("identity: Adam with beta1 0 is RMSprop with lr sqrt(1 - rho^
   const S lr = S(0.01);
   const S rho = S(0.95);
   for (const auto p : {EpsPlacement::InsideSqrt, EpsPlacement::OutsideSqrt}) {
-    descent::Adam<S> adam({lr, S(0), rho, S(0), p});
-    descent::RMSprop<S> rmsprop({lr, rho, S(0), p});
+    auto adam = support::with_options<descent::Adam<S>>([&](auto& o) { o.lr = lr; o.beta1 = S(0); o.beta2 = rho; o.eps = S(0); o.eps_placement = p; });
+    auto rmsprop = support::with_options<descent::RMSprop<S>>([&](auto& o) { o.lr = lr; o.rho = rho; o.eps = S(0); o.eps_placement = p; });
     const Bowl<S> bowl(kSize);
     Vec<S> x = bowl.start();
     Vec<S> y = x;
@@ -100,8 +100,8 @@ TEMPLATE_TEST_CASE("identity: Adam with beta1 0 is RMSprop with lr sqrt(1 - rho^
 TEMPLATE_TEST_CASE("identity: AdaGrad and RMSprop with zero lr leave params unchanged",
                    "[identity]", float, double) {
   using S = TestType;
-  descent::AdaGrad<S> adagrad({S(0)});
-  descent::RMSprop<S> rmsprop({S(0)});
+  auto adagrad = support::with_options<descent::AdaGrad<S>>([](auto& o) { o.lr = S(0); });
+  auto rmsprop = support::with_options<descent::RMSprop<S>>([](auto& o) { o.lr = S(0); });
   const Bowl<S> bowl(kSize);
   Vec<S> x = bowl.start();
   Vec<S> y = x;
@@ -117,7 +117,7 @@ TEMPLATE_TEST_CASE("identity: the lr in force at each step is the one used", "[i
                    double) {
   // GradientDescent with lr changed between steps equals the hand sum.
   using S = TestType;
-  descent::GradientDescent<S> gd({S(1)});
+  auto gd = support::with_options<descent::GradientDescent<S>>([](auto& o) { o.lr = S(1); });
   Vec<S> x = Vec<S>::Constant(3, S(1));
   const Vec<S> g = Vec<S>::Constant(3, S(1));
   double expected = 1;
@@ -146,8 +146,8 @@ TEMPLATE_TEST_CASE("identity: maximize fed -g is the plain optimizer fed g, bit 
     CHECK(support::bitwise_equal(x, y));
     CHECK(support::max_rel_error(x, bowl.start(), 1e-3) > 1e-2);
   };
-  check(descent::GradientDescent<S>({S(0.05)}),
-        typename descent::GradientDescent<S>::Options{S(0.05)});
+  const auto gd = support::options<descent::GradientDescent<S>>([](auto& o) { o.lr = S(0.05); });
+  check(descent::GradientDescent<S>(gd), gd);
   check(descent::Nesterov<S>(), typename descent::Nesterov<S>::Options{});
   auto sgd = descent::SGD<S>::Options::pytorch();
   sgd.momentum = S(0.9);

@@ -193,8 +193,8 @@ class AdamFamily : public OptimizerBase<AdamFamily<Scalar_, kAdamW>, Scalar_> {
 ///     v ← β₂·v + (1 − β₂)·d²
 ///     v̄ ← max(v̄, v), and v̄ stands for v below   (amsgrad)
 ///     m̂ = m / (1 − β₁ᵗ),  v̂ = v / (1 − β₂ᵗ)
-///     θ ← θ − lr·m̂ / √(v̂ + ε)      (InsideSqrt, the lecture's; default)
-///     θ ← θ − lr·m̂ / (√v̂ + ε)      (OutsideSqrt, the paper's and PyTorch's)
+///     θ ← θ − lr·m̂ / √(v̂ + ε)       (InsideSqrt, the lecture's; default)
+///     θ ← θ − lr·m̂ / (√v̂ + ε)       (OutsideSqrt, the paper's and PyTorch's)
 ///     θ ← θ − α_t·m / (√v + ε)      (EpsHat, Keras's;
 ///                                     α_t = lr·√(1 − β₂ᵗ)/(1 − β₁ᵗ))
 ///
@@ -208,10 +208,30 @@ class Adam : public detail::AdamFamily<Scalar_, false> {
   using Base = detail::AdamFamily<Scalar_, false>;
 
  public:
-  /// lr 0.001, beta1 0.9, beta2 0.999, eps 1e-8 inside the root, no weight
-  /// decay; lecture(), pytorch() and keras() give the frameworks' defaults.
+  /// \brief The hyperparameters, in the order declared; the constructor
+  /// checks them.
+  ///
+  /// | field | default | valid | meaning |
+  /// |---|---|---|---|
+  /// | `lr` | 0.001 | finite, >= 0 | step size α |
+  /// | `beta1` | 0.9 | [0, 1) | decay β₁ of the first-moment average |
+  /// | `beta2` | 0.999 | [0, 1) | decay β₂ of the second-moment average |
+  /// | `eps` | 1e-8 | finite, >= 0 | ε in the denominator |
+  /// | `eps_placement` | InsideSqrt | EpsPlacement | where ε enters the denominator |
+  /// | `amsgrad` | false | | divide by the largest v so far (Reddi et al. 2018) |
+  /// | `weight_decay` | 0 | finite, >= 0 | weight decay λ |
+  /// | `decoupled_weight_decay` | false | | θ ← (1 − lr·λ)·θ instead of d ← d + λ·θ |
+  /// | `maximize` | false | | ascend: d = −g |
+  /// | `nonfinite` | Propagate | NonFinite | what a step does with NaN or ±inf in grad |
+  ///
+  /// The defaults are the lecture's (`Options::lecture()`);
+  /// `Options::pytorch()` is torch.optim.Adam's (ε outside the root) and
+  /// `Options::keras()` keras.optimizers.Adam's (ε̂ = 1e-7 with EpsHat,
+  /// decoupled weight decay).
   using Options = typename Base::Options;
 
+  /// \param options the hyperparameters, set field by field:
+  ///   `Adam<float>::Options o; o.lr = 3e-4f; Adam<float> adam(o);`
   /// \throws std::invalid_argument if an option is out of range.
   explicit Adam(Options options = {}) : Base(options) {}
 };

@@ -20,6 +20,10 @@ class AdamW : public detail::AdamFamily<Scalar_, true> {
   using Base = detail::AdamFamily<Scalar_, true>;
 
  public:
+  /// \brief Adam's fields (see Adam::Options) with torch.optim.AdamW's
+  /// defaults: `eps_placement` OutsideSqrt, `weight_decay` 0.01,
+  /// `decoupled_weight_decay` true. `Options::pytorch()` is the same;
+  /// `Options::keras()` is keras.optimizers.AdamW's.
   using Options = typename Base::Options;
 
   /// \throws std::invalid_argument if an option is out of range.

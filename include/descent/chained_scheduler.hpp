@@ -36,7 +36,9 @@ namespace descent {
 template <typename Scalar_>
 class ChainedScheduler : public LRScheduler<Scalar_> {
  public:
+  /// The Scalar of the optimizers it drives: float or double.
   using Scalar = Scalar_;
+  /// Pointers to the child schedulers, which must outlive this one.
   using Children = typename LRScheduler<Scalar>::Children;
 
   /// \param schedulers the multiplicative children; all drive the same
@@ -51,8 +53,10 @@ class ChainedScheduler : public LRScheduler<Scalar_> {
     this->apply(0);
   }
 
+  /// The children, whose factors multiply.
   const Children& schedulers() const noexcept { return children_; }
 
+  /// The class name, as name() returns it and checkpoints record it.
   static constexpr std::string_view kName = "ChainedScheduler";
   std::string_view name() const noexcept override { return kName; }
 

@@ -180,7 +180,7 @@ double clip_grad_norm_impl(double max_norm, const ClipGradNormOptions& options, 
 ///
 /// \param max_norm the largest norm let through; finite and >= 0.
 /// \param options norm_type (p, default 2) and error_if_nonfinite.
-/// \param grads one or more gradients, each a writable Eigen dense object of
+/// \param grad,grads one or more gradients, each a writable Eigen dense object of
 ///   float or double (VectorX, ArrayX, MatrixX, Map, Ref, a segment or block,
 ///   whatever its strides), or a range of them (std::vector<VectorXf>, …);
 ///   they may mix float and double. Empty gradients count for nothing.
@@ -227,7 +227,7 @@ double clip_grad_norm(double max_norm, Grad&& grad, Grads&&... grads) {
 /// clip_value], as torch.nn.utils.clip_grad_value_(parameters, clip_value).
 ///
 /// \param clip_value finite and >= 0; rounded to each gradient's scalar type.
-/// \param grads as for clip_grad_norm: writable Eigen dense objects or ranges
+/// \param grad,grads as for clip_grad_norm: writable Eigen dense objects or ranges
 ///   of them. NaN elements stay NaN, as in PyTorch.
 /// \throws std::invalid_argument, with the gradients untouched, if
 ///   clip_value is negative or not finite.

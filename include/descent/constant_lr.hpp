@@ -26,8 +26,10 @@ namespace descent {
 template <typename Scalar_>
 class ConstantLR : public LRScheduler<Scalar_> {
  public:
+  /// The Scalar of the optimizers it drives: float or double.
   using Scalar = Scalar_;
 
+  /// \param optimizers one optimizer or several (OptimizerList).
   /// \param factor lr / base_lr before total_iters; in (0, 1]. Default 1/3.
   /// \param total_iters epochs at the reduced lr; >= 1. Default 5.
   /// \throws std::invalid_argument if an argument is out of range (the
@@ -38,9 +40,12 @@ class ConstantLR : public LRScheduler<Scalar_> {
     this->apply(0);
   }
 
+  /// lr / base_lr before total_iters().
   double factor() const noexcept { return factor_; }
+  /// Epochs at the reduced lr.
   long total_iters() const noexcept { return total_iters_; }
 
+  /// The class name, as name() returns it and checkpoints record it.
   static constexpr std::string_view kName = "ConstantLR";
   std::string_view name() const noexcept override { return kName; }
 

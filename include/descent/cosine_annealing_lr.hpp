@@ -31,8 +31,10 @@ namespace descent {
 template <typename Scalar_>
 class CosineAnnealingLR : public LRScheduler<Scalar_> {
  public:
+  /// The Scalar of the optimizers it drives: float or double.
   using Scalar = Scalar_;
 
+  /// \param optimizers one optimizer or several (OptimizerList).
   /// \param T_max epochs from base_lr down to η_min; >= 1.
   /// \param eta_min the lowest lr; finite and >= 0. Default 0.
   /// \throws std::invalid_argument if an argument is out of range (the
@@ -44,9 +46,12 @@ class CosineAnnealingLR : public LRScheduler<Scalar_> {
     this->apply(0);
   }
 
+  /// Epochs from base_lr down to η_min.
   long T_max() const noexcept { return T_max_; }
+  /// The lowest lr, η_min.
   double eta_min() const noexcept { return eta_min_; }
 
+  /// The class name, as name() returns it and checkpoints record it.
   static constexpr std::string_view kName = "CosineAnnealingLR";
   std::string_view name() const noexcept override { return kName; }
 

@@ -22,8 +22,10 @@ namespace descent {
 template <typename Scalar_>
 class ExponentialLR : public LRScheduler<Scalar_> {
  public:
+  /// The Scalar of the optimizers it drives: float or double.
   using Scalar = Scalar_;
 
+  /// \param optimizers one optimizer or several (OptimizerList).
   /// \param gamma factor per epoch; finite and > 0.
   /// \throws std::invalid_argument if gamma is out of range (the optimizers
   ///   are then unchanged).
@@ -33,8 +35,10 @@ class ExponentialLR : public LRScheduler<Scalar_> {
     this->apply(0);
   }
 
+  /// Factor per epoch.
   double gamma() const noexcept { return gamma_; }
 
+  /// The class name, as name() returns it and checkpoints record it.
   static constexpr std::string_view kName = "ExponentialLR";
   std::string_view name() const noexcept override { return kName; }
 

@@ -22,7 +22,7 @@ namespace descent {
 ///     d ← d + λ·θ  or, with decoupled_weight_decay, θ ← (1 − lr·λ)·θ
 ///     θ ← θ − lr·d
 ///
-/// Equals torch.optim.SGD(lr, weight_decay, maximize) and SGD<S> with
+/// Equals torch.optim.SGD(lr, weight_decay, maximize) and `SGD<S>` with
 /// momentum 0 and decay 0.
 template <typename Scalar_>
 class GradientDescent : public detail::OptimizerBase<GradientDescent<Scalar_>, Scalar_> {
@@ -30,9 +30,14 @@ class GradientDescent : public detail::OptimizerBase<GradientDescent<Scalar_>, S
   friend Base;
 
  public:
+  /// float or double.
   using Scalar = Scalar_;
+  /// Eigen's signed size type.
   using Index = Eigen::Index;
 
+  /// \brief The hyperparameters, each field with its default and valid
+  /// range; the constructor checks them. A default-constructed Options is
+  /// the lecture's.
   struct Options {
     /// Step size α; finite and >= 0. Default 0.01.
     Scalar lr = Scalar(0.01);
@@ -64,7 +69,9 @@ class GradientDescent : public detail::OptimizerBase<GradientDescent<Scalar_>, S
   /// \throws std::invalid_argument if an option is out of range.
   explicit GradientDescent(Options options = {}) : Base(checked(options).lr), options_(options) {}
 
+  /// The class name, as name() returns it and checkpoints record it.
   static constexpr std::string_view kName = "GradientDescent";
+  /// The class name, kName.
   std::string_view name() const noexcept override { return kName; }
 
   /// Calls f(name, field) for every option of o, in the order declared.

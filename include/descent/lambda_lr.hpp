@@ -22,6 +22,7 @@ namespace descent {
 template <typename Scalar_>
 class LambdaLR : public LRScheduler<Scalar_> {
  public:
+  /// The Scalar of the optimizers it drives: float or double.
   using Scalar = Scalar_;
 
   /// \throws std::invalid_argument if lambda is empty or λ(0) gives an
@@ -32,6 +33,7 @@ class LambdaLR : public LRScheduler<Scalar_> {
     this->apply(0);
   }
 
+  /// The class name, as name() returns it and checkpoints record it.
   static constexpr std::string_view kName = "LambdaLR";
   std::string_view name() const noexcept override { return kName; }
 
@@ -44,7 +46,7 @@ class LambdaLR : public LRScheduler<Scalar_> {
   std::function<double(long)> lambda_;
 };
 
-// `LambdaLR schedule(adam, f)` deduces the scalar type, as before OptimizerList.
+/// `LambdaLR schedule(adam, f)` deduces the scalar type from the optimizer.
 template <typename S, typename F>
 LambdaLR(Optimizer<S>&, F) -> LambdaLR<S>;
 

@@ -30,8 +30,10 @@ namespace descent {
 template <typename Scalar_>
 class LinearLR : public LRScheduler<Scalar_> {
  public:
+  /// The Scalar of the optimizers it drives: float or double.
   using Scalar = Scalar_;
 
+  /// \param optimizers one optimizer or several (OptimizerList).
   /// \param start_factor lr / base_lr at epoch 0; in (0, 1]. Default 1/3.
   /// \param end_factor lr / base_lr from total_iters on; in [0, 1]. Default 1.
   /// \param total_iters epochs of the ramp; >= 1. Default 5.
@@ -47,10 +49,14 @@ class LinearLR : public LRScheduler<Scalar_> {
     this->apply(0);
   }
 
+  /// lr / base_lr at epoch 0.
   double start_factor() const noexcept { return start_; }
+  /// lr / base_lr from total_iters() on.
   double end_factor() const noexcept { return end_; }
+  /// Epochs of the ramp.
   long total_iters() const noexcept { return total_iters_; }
 
+  /// The class name, as name() returns it and checkpoints record it.
   static constexpr std::string_view kName = "LinearLR";
   std::string_view name() const noexcept override { return kName; }
 

@@ -230,7 +230,7 @@ inline std::vector<std::string> optimizer_names() {
 ///   inside_sqrt, outside_sqrt, eps_hat; momentum_form: keras, pytorch;
 ///   nonfinite: propagate, throw, skip) or enumerator spellings
 ///   (InsideSqrt); words in any case.
-/// \returns the optimizer, e.g. an Adam<S> for "adam"; dynamic_cast it to
+/// \returns the optimizer, e.g. an `Adam<S>` for "adam"; dynamic_cast it to
 ///   reach its options().
 /// \throws std::invalid_argument, with a message that names the optimizer,
 ///   the key and what is valid, for an unknown name, an unknown key, a key

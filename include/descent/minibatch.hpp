@@ -45,6 +45,7 @@ constexpr long batch_count(long n_samples, long batch_size, bool drop_last) noex
 /// at construction.
 class MinibatchSampler {
  public:
+  /// Eigen's signed size type.
   using Index = Eigen::Index;
 
   /// \throws std::invalid_argument if n_samples < 0 or more indices than a
@@ -105,8 +106,11 @@ class MinibatchSampler {
     return detail::batch_count(n_samples_, batch_size_, drop_last_);
   }
 
+  /// Samples per epoch, as constructed.
   long n_samples() const noexcept { return n_samples_; }
+  /// Samples per batch (the last batch of an epoch may hold fewer).
   long batch_size() const noexcept { return batch_size_; }
+  /// Whether an epoch's incomplete last batch is dropped.
   bool drop_last() const noexcept { return drop_last_; }
 
  private:

@@ -27,14 +27,28 @@ class Momentum : public detail::DampenedMomentum<Scalar_, false> {
   using Base = detail::DampenedMomentum<Scalar_, false>;
 
  public:
-  /// lr (α): finite and >= 0, default 0.01; beta (β): in [0, 1), default
-  /// 0.9; weight_decay, maximize and nonfinite as for every optimizer.
+  /// \brief The hyperparameters, in the order declared; the constructor
+  /// checks them.
+  ///
+  /// | field | default | valid | meaning |
+  /// |---|---|---|---|
+  /// | `lr` | 0.01 | finite, >= 0 | step size α |
+  /// | `beta` | 0.9 | [0, 1) | inertia β |
+  /// | `weight_decay` | 0 | finite, >= 0 | weight decay λ |
+  /// | `decoupled_weight_decay` | false | | θ ← (1 − lr·λ)·θ instead of g ← g + λ·θ |
+  /// | `maximize` | false | | ascend: the gradient enters as −g |
+  /// | `nonfinite` | Propagate | NonFinite | what a step does with NaN or ±inf in grad |
+  ///
+  /// The defaults are the lecture's (`Options::lecture()`); PyTorch and
+  /// Keras have no dampened momentum, so there is no pytorch() or keras().
   using Options = typename Base::Options;
 
   /// \throws std::invalid_argument if an option is out of range.
   explicit Momentum(Options options = {}) : Base(options) {}
 
+  /// The class name, as name() returns it and checkpoints record it.
   static constexpr std::string_view kName = "Momentum";
+  /// The class name, kName.
   std::string_view name() const noexcept override { return kName; }
 };
 

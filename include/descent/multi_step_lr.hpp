@@ -28,8 +28,10 @@ namespace descent {
 template <typename Scalar_>
 class MultiStepLR : public LRScheduler<Scalar_> {
  public:
+  /// The Scalar of the optimizers it drives: float or double.
   using Scalar = Scalar_;
 
+  /// \param optimizers one optimizer or several (OptimizerList).
   /// \param milestones epochs at which lr is multiplied by γ; each >= 0,
   ///   strictly increasing (may be empty).
   /// \param gamma finite and > 0. Default 0.1.
@@ -42,9 +44,12 @@ class MultiStepLR : public LRScheduler<Scalar_> {
     this->apply(0);
   }
 
+  /// Epochs at which lr is multiplied by γ.
   const std::vector<long>& milestones() const noexcept { return milestones_; }
+  /// The factor γ.
   double gamma() const noexcept { return gamma_; }
 
+  /// The class name, as name() returns it and checkpoints record it.
   static constexpr std::string_view kName = "MultiStepLR";
   std::string_view name() const noexcept override { return kName; }
 

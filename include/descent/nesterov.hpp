@@ -40,13 +40,18 @@ class Nesterov : public detail::DampenedMomentum<Scalar_, true> {
   using Base = detail::DampenedMomentum<Scalar_, true>;
 
  public:
-  /// lr (α): finite and >= 0, default 0.01; beta (β): in [0, 1), default 0.9.
+  /// \brief The same fields and defaults as Momentum::Options: `lr` 0.01,
+  /// `beta` 0.9, `weight_decay` 0, `decoupled_weight_decay` false,
+  /// `maximize` false, `nonfinite` Propagate; the lecture's
+  /// (`Options::lecture()`).
   using Options = typename Base::Options;
 
   /// \throws std::invalid_argument if an option is out of range.
   explicit Nesterov(Options options = {}) : Base(options) {}
 
+  /// The class name, as name() returns it and checkpoints record it.
   static constexpr std::string_view kName = "Nesterov";
+  /// The class name, kName.
   std::string_view name() const noexcept override { return kName; }
 };
 

@@ -46,10 +46,16 @@ namespace descent {
 template <typename Scalar_>
 class OneCycleLR : public LRScheduler<Scalar_> {
  public:
+  /// The Scalar of the optimizers it drives: float or double.
   using Scalar = Scalar_;
 
-  enum class Anneal { cos, linear };
+  /// How each phase goes from its start lr to its end lr.
+  enum class Anneal {
+    cos,    ///< Half a cosine: lr = end + (start − end)/2·(1 + cos(π·pct)).
+    linear  ///< A straight line: lr = (end − start)·pct + start.
+  };
 
+  /// \brief The shape of the cycle; the defaults are PyTorch's.
   struct Options {
     /// Fraction of the steps spent raising the lr; in [0, 1]. Default 0.3.
     double pct_start = 0.3;
@@ -63,9 +69,12 @@ class OneCycleLR : public LRScheduler<Scalar_> {
     bool three_phase = false;
   };
 
+  /// One cycle of total_steps steps with a peak lr per optimizer.
+  /// \param optimizers one optimizer or several (OptimizerList).
   /// \param max_lr the peak lr, one for all optimizers or one each; finite
   ///   and >= 0.
   /// \param total_steps steps in the cycle; >= 1.
+  /// \param options the shape of the cycle.
   /// \throws std::invalid_argument if an argument is out of range (the
   ///   optimizers are then unchanged).
   OneCycleLR(const OptimizerList<Scalar>& optimizers, std::vector<double> max_lr, long total_steps,
@@ -79,15 +88,19 @@ class OneCycleLR : public LRScheduler<Scalar_> {
     rebase();
     this->apply(0);
   }
+  /// One peak lr for every optimizer; as above.
   OneCycleLR(const OptimizerList<Scalar>& optimizers, double max_lr, long total_steps,
              Options options = {})
       : OneCycleLR(optimizers, std::vector<double>{max_lr}, total_steps, options) {}
 
   /// One per optimizer.
   const std::vector<double>& max_lrs() const noexcept { return max_lrs_; }
+  /// Steps in the cycle.
   long total_steps() const noexcept { return total_steps_; }
+  /// The shape of the cycle.
   const Options& options() const noexcept { return options_; }
 
+  /// The class name, as name() returns it and checkpoints record it.
   static constexpr std::string_view kName = "OneCycleLR";
   std::string_view name() const noexcept override { return kName; }
 

@@ -58,13 +58,22 @@ constexpr bool has_direct_access() {
 /// State (moment estimates, accumulators) is allocated by the first step, sized
 /// to its parameters, and reused: later steps allocate nothing. The number of
 /// parameters is then fixed until reset().
+///
+/// Each optimizer class X adds a nested aggregate `X::Options` (its
+/// hyperparameters, each field with its default and valid range), a
+/// constructor `explicit X(Options = {})` that checks them, and
+/// `options()`, which returns them with lr as currently set. Use an
+/// `Optimizer<Scalar>&` (or make_optimizer()) to choose the algorithm at run
+/// time.
 template <typename Scalar_>
 class Optimizer {
   static_assert(std::is_same<Scalar_, float>::value || std::is_same<Scalar_, double>::value,
                 "descent::Optimizer: Scalar must be float or double");
 
  public:
+  /// The element type of parameters, gradients and state: float or double.
   using Scalar = Scalar_;
+  /// Eigen's signed size type.
   using Index = Eigen::Index;
 
   virtual ~Optimizer() = default;
@@ -81,14 +90,15 @@ class Optimizer {
   ///   grad may share memory with params.
   /// \throws std::invalid_argument if the sizes differ, if params is not
   ///   contiguous, or if the size differs from the one the state was built
-  ///   for; std::domain_error if grad holds NaN or ±inf and the optimizer's
-  ///   `nonfinite` option is NonFinite::Throw; std::system_error if worker
-  ///   threads (set_threads) cannot be started; std::overflow_error if
-  ///   iterations() is already 2^63 − 1. params and state are then
-  ///   untouched.
+  ///   for.
+  /// \throws std::domain_error if grad holds NaN or ±inf and the optimizer's
+  ///   `nonfinite` option is NonFinite::Throw.
+  /// \throws std::system_error if worker threads (set_threads) cannot be
+  ///   started.
+  /// \throws std::overflow_error if iterations() is already 2^63 − 1.
   ///
-  /// The step uses the lr() in force when it is called. A step on empty
-  /// vectors does nothing.
+  /// Whatever it throws, params and state are untouched. The step uses the
+  /// lr() in force when it is called. A step on empty vectors does nothing.
   template <typename Params, typename Grad>
   void step(Params&& params, const Eigen::DenseBase<Grad>& grad);
 
@@ -111,11 +121,11 @@ class Optimizer {
   /// \brief Lets a step use n threads: the calling one and n − 1 workers
   /// that this optimizer starts on the first step that needs them.
   ///
-  /// A step over at least detail::kParallelThreshold (65 536) elements is
+  /// A step over at least 65 536 elements is
   /// split into n contiguous chunks; smaller steps stay on the calling
   /// thread. Every element's update is the same as with one thread, so the
-  /// result is bitwise the same. Between steps the workers spin for a few
-  /// microseconds, then sleep. Copies of the optimizer start their own
+  /// result is bitwise the same. Between steps the workers spin
+  /// briefly, then sleep. Copies of the optimizer start their own
   /// workers. Default 1.
   /// \throws std::invalid_argument if n < 1.
   void set_threads(int n) {
@@ -205,7 +215,7 @@ class Optimizer {
   /// \brief save() to a file: written to a temporary file of a unique name
   /// in path's folder, flushed to disk and renamed over path, so a crash or
   /// several processes saving to path at once never leave a torn checkpoint
-  /// there (detail::save_file). The replaced file's permissions are kept.
+  /// there. The replaced file's permissions are kept.
   /// \throws CheckpointError if the file cannot be written, or path is not
   ///   a regular file.
   void save_file(const std::string& path) const {
@@ -224,10 +234,16 @@ class Optimizer {
   virtual std::string_view name() const noexcept = 0;
 
  protected:
+  /// For derived classes, which check lr first.
   explicit Optimizer(Scalar lr) : lr_(lr) {}
+  /// Copies lr, step counts, thread count and state; the copy starts its
+  /// own worker threads when it needs them.
   Optimizer(const Optimizer&) = default;
+  /// As the copy constructor.
   Optimizer& operator=(const Optimizer&) = default;
+  /// Moves lr, step counts, state and the worker threads.
   Optimizer(Optimizer&&) noexcept = default;
+  /// As the move constructor.
   Optimizer& operator=(Optimizer&&) noexcept = default;
 
   /// A derived class's Options with lr replaced by the one in force.

@@ -51,11 +51,21 @@ namespace descent {
 template <typename Scalar_>
 class ReduceLROnPlateau {
  public:
+  /// The Scalar of the optimizers it drives: float or double.
   using Scalar = Scalar_;
 
-  enum class Mode { min, max };
-  enum class ThresholdMode { rel, abs };
+  /// Which way the metric improves.
+  enum class Mode {
+    min,  ///< Lower is better (a loss).
+    max   ///< Higher is better (an accuracy).
+  };
+  /// How threshold measures an improvement.
+  enum class ThresholdMode {
+    rel,  ///< Relative to best: best·(1 ∓ threshold).
+    abs   ///< Absolute: best ∓ threshold.
+  };
 
+  /// \brief When and how far to reduce; the defaults are PyTorch's.
   struct Options {
     /// Whether lower (min) or higher (max) metrics are better. Default min.
     Mode mode = Mode::min;
@@ -79,6 +89,8 @@ class ReduceLROnPlateau {
     double eps = 1e-8;
   };
 
+  /// \param optimizers one optimizer or several (OptimizerList).
+  /// \param options when and how far to reduce.
   /// \throws std::invalid_argument if an option is out of range or the
   ///   optimizer list is empty, holds a null pointer or an optimizer twice.
   explicit ReduceLROnPlateau(const OptimizerList<Scalar>& optimizers, Options options = {})
@@ -126,19 +138,28 @@ class ReduceLROnPlateau {
   long epoch() const noexcept { return epoch_; }
   /// The best metric so far (±∞ before the first step).
   double best() const noexcept { return best_; }
+  /// Epochs in a row without improvement, counted since the last
+  /// reduction or cooldown.
   long num_bad_epochs() const noexcept { return num_bad_epochs_; }
+  /// Epochs of cooldown left.
   long cooldown_counter() const noexcept { return cooldown_counter_; }
+  /// Whether a cooldown is running (cooldown_counter() > 0).
   bool in_cooldown() const noexcept { return cooldown_counter_ > 0; }
+  /// The options, min_lr with one entry per optimizer.
   const Options& options() const noexcept { return options_; }
 
+  /// How many optimizers this scheduler drives.
   std::size_t num_optimizers() const noexcept { return optimizers_.size(); }
   /// The first optimizer's lr after the last step() (or at construction).
   Scalar last_lr() const noexcept { return last_lrs_[0]; }
   /// Optimizer i's. \throws std::out_of_range.
   Scalar last_lr(std::size_t i) const { return last_lrs_.at(i); }
+  /// One per optimizer.
   const std::vector<Scalar>& last_lrs() const noexcept { return last_lrs_; }
 
+  /// The class name, as name() returns it and checkpoints record it.
   static constexpr std::string_view kName = "ReduceLROnPlateau";
+  /// The class name, kName.
   std::string_view name() const noexcept { return kName; }
 
   /// \brief Writes epoch, best, num_bad_epochs, cooldown_counter, the

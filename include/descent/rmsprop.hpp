@@ -26,7 +26,7 @@ namespace descent {
 ///     d ← g  (−g with maximize)
 ///     d ← d + λ·θ  or, decoupled_weight_decay, θ ← (1 − lr·λ)·θ
 ///     v ← ρ·v + (1 − ρ)·d²
-///     ḡ ← ρ·ḡ + (1 − ρ)·d,  u = v − ḡ²   (centered; else u = v)
+///     ḡ ← ρ·ḡ + (1 − ρ)·d,  u = v − ḡ²    (centered; else u = v)
 ///     q = d / √(u + ε)                    (InsideSqrt, the lecture's; default)
 ///     q = d / (√u + ε)                    (OutsideSqrt, PyTorch's)
 ///     θ ← θ − lr·q                        (μ = 0)
@@ -44,9 +44,15 @@ class RMSprop : public detail::OptimizerBase<RMSprop<Scalar_>, Scalar_> {
   friend Base;
 
  public:
+  /// float or double.
   using Scalar = Scalar_;
+  /// Eigen's signed size type.
   using Index = Eigen::Index;
 
+  /// \brief The hyperparameters, each field with its default and valid
+  /// range; the constructor checks them. A default-constructed Options is
+  /// the lecture's (lecture()); pytorch() and keras() give the
+  /// frameworks' defaults.
   struct Options {
     /// Step size α; finite and >= 0. Default 0.1.
     Scalar lr = Scalar(0.1);
@@ -102,7 +108,9 @@ class RMSprop : public detail::OptimizerBase<RMSprop<Scalar_>, Scalar_> {
   /// \throws std::invalid_argument if an option is out of range.
   explicit RMSprop(Options options = {}) : Base(checked(options).lr), options_(options) {}
 
+  /// The class name, as name() returns it and checkpoints record it.
   static constexpr std::string_view kName = "RMSprop";
+  /// The class name, kName.
   std::string_view name() const noexcept override { return kName; }
 
   /// Calls f(name, field) for every option of o, in the order declared.

@@ -35,10 +35,14 @@ namespace descent {
 template <typename Scalar>
 class OptimizerList {
  public:
+  /// One optimizer.
   OptimizerList(Optimizer<Scalar>& optimizer) : list_{&optimizer} {}  // NOLINT: implicit
+  /// Several, in order: `{&weights, &biases}`.
   OptimizerList(std::initializer_list<Optimizer<Scalar>*> list) : list_(list) {}
+  /// Several, in order.
   OptimizerList(std::vector<Optimizer<Scalar>*> list) : list_(std::move(list)) {}  // NOLINT
 
+  /// The optimizers, in order (not yet checked).
   const std::vector<Optimizer<Scalar>*>& pointers() const noexcept { return list_; }
 
  private:
@@ -125,6 +129,7 @@ inline double repeated_product(double start, double gamma, long k) {
 template <typename Scalar_>
 class LRScheduler {
  public:
+  /// The optimizers' Scalar: float or double.
   using Scalar = Scalar_;
 
   virtual ~LRScheduler() = default;
@@ -222,7 +227,9 @@ class LRScheduler {
     for (const auto* o : optimizers_) base_lrs_.push_back(o->lr());
     last_lrs_ = base_lrs_;
   }
+  /// Copies refer to the same optimizers.
   LRScheduler(const LRScheduler&) = default;
+  /// As the copy constructor.
   LRScheduler& operator=(const LRScheduler&) = default;
 
   /// Optimizer i's lr at epoch e, in double; i < num_optimizers().
@@ -283,7 +290,7 @@ class LRScheduler {
     return "descent::" + std::string(name()) + "::" + method;
   }
 
-  // For SequentialLR and ChainedScheduler, which hold other schedulers.
+  /// The schedulers a SequentialLR or ChainedScheduler holds.
   using Children = std::vector<LRScheduler*>;
 
   /// Refuses no children, a null one, a composite one, one that chain

@@ -39,7 +39,9 @@ namespace descent {
 template <typename Scalar_>
 class SequentialLR : public LRScheduler<Scalar_> {
  public:
+  /// The Scalar of the optimizers it drives: float or double.
   using Scalar = Scalar_;
+  /// Pointers to the child schedulers, which must outlive this one.
   using Children = typename LRScheduler<Scalar>::Children;
 
   /// \param schedulers the children, in order; all drive the same optimizers.
@@ -56,9 +58,12 @@ class SequentialLR : public LRScheduler<Scalar_> {
     this->apply(0);
   }
 
+  /// The children, in order.
   const Children& schedulers() const noexcept { return children_; }
+  /// Epochs at which the next child takes over.
   const std::vector<long>& milestones() const noexcept { return milestones_; }
 
+  /// The class name, as name() returns it and checkpoints record it.
   static constexpr std::string_view kName = "SequentialLR";
   std::string_view name() const noexcept override { return kName; }
 

@@ -49,9 +49,15 @@ class SGD : public detail::OptimizerBase<SGD<Scalar_>, Scalar_> {
   friend Base;
 
  public:
+  /// float or double.
   using Scalar = Scalar_;
+  /// Eigen's signed size type.
   using Index = Eigen::Index;
 
+  /// \brief The hyperparameters, each field with its default and valid
+  /// range; the constructor checks them. A default-constructed Options is
+  /// Keras's SGD as the lecture shows it (lecture()); pytorch() and
+  /// keras() give the frameworks' defaults.
   struct Options {
     /// Step size α; finite and >= 0. Default 0.01.
     Scalar lr = Scalar(0.01);
@@ -99,7 +105,9 @@ class SGD : public detail::OptimizerBase<SGD<Scalar_>, Scalar_> {
   /// \throws std::invalid_argument if an option is out of range.
   explicit SGD(Options options = {}) : Base(checked(options).lr), options_(options) {}
 
+  /// The class name, as name() returns it and checkpoints record it.
   static constexpr std::string_view kName = "SGD";
+  /// The class name, kName.
   std::string_view name() const noexcept override { return kName; }
 
   /// Calls f(name, field) for every option of o, in the order declared.

@@ -26,6 +26,7 @@ namespace descent {
 template <typename Scalar_>
 class StepLR : public LRScheduler<Scalar_> {
  public:
+  /// The Scalar of the optimizers it drives: float or double.
   using Scalar = Scalar_;
 
   /// \param optimizers one optimizer or several (OptimizerList).
@@ -40,9 +41,12 @@ class StepLR : public LRScheduler<Scalar_> {
     this->apply(0);
   }
 
+  /// Epochs between changes.
   long step_size() const noexcept { return step_size_; }
+  /// Factor applied at each change.
   double gamma() const noexcept { return gamma_; }
 
+  /// The class name, as name() returns it and checkpoints record it.
   static constexpr std::string_view kName = "StepLR";
   std::string_view name() const noexcept override { return kName; }
 
@@ -80,9 +84,10 @@ class StepLR : public LRScheduler<Scalar_> {
   double gamma_;
 };
 
-// `StepLR schedule(adam, 30)` deduces the scalar type, as before OptimizerList.
+/// `StepLR schedule(adam, 30)` deduces the scalar type from the optimizer.
 template <typename S>
 StepLR(Optimizer<S>&, long) -> StepLR<S>;
+/// `StepLR schedule(adam, 30, 0.5)` deduces the scalar type from the optimizer.
 template <typename S>
 StepLR(Optimizer<S>&, long, double) -> StepLR<S>;
 

@@ -7,7 +7,9 @@
 int main() {
   const Eigen::VectorXd c = Eigen::VectorXd::LinSpaced(5, -2.0, 2.0);
   Eigen::VectorXd x = Eigen::VectorXd::Zero(5);
-  descent::Adam<double> adam({/*lr=*/0.05});
+  descent::Adam<double>::Options options;
+  options.lr = 0.05;
+  descent::Adam<double> adam(options);
   descent::StepLR<double> schedule(adam, /*step_size=*/200, /*gamma=*/0.5);
   for (int t = 0; t < 1000; ++t) {
     adam.step(x, x - c);
