@@ -100,18 +100,48 @@ TEMPLATE_TEST_CASE("convergence: ill-conditioned quadratic (condition 100)", "[c
   const IllConditionedQuadratic<S> problem;
   const EpsPlacement out = EpsPlacement::OutsideSqrt;
   const std::vector<Case<S>> cases{
-      {"GradientDescent lr 1/L", make<GradientDescent<S>>([](auto& o) { o.lr = S(0.01); }), 3000, 0, 1},
-      {"SGD momentum 0.9", make<SGD<S>>([](auto& o) { o.lr = S(0.01); o.momentum = S(0.9); }), 1000, 0, 1},
-      {"SGD nesterov 0.9", make<SGD<S>>([](auto& o) { o.lr = S(0.01); o.momentum = S(0.9); o.nesterov = true; }), 1000, 0, 1},
-      {"Momentum beta 0.9", make<Momentum<S>>([](auto& o) { o.lr = S(0.1); o.beta = S(0.9); }), 1000, 0, 1},
-      {"Nesterov beta 0.9", make<Nesterov<S>>([](auto& o) { o.lr = S(0.1); o.beta = S(0.9); }), 1000, 0, 1},
+      {"GradientDescent lr 1/L", make<GradientDescent<S>>([](auto& o) { o.lr = S(0.01); }), 3000, 0,
+       1},
+      {"SGD momentum 0.9", make<SGD<S>>([](auto& o) {
+         o.lr = S(0.01);
+         o.momentum = S(0.9);
+       }),
+       1000, 0, 1},
+      {"SGD nesterov 0.9", make<SGD<S>>([](auto& o) {
+         o.lr = S(0.01);
+         o.momentum = S(0.9);
+         o.nesterov = true;
+       }),
+       1000, 0, 1},
+      {"Momentum beta 0.9", make<Momentum<S>>([](auto& o) {
+         o.lr = S(0.1);
+         o.beta = S(0.9);
+       }),
+       1000, 0, 1},
+      {"Nesterov beta 0.9", make<Nesterov<S>>([](auto& o) {
+         o.lr = S(0.1);
+         o.beta = S(0.9);
+       }),
+       1000, 0, 1},
       {"AdaGrad lr 0.5", make<AdaGrad<S>>([](auto& o) { o.lr = S(0.5); }), 5000, 0, 1},
-      {"RMSprop lr 0.01, StepLR", make<RMSprop<S>>([](auto& o) { o.lr = S(0.01); }), 6000, 1000, 0.1},
-      {"RMSprop outside, StepLR", make<RMSprop<S>>([&](auto& o) { o.lr = S(0.01); o.rho = S(0.99); o.eps = S(1e-8); o.eps_placement = out; }), 6000, 1000,
+      {"RMSprop lr 0.01, StepLR", make<RMSprop<S>>([](auto& o) { o.lr = S(0.01); }), 6000, 1000,
        0.1},
+      {"RMSprop outside, StepLR", make<RMSprop<S>>([&](auto& o) {
+         o.lr = S(0.01);
+         o.rho = S(0.99);
+         o.eps = S(1e-8);
+         o.eps_placement = out;
+       }),
+       6000, 1000, 0.1},
       {"Adam lr 0.05, StepLR", make<Adam<S>>([](auto& o) { o.lr = S(0.05); }), 4000, 1000, 0.2},
-      {"Adam outside, StepLR", make<Adam<S>>([&](auto& o) { o.lr = S(0.05); o.beta1 = S(0.9); o.beta2 = S(0.999); o.eps = S(1e-8); o.eps_placement = out; }), 4000, 1000,
-       0.2},
+      {"Adam outside, StepLR", make<Adam<S>>([&](auto& o) {
+         o.lr = S(0.05);
+         o.beta1 = S(0.9);
+         o.beta2 = S(0.999);
+         o.eps = S(1e-8);
+         o.eps_placement = out;
+       }),
+       4000, 1000, 0.2},
   };
   for (const auto& c : cases) {
     const double distance = final_distance<S>(problem, c);
@@ -125,12 +155,27 @@ TEMPLATE_TEST_CASE("convergence: Rosenbrock from (-1.5, 2)", "[convergence]", fl
   using namespace descent;
   const Rosenbrock<S> problem;
   const std::vector<Case<S>> cases{
-      {"GradientDescent lr 1e-3", make<GradientDescent<S>>([](auto& o) { o.lr = S(1e-3); }), 40000, 0, 1},
-      {"SGD nesterov 0.9", make<SGD<S>>([](auto& o) { o.lr = S(2e-4); o.momentum = S(0.9); o.nesterov = true; }), 20000, 0, 1},
-      {"Momentum beta 0.9", make<Momentum<S>>([](auto& o) { o.lr = S(2e-3); o.beta = S(0.9); }), 20000, 0, 1},
-      {"Nesterov beta 0.9", make<Nesterov<S>>([](auto& o) { o.lr = S(2e-3); o.beta = S(0.9); }), 20000, 0, 1},
+      {"GradientDescent lr 1e-3", make<GradientDescent<S>>([](auto& o) { o.lr = S(1e-3); }), 40000,
+       0, 1},
+      {"SGD nesterov 0.9", make<SGD<S>>([](auto& o) {
+         o.lr = S(2e-4);
+         o.momentum = S(0.9);
+         o.nesterov = true;
+       }),
+       20000, 0, 1},
+      {"Momentum beta 0.9", make<Momentum<S>>([](auto& o) {
+         o.lr = S(2e-3);
+         o.beta = S(0.9);
+       }),
+       20000, 0, 1},
+      {"Nesterov beta 0.9", make<Nesterov<S>>([](auto& o) {
+         o.lr = S(2e-3);
+         o.beta = S(0.9);
+       }),
+       20000, 0, 1},
       {"AdaGrad lr 0.5", make<AdaGrad<S>>([](auto& o) { o.lr = S(0.5); }), 40000, 0, 1},
-      {"RMSprop lr 0.01, StepLR", make<RMSprop<S>>([](auto& o) { o.lr = S(0.01); }), 20000, 2500, 0.2},
+      {"RMSprop lr 0.01, StepLR", make<RMSprop<S>>([](auto& o) { o.lr = S(0.01); }), 20000, 2500,
+       0.2},
       {"Adam lr 0.05, StepLR", make<Adam<S>>([](auto& o) { o.lr = S(0.05); }), 20000, 4000, 0.3},
   };
   for (const auto& c : cases) {

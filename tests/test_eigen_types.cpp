@@ -132,8 +132,14 @@ TEMPLATE_TEST_CASE("eigen types: grad as an expression, a strided view or params
   SECTION("params as its own gradient") {
     // f = ½‖x‖², grad = x: the call reads grad from a copy, so each element
     // sees the gradient before the update.
-    auto aliased = support::with_options<descent::Momentum<S>>([](auto& o) { o.lr = S(0.1); o.beta = S(0.5); });
-    auto separate = support::with_options<descent::Momentum<S>>([](auto& o) { o.lr = S(0.1); o.beta = S(0.5); });
+    auto aliased = support::with_options<descent::Momentum<S>>([](auto& o) {
+      o.lr = S(0.1);
+      o.beta = S(0.5);
+    });
+    auto separate = support::with_options<descent::Momentum<S>>([](auto& o) {
+      o.lr = S(0.1);
+      o.beta = S(0.5);
+    });
     Vec<S> x = flat_start<S>(9);
     Vec<S> y = x;
     for (int t = 0; t < kSteps; ++t) {
@@ -159,9 +165,8 @@ TEMPLATE_TEST_CASE("eigen types: fixed-size vectors", "[eigen]", float, double) 
 TEMPLATE_TEST_CASE("eigen types: through Optimizer<S>& and pointers", "[eigen]", float, double) {
   using S = TestType;
   std::vector<std::unique_ptr<descent::Optimizer<S>>> optimizers;
-  optimizers.push_back(
-      std::make_unique<descent::Adam<S>>(
-          support::options<descent::Adam<S>>([](auto& o) { o.lr = S(0.1); })));
+  optimizers.push_back(std::make_unique<descent::Adam<S>>(
+      support::options<descent::Adam<S>>([](auto& o) { o.lr = S(0.1); })));
   descent::Optimizer<S>& base = *optimizers.front();
   Vec<S> x = flat_start<S>(10);
   for (int t = 0; t < kSteps; ++t) {

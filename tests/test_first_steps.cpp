@@ -47,7 +47,10 @@ TEMPLATE_TEST_CASE("first steps: SGD with momentum and with nesterov", "[first-s
   using S = TestType;
   const auto g = vec2<S>(1, -2);
   SECTION("heavy ball") {
-    auto sgd = support::with_options<descent::SGD<S>>([](auto& o) { o.lr = S(0.1); o.momentum = S(0.9); });
+    auto sgd = support::with_options<descent::SGD<S>>([](auto& o) {
+      o.lr = S(0.1);
+      o.momentum = S(0.9);
+    });
     auto x = vec2<S>(1, 1);
     sgd.step(x, g);  // v = −0.1·g = (−0.1, 0.2)
     require_values(x, 0.9, 1.2);
@@ -55,7 +58,11 @@ TEMPLATE_TEST_CASE("first steps: SGD with momentum and with nesterov", "[first-s
     require_values(x, 0.71, 1.58);
   }
   SECTION("nesterov") {
-    auto sgd = support::with_options<descent::SGD<S>>([](auto& o) { o.lr = S(0.1); o.momentum = S(0.9); o.nesterov = true; });
+    auto sgd = support::with_options<descent::SGD<S>>([](auto& o) {
+      o.lr = S(0.1);
+      o.momentum = S(0.9);
+      o.nesterov = true;
+    });
     auto x = vec2<S>(1, 1);
     sgd.step(x, g);  // v = −0.1·g; x += 0.9·v − 0.1·g = −0.19·g
     require_values(x, 0.81, 1.38);
@@ -67,7 +74,12 @@ TEMPLATE_TEST_CASE("first steps: SGD with momentum and with nesterov", "[first-s
 TEMPLATE_TEST_CASE("first steps: SGD decay follows Keras's lr / (1 + decay * iterations)",
                    "[first-step][keras]", float, double) {
   using S = TestType;
-  auto sgd = support::with_options<descent::SGD<S>>([](auto& o) { o.lr = S(0.1); o.momentum = S(0); o.nesterov = false; o.decay = S(0.5); });
+  auto sgd = support::with_options<descent::SGD<S>>([](auto& o) {
+    o.lr = S(0.1);
+    o.momentum = S(0);
+    o.nesterov = false;
+    o.decay = S(0.5);
+  });
   support::Vec<S> x = support::Vec<S>::Constant(1, S(1));
   const support::Vec<S> g = support::Vec<S>::Constant(1, S(1));
   sgd.step(x, g);  // lr_1 = 0.1
@@ -87,7 +99,12 @@ TEMPLATE_TEST_CASE("first steps: SGD decay with momentum matches Keras's loop", 
   //   t=1: lr 0.1,   v = −0.1,                  x = 1 − 0.1    = 0.9
   //   t=2: lr 0.05,  v = −0.05 − 0.05 = −0.1,   x = 0.8
   //   t=3: lr 0.1/3, v = −0.05 − 0.0333… ,      x = 0.8 − 0.08333… = 0.71666…
-  auto sgd = support::with_options<descent::SGD<S>>([](auto& o) { o.lr = S(0.1); o.momentum = S(0.5); o.nesterov = false; o.decay = S(1); });
+  auto sgd = support::with_options<descent::SGD<S>>([](auto& o) {
+    o.lr = S(0.1);
+    o.momentum = S(0.5);
+    o.nesterov = false;
+    o.decay = S(1);
+  });
   support::Vec<S> x = support::Vec<S>::Constant(1, S(1));
   const support::Vec<S> g = support::Vec<S>::Constant(1, S(1));
   sgd.step(x, g);
@@ -100,7 +117,10 @@ TEMPLATE_TEST_CASE("first steps: SGD decay with momentum matches Keras's loop", 
 
 TEMPLATE_TEST_CASE("first steps: Momentum (lecture section 4)", "[first-step]", float, double) {
   using S = TestType;
-  auto momentum = support::with_options<descent::Momentum<S>>([](auto& o) { o.lr = S(0.1); o.beta = S(0.9); });
+  auto momentum = support::with_options<descent::Momentum<S>>([](auto& o) {
+    o.lr = S(0.1);
+    o.beta = S(0.9);
+  });
   auto x = vec2<S>(1, 1);
   const auto g = vec2<S>(1, -2);
   momentum.step(x, g);  // Δ = −(1 − 0.9)·0.1·g = −0.01·g
@@ -111,7 +131,10 @@ TEMPLATE_TEST_CASE("first steps: Momentum (lecture section 4)", "[first-step]", 
 
 TEMPLATE_TEST_CASE("first steps: Nesterov (lecture section 5)", "[first-step]", float, double) {
   using S = TestType;
-  auto nesterov = support::with_options<descent::Nesterov<S>>([](auto& o) { o.lr = S(0.1); o.beta = S(0.9); });
+  auto nesterov = support::with_options<descent::Nesterov<S>>([](auto& o) {
+    o.lr = S(0.1);
+    o.beta = S(0.9);
+  });
   auto x = vec2<S>(1, 1);
   const auto g = vec2<S>(1, -2);
   nesterov.step(x, g);  // Δ = −0.01·g; φ += 0.9·Δ − 0.01·g = −0.019·g
@@ -123,7 +146,12 @@ TEMPLATE_TEST_CASE("first steps: Nesterov (lecture section 5)", "[first-step]", 
 TEMPLATE_TEST_CASE("first steps: AdaGrad (lecture section 6)", "[first-step]", float, double) {
   using S = TestType;
   for (const auto p : {EpsPlacement::OutsideSqrt, EpsPlacement::InsideSqrt}) {
-    auto adagrad = support::with_options<descent::AdaGrad<S>>([&](auto& o) { o.lr = S(0.1); o.eps = S(0); o.initial_accumulator = S(0); o.eps_placement = p; });
+    auto adagrad = support::with_options<descent::AdaGrad<S>>([&](auto& o) {
+      o.lr = S(0.1);
+      o.eps = S(0);
+      o.initial_accumulator = S(0);
+      o.eps_placement = p;
+    });
     auto x = vec2<S>(1, 1);
     adagrad.step(x, vec2<S>(3, -4));  // h = (9, 16); x −= 0.1·(3/3, −4/4)
     require_values(x, 0.9, 1.1);
@@ -131,7 +159,12 @@ TEMPLATE_TEST_CASE("first steps: AdaGrad (lecture section 6)", "[first-step]", f
     require_values(x, 0.82, 1.04);
   }
   SECTION("initial accumulator") {
-    auto adagrad = support::with_options<descent::AdaGrad<S>>([](auto& o) { o.lr = S(0.1); o.eps = S(0); o.initial_accumulator = S(16); o.eps_placement = EpsPlacement::OutsideSqrt; });
+    auto adagrad = support::with_options<descent::AdaGrad<S>>([](auto& o) {
+      o.lr = S(0.1);
+      o.eps = S(0);
+      o.initial_accumulator = S(16);
+      o.eps_placement = EpsPlacement::OutsideSqrt;
+    });
     auto x = vec2<S>(1, 1);
     adagrad.step(x, vec2<S>(3, 0));  // h = (25, 16); x −= 0.1·(3/5, 0/4)
     require_values(x, 0.94, 1.0);
@@ -140,7 +173,12 @@ TEMPLATE_TEST_CASE("first steps: AdaGrad (lecture section 6)", "[first-step]", f
 
 TEMPLATE_TEST_CASE("first steps: RMSprop (lecture section 7)", "[first-step]", float, double) {
   using S = TestType;
-  auto rmsprop = support::with_options<descent::RMSprop<S>>([](auto& o) { o.lr = S(0.1); o.rho = S(0.99); o.eps = S(0); o.eps_placement = EpsPlacement::InsideSqrt; });
+  auto rmsprop = support::with_options<descent::RMSprop<S>>([](auto& o) {
+    o.lr = S(0.1);
+    o.rho = S(0.99);
+    o.eps = S(0);
+    o.eps_placement = EpsPlacement::InsideSqrt;
+  });
   auto x = vec2<S>(1, 1);
   const auto g = vec2<S>(3, -4);
   rmsprop.step(x, g);  // v = 0.01·g²; x −= 0.1·g/(0.1·|g|) = sign(g)
@@ -155,7 +193,13 @@ TEMPLATE_TEST_CASE("first steps: Adam (lecture section 8)", "[first-step]", floa
   using S = TestType;
   for (const auto p : {EpsPlacement::InsideSqrt, EpsPlacement::OutsideSqrt}) {
     INFO("placement " << int(p));
-    auto adam = support::with_options<descent::Adam<S>>([&](auto& o) { o.lr = S(0.1); o.beta1 = S(0.9); o.beta2 = S(0.999); o.eps = S(0); o.eps_placement = p; });
+    auto adam = support::with_options<descent::Adam<S>>([&](auto& o) {
+      o.lr = S(0.1);
+      o.beta1 = S(0.9);
+      o.beta2 = S(0.999);
+      o.eps = S(0);
+      o.eps_placement = p;
+    });
     auto x = vec2<S>(1, 1);
     adam.step(x, vec2<S>(3, -4));  // m̂ = g, v̂ = g²: x −= 0.1·sign(g)
     require_values(x, 0.9, 1.1);

@@ -34,7 +34,11 @@ TEMPLATE_TEST_CASE("identity: SGD with momentum 0 is GradientDescent, bit for bi
                    float, double) {
   using S = TestType;
   for (const bool nesterov : {false, true}) {
-    auto sgd = support::with_options<descent::SGD<S>>([&](auto& o) { o.lr = S(0.05); o.momentum = S(0); o.nesterov = nesterov; });
+    auto sgd = support::with_options<descent::SGD<S>>([&](auto& o) {
+      o.lr = S(0.05);
+      o.momentum = S(0);
+      o.nesterov = nesterov;
+    });
     auto gd = support::with_options<descent::GradientDescent<S>>([](auto& o) { o.lr = S(0.05); });
     const auto [x, y] = run_both<S>(sgd, gd);
     CHECK(support::bitwise_equal(x, y));
@@ -46,7 +50,10 @@ TEMPLATE_TEST_CASE("identity: Momentum with beta 0 is GradientDescent", "[identi
   // Equal in exact arithmetic; bit for bit too unless the compiler contracts
   // x − a·g into one fused multiply-add in one kernel and not the other.
   using S = TestType;
-  auto momentum = support::with_options<descent::Momentum<S>>([](auto& o) { o.lr = S(0.05); o.beta = S(0); });
+  auto momentum = support::with_options<descent::Momentum<S>>([](auto& o) {
+    o.lr = S(0.05);
+    o.beta = S(0);
+  });
   auto gd = support::with_options<descent::GradientDescent<S>>([](auto& o) { o.lr = S(0.05); });
   const auto [x, y] = run_both<S>(momentum, gd);
   CHECK(support::max_rel_error(x, y, 1.0) <= support::trajectory_tol<S>());
@@ -60,14 +67,28 @@ TEMPLATE_TEST_CASE(
   const S beta = S(0.9);
   const S keras_lr = (S(1) - beta) * lr;
   SECTION("Momentum") {
-    auto momentum = support::with_options<descent::Momentum<S>>([&](auto& o) { o.lr = lr; o.beta = beta; });
-    auto sgd = support::with_options<descent::SGD<S>>([&](auto& o) { o.lr = keras_lr; o.momentum = beta; o.nesterov = false; });
+    auto momentum = support::with_options<descent::Momentum<S>>([&](auto& o) {
+      o.lr = lr;
+      o.beta = beta;
+    });
+    auto sgd = support::with_options<descent::SGD<S>>([&](auto& o) {
+      o.lr = keras_lr;
+      o.momentum = beta;
+      o.nesterov = false;
+    });
     const auto [x, y] = run_both<S>(momentum, sgd);
     CHECK(support::bitwise_equal(x, y));
   }
   SECTION("Nesterov") {
-    auto nesterov = support::with_options<descent::Nesterov<S>>([&](auto& o) { o.lr = lr; o.beta = beta; });
-    auto sgd = support::with_options<descent::SGD<S>>([&](auto& o) { o.lr = keras_lr; o.momentum = beta; o.nesterov = true; });
+    auto nesterov = support::with_options<descent::Nesterov<S>>([&](auto& o) {
+      o.lr = lr;
+      o.beta = beta;
+    });
+    auto sgd = support::with_options<descent::SGD<S>>([&](auto& o) {
+      o.lr = keras_lr;
+      o.momentum = beta;
+      o.nesterov = true;
+    });
     const auto [x, y] = run_both<S>(nesterov, sgd);
     CHECK(support::bitwise_equal(x, y));
   }
@@ -82,8 +103,19 @@ TEMPLATE_TEST_CASE("identity: Adam with beta1 0 is RMSprop with lr sqrt(1 - rho^
   const S lr = S(0.01);
   const S rho = S(0.95);
   for (const auto p : {EpsPlacement::InsideSqrt, EpsPlacement::OutsideSqrt}) {
-    auto adam = support::with_options<descent::Adam<S>>([&](auto& o) { o.lr = lr; o.beta1 = S(0); o.beta2 = rho; o.eps = S(0); o.eps_placement = p; });
-    auto rmsprop = support::with_options<descent::RMSprop<S>>([&](auto& o) { o.lr = lr; o.rho = rho; o.eps = S(0); o.eps_placement = p; });
+    auto adam = support::with_options<descent::Adam<S>>([&](auto& o) {
+      o.lr = lr;
+      o.beta1 = S(0);
+      o.beta2 = rho;
+      o.eps = S(0);
+      o.eps_placement = p;
+    });
+    auto rmsprop = support::with_options<descent::RMSprop<S>>([&](auto& o) {
+      o.lr = lr;
+      o.rho = rho;
+      o.eps = S(0);
+      o.eps_placement = p;
+    });
     const Bowl<S> bowl(kSize);
     Vec<S> x = bowl.start();
     Vec<S> y = x;

@@ -54,8 +54,11 @@ void check_all_sizes(MakeOpt make_opt, MakeRef make_ref) {
 
 TEMPLATE_TEST_CASE("lecture: GradientDescent follows section 2", "[lecture]", float, double) {
   using S = TestType;
-  check_all_sizes<S>([] { return support::with_options<descent::GradientDescent<S>>([](auto& o) { o.lr = S(0.05); }); },
-                     [] { return support::RefGradientDescent<S>{S(0.05)}; });
+  check_all_sizes<S>(
+      [] {
+        return support::with_options<descent::GradientDescent<S>>([](auto& o) { o.lr = S(0.05); });
+      },
+      [] { return support::RefGradientDescent<S>{S(0.05)}; });
 }
 
 TEMPLATE_TEST_CASE("lecture: SGD follows Keras's momentum, nesterov and decay", "[lecture]", float,
@@ -66,7 +69,12 @@ TEMPLATE_TEST_CASE("lecture: SGD follows Keras's momentum, nesterov and decay", 
       INFO("nesterov = " << nesterov << ", decay = " << decay);
       check_all_sizes<S>(
           [&] {
-            return support::with_options<descent::SGD<S>>([&](auto& o) { o.lr = S(0.02); o.momentum = S(0.9); o.nesterov = nesterov; o.decay = decay; });
+            return support::with_options<descent::SGD<S>>([&](auto& o) {
+              o.lr = S(0.02);
+              o.momentum = S(0.9);
+              o.nesterov = nesterov;
+              o.decay = decay;
+            });
           },
           [&] {
             return support::RefKerasSGD<S>{S(0.02), S(0.9), nesterov, decay, {}};
@@ -79,7 +87,10 @@ TEMPLATE_TEST_CASE("lecture: Momentum follows section 4", "[lecture]", float, do
   using S = TestType;
   check_all_sizes<S>(
       [] {
-        return support::with_options<descent::Momentum<S>>([](auto& o) { o.lr = S(0.1); o.beta = S(0.9); });
+        return support::with_options<descent::Momentum<S>>([](auto& o) {
+          o.lr = S(0.1);
+          o.beta = S(0.9);
+        });
       },
       [] {
         return support::RefMomentum<S>{S(0.1), S(0.9), {}};
@@ -93,7 +104,12 @@ TEMPLATE_TEST_CASE("lecture: AdaGrad follows section 6 in both eps placements", 
     INFO("placement = " << int(p));
     check_all_sizes<S>(
         [&] {
-          return support::with_options<descent::AdaGrad<S>>([&](auto& o) { o.lr = S(0.3); o.eps = S(1e-6); o.initial_accumulator = S(0.1); o.eps_placement = p; });
+          return support::with_options<descent::AdaGrad<S>>([&](auto& o) {
+            o.lr = S(0.3);
+            o.eps = S(1e-6);
+            o.initial_accumulator = S(0.1);
+            o.eps_placement = p;
+          });
         },
         [&] {
           return support::RefAdaGrad<S>{S(0.3), S(1e-6), S(0.1), p, {}};
@@ -108,7 +124,12 @@ TEMPLATE_TEST_CASE("lecture: RMSprop follows section 7 in both eps placements", 
     INFO("placement = " << int(p));
     check_all_sizes<S>(
         [&] {
-          return support::with_options<descent::RMSprop<S>>([&](auto& o) { o.lr = S(0.01); o.rho = S(0.99); o.eps = S(1e-8); o.eps_placement = p; });
+          return support::with_options<descent::RMSprop<S>>([&](auto& o) {
+            o.lr = S(0.01);
+            o.rho = S(0.99);
+            o.eps = S(1e-8);
+            o.eps_placement = p;
+          });
         },
         [&] {
           return support::RefRMSprop<S>{S(0.01), S(0.99), S(1e-8), p, {}};
@@ -123,7 +144,13 @@ TEMPLATE_TEST_CASE("lecture: Adam follows section 8 in both eps placements", "[l
     INFO("placement = " << int(p));
     check_all_sizes<S>(
         [&] {
-          return support::with_options<descent::Adam<S>>([&](auto& o) { o.lr = S(0.02); o.beta1 = S(0.9); o.beta2 = S(0.999); o.eps = S(1e-8); o.eps_placement = p; });
+          return support::with_options<descent::Adam<S>>([&](auto& o) {
+            o.lr = S(0.02);
+            o.beta1 = S(0.9);
+            o.beta2 = S(0.999);
+            o.eps = S(1e-8);
+            o.eps_placement = p;
+          });
         },
         [&] { return support::RefAdam<S>{S(0.02), S(0.9), S(0.999), S(1e-8), p, {}, {}}; });
   }
@@ -135,7 +162,10 @@ TEMPLATE_TEST_CASE(
   using S = TestType;
   for (const Eigen::Index n : {Eigen::Index(1), Eigen::Index(17)}) {
     const Bowl<S> bowl(n);
-    auto nag = support::with_options<descent::Nesterov<S>>([](auto& o) { o.lr = S(0.1); o.beta = S(0.9); });
+    auto nag = support::with_options<descent::Nesterov<S>>([](auto& o) {
+      o.lr = S(0.1);
+      o.beta = S(0.9);
+    });
     support::RefNesterov<S> ref{S(0.1), S(0.9), bowl.start(), {}};
     Vec<S> phi = bowl.start();
     double worst = 0;

@@ -107,7 +107,9 @@ void require_invalid(const Make& make, const std::string& part,
   }
   for (std::size_t i = 0; i < watched.size(); ++i) CHECK(watched[i]->lr() == before[i]);
 }
-descent::GradientDescent<double> gd(double lr) { return support::with_options<descent::GradientDescent<double>>([&](auto& o) { o.lr = lr; }); }
+descent::GradientDescent<double> gd(double lr) {
+  return support::with_options<descent::GradientDescent<double>>([&](auto& o) { o.lr = lr; });
+}
 }  // namespace
 TEST_CASE("schedulers: one scheduler drives several optimizers, each from its own base lr",
           "[scheduler][sched]") {
