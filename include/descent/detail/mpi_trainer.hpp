@@ -180,7 +180,7 @@ class Trainer {
   Opt opt_;
   Index n_ = -1;       // the size the state is for, when established() says so
   Index last_n_ = -1;  // the size of the last step
-  Index bucket_ = Index(1) << 20;
+  Index bucket_ = Index((std::size_t{4} << 20) / sizeof(Scalar));  // 4 MiB: bench/README.md
   Vector mean_;  // the mean gradient: all of it (DataParallel) or this rank's shard
   Exchange<Scalar> exchange_;
 };
