@@ -206,6 +206,13 @@ std::vector<Variant<S>> variants() {
                       "sgd_momentum"),
       variant<AdaGrad<S>>("adagrad_lr_decay", adagrad_lr_decay, peer(adagrad_lr_decay_peer),
                           "adagrad"),
+      // torch.optim's other optimizers, which torch::optim 1.13 does not have.
+      variant<Adamax<S>>("adamax", {}),
+      variant<NAdam<S>>("nadam", {}),
+      variant<RAdam<S>>("radam", {}),
+      variant<Adadelta<S>>("adadelta", {}),
+      variant<Rprop<S>>("rprop", {}),
+      variant<ASGD<S>>("asgd", {}),
   };
 }
 

@@ -11,6 +11,7 @@
 /// root descent computes; that is what a user gets by default.
 
 #include <Eigen/Core>
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <descent/adamw.hpp>
@@ -213,5 +214,129 @@ struct Naive<descent::Adam<S>> : NaiveAdam<descent::Adam<S>> {};
 
 template <typename S>
 struct Naive<descent::AdamW<S>> : NaiveAdam<descent::AdamW<S>> {};
+
+template <typename S>
+struct Naive<descent::Adamax<S>> {
+  using Options = typename descent::Adamax<S>::Options;
+  static int state_arrays(const Options&) { return 2; }
+  static void step(const Options& o, Buffers<S>& b, std::int64_t t) {
+    const S step_size = S(double(o.lr) / (1 - std::pow(double(o.beta1), double(t))));
+    auto &m = b.s0, &u = b.s1;
+    with_direction(o.maximize, o.weight_decay, b, [&](const auto& d) {
+      m = o.beta1 * m + (1 - o.beta1) * d;
+      u = (o.beta2 * u).max(d.abs() + o.eps);
+      b.x -= step_size * m / u;
+    });
+  }
+};
+
+template <typename S>
+struct Naive<descent::NAdam<S>> {
+  using Options = typename descent::NAdam<S>::Options;
+  static int state_arrays(const Options&) { return 2; }
+  static void step(const Options& o, Buffers<S>& b, std::int64_t t) {
+    // The product of the μ_t, carried from step to step (the stepper counts
+    // t from 1 and never goes back).
+    static thread_local double product = 1;
+    if (t == 1) product = 1;
+    const auto mu = [&o](std::int64_t k) {
+      return double(o.beta1) * (1 - 0.5 * std::pow(0.96, double(k) * double(o.momentum_decay)));
+    };
+    product *= mu(t);
+    const double lr = double(o.lr);
+    const S c_grad = S(lr * (1 - mu(t)) / (1 - product));
+    const S c_m = S(lr * mu(t + 1) / (1 - product * mu(t + 1)));
+    const S scale = S(1 / std::sqrt(1 - std::pow(double(o.beta2), double(t))));
+    auto &m = b.s0, &v = b.s1;
+    with_direction(o.maximize, o.weight_decay, b, [&](const auto& d) {
+      m = o.beta1 * m + (1 - o.beta1) * d;
+      v = o.beta2 * v + (1 - o.beta2) * d.square();
+      b.x -= (c_grad * d + c_m * m) / (v.sqrt() * scale + o.eps);
+    });
+  }
+};
+
+template <typename S>
+struct Naive<descent::RAdam<S>> {
+  using Options = typename descent::RAdam<S>::Options;
+  static int state_arrays(const Options&) { return 2; }
+  static void step(const Options& o, Buffers<S>& b, std::int64_t t) {
+    const double beta2_t = std::pow(double(o.beta2), double(t));
+    const double bias2 = 1 - beta2_t;
+    const double rho_inf = 2 / (1 - double(o.beta2)) - 1;
+    const double rho_t = rho_inf - 2 * double(t) * beta2_t / bias2;
+    double a = double(o.lr) / (1 - std::pow(double(o.beta1), double(t)));
+    const bool rectified = rho_t > double(o.threshold);
+    if (rectified) {
+      a *=
+          std::sqrt((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t)) *
+          std::sqrt(bias2);
+    }
+    auto &m = b.s0, &v = b.s1;
+    with_direction(o.maximize, o.weight_decay, b, [&](const auto& d) {
+      m = o.beta1 * m + (1 - o.beta1) * d;
+      v = o.beta2 * v + (1 - o.beta2) * d.square();
+      if (rectified) {
+        b.x -= S(a) * m / (v.sqrt() + o.eps);
+      } else {
+        b.x -= S(a) * m;
+      }
+    });
+  }
+};
+
+template <typename S>
+struct Naive<descent::Adadelta<S>> {
+  using Options = typename descent::Adadelta<S>::Options;
+  static int state_arrays(const Options&) { return 2; }
+  static void step(const Options& o, Buffers<S>& b, std::int64_t) {
+    auto &v = b.s0, &u = b.s1;
+    with_direction(o.maximize, o.weight_decay, b, [&](const auto& d) {
+      v = o.rho * v + (1 - o.rho) * d.square();
+      // Δ with the old u, in both statements (x first, then u).
+      b.x -= o.lr * ((u + o.eps).sqrt() / (v + o.eps).sqrt() * d);
+      u = o.rho * u + (1 - o.rho) * ((u + o.eps).sqrt() / (v + o.eps).sqrt() * d).square();
+    });
+  }
+};
+
+template <typename S>
+struct Naive<descent::Rprop<S>> {
+  using Options = typename descent::Rprop<S>::Options;
+  static int state_arrays(const Options&) { return 2; }
+  static void step(const Options& o, Buffers<S>& b, std::int64_t t) {
+    auto &prev = b.s0, &size = b.s1;
+    if (t == 1) size.setConstant(o.lr);
+    with_direction(o.maximize, o.weight_decay, b, [&](const auto& d) {
+      const auto product = d * prev;
+      size = (product > 0)
+                 .select(size * o.eta_plus, (product < 0).select(size * o.eta_minus, size))
+                 .max(o.step_size_min)
+                 .min(o.step_size_max);
+      b.x -= (product < 0).select(S(0), d.sign()) * size;
+      prev = (product < 0).select(S(0), d);
+    });
+  }
+};
+
+template <typename S>
+struct Naive<descent::ASGD<S>> {
+  using Options = typename descent::ASGD<S>::Options;
+  static int state_arrays(const Options&) { return 1; }
+  static void step(const Options& o, Buffers<S>& b, std::int64_t t) {
+    const double lr = double(o.lr), done = double(t - 1);
+    const double eta = lr / std::pow(1 + double(o.lambd) * lr * done, double(o.alpha));
+    const double mu = 1 / std::max(1.0, done - double(o.t0));
+    auto& ax = b.s0;
+    with_direction(o.maximize, o.weight_decay, b, [&](const auto& d) {
+      b.x = S(1 - double(o.lambd) * eta) * b.x - S(eta) * d;
+      if (mu == 1) {
+        ax = b.x;
+      } else {
+        ax += S(mu) * (b.x - ax);
+      }
+    });
+  }
+};
 
 }  // namespace bench

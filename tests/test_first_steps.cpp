@@ -263,7 +263,7 @@ TEMPLATE_TEST_CASE("first steps: NAdam, the paper's product and PyTorch 1.13's",
     require_values(x, 1 - 0.1 * c, 1 + 0.1 * c);
   }
   SECTION("PyTorch 1.13") {
-    o.product_1_13 = true;
+    o.pytorch_1_13 = true;
     descent::NAdam<S> nadam(o);
     auto x = vec2<S>(1, 1);
     // P' = P₁·μ₁·μ₂ = 1/64: c = 1 + 0.25/(63/64)·0.5 = 71/63

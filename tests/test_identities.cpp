@@ -284,11 +284,11 @@ TEMPLATE_TEST_CASE("identity: NAdam with beta1 0 is Adam with beta1 0 (eps outsi
   // μ_t = 0, so the product is 0, the gradient's coefficient lr and the
   // momentum's 0: θ ← θ − lr·d/(√v̂ + ε), Adam's step with m = d.
   using S = TestType;
-  for (const bool product_1_13 : {false, true}) {
+  for (const bool pytorch_1_13 : {false, true}) {
     typename descent::NAdam<S>::Options o;
     o.lr = S(0.01);
     o.beta1 = S(0);
-    o.product_1_13 = product_1_13;
+    o.pytorch_1_13 = pytorch_1_13;
     descent::NAdam<S> nadam(o);
     auto a = descent::Adam<S>::Options::pytorch();
     a.lr = S(0.01);

@@ -58,9 +58,11 @@
 #include <descent/adam.hpp>
 #include <descent/adamw.hpp>
 #include <descent/eps_placement.hpp>
+#include <descent/make_optimizer.hpp>
 #include <descent/momentum_form.hpp>
 #include <descent/rmsprop.hpp>
 #include <descent/sgd.hpp>
+#include <map>
 #include <sstream>
 #include <string>
 
@@ -434,4 +436,87 @@ TEST_CASE("keras reference: weight_decay is decoupled on every Keras optimizer (
     o.decoupled_weight_decay = false;
     check_resolves("SGD decoupled -> L2", descent::SGD<double>(o), kr::sgd_momentum_wd);
   }
+}
+
+// ---------------------------------------------------------------------------
+// Adamax, Adadelta and Nadam: keras_reference::kRuns, each with the
+// make_optimizer options (profile=keras and what the call sets) that
+// reproduce it; same tolerance.
+
+namespace {
+
+/// The worst error of run `ref` with options `text` (key=value, comma-separated).
+double keras_run_error(const kr::Run& ref, const std::string& text) {
+  std::map<std::string, std::string> options;
+  std::istringstream in(text);
+  std::string item;
+  while (std::getline(in, item, ',')) {
+    const auto eq = item.find('=');
+    REQUIRE(eq != std::string::npos);
+    options[item.substr(0, eq)] = item.substr(eq + 1);
+  }
+  const auto opt = descent::make_optimizer<double>(ref.optimizer, options);
+  Vec x;
+  for (int i = 0; i < kr::kDim; ++i) x(i) = kr::kX0[i];
+  double worst = 0;
+  int step = 0;
+  for (int k = 0; k < kr::kNumRecorded; ++k) {
+    while (step < kr::kRecordedSteps[k]) {
+      opt->step(x, gradient(x));
+      ++step;
+    }
+    for (int i = 0; i < kr::kDim; ++i) {
+      const double want = ref.params[k][i];
+      const double err = std::abs(x(i) - want) / std::max(std::abs(want), kAbs / kRel);
+      worst = err <= worst ? worst : err;  // NaN wins
+    }
+  }
+  return worst;
+}
+
+/// Every run of `name`; returns how many.
+int check_keras_runs(const std::string& name) {
+  int runs = 0;
+  for (const kr::Run& ref : kr::kRuns) {
+    if (ref.optimizer != name) continue;
+    const double worst = keras_run_error(ref, ref.options);
+    INFO(ref.keras_call << " as descent::make_optimizer(\"" << ref.optimizer << "\", {"
+                        << ref.options << "}): worst error " << worst);
+    CHECK(worst <= kRel);
+    ++runs;
+  }
+  return runs;
+}
+
+/// The worst error of run `id` with `extra` options appended.
+double keras_run_changed(const std::string& id, const std::string& extra) {
+  for (const kr::Run& ref : kr::kRuns) {
+    if (ref.id == id) return keras_run_error(ref, std::string(ref.options) + "," + extra);
+  }
+  FAIL("no run " << id);
+  return 0;
+}
+
+}  // namespace
+
+TEST_CASE("keras reference: Adamax's keras() profile reproduces keras.optimizers.Adamax",
+          "[keras][adamax]") {
+  CHECK(check_keras_runs("adamax") == 3);
+  // ε inside the maximum (PyTorch's) and decay as L2 miss by far.
+  CHECK(keras_run_changed("adamax_betas_eps", "eps_in_norm=true") > kResolved);
+  CHECK(keras_run_changed("adamax_wd", "decoupled_weight_decay=false") > kResolved);
+}
+
+TEST_CASE("keras reference: Adadelta's keras() profile reproduces keras.optimizers.Adadelta",
+          "[keras][adadelta]") {
+  CHECK(check_keras_runs("adadelta") == 2);
+  CHECK(keras_run_changed("adadelta_rho_eps", "decoupled_weight_decay=false") > kResolved);
+}
+
+TEST_CASE("keras reference: NAdam's keras() profile reproduces keras.optimizers.Nadam",
+          "[keras][nadam]") {
+  CHECK(check_keras_runs("nadam") == 2);
+  // Keras's schedule is 0.96^t (ψ = 1), with the paper's product.
+  CHECK(keras_run_changed("nadam_default", "momentum_decay=0.004") > kResolved);
+  CHECK(keras_run_changed("nadam_default", "pytorch_1_13=true") > kResolved);
 }

@@ -146,15 +146,15 @@ TEST_CASE("torch optimizers: Adamax reproduces torch.optim.Adamax", "[torch][ada
 TEST_CASE("torch optimizers: NAdam reproduces torch.optim.NAdam of PyTorch 1.13",
           "[torch][nadam]") {
   // The runs' options either start from profile=pytorch or set
-  // product_1_13, which PyTorch 1.13 needs.
+  // pytorch_1_13, which PyTorch 1.13 needs.
   for (const tr::Run& ref : tr::kRuns) {
     if (std::string(ref.optimizer) != "nadam") continue;
     const std::string options = ref.options;
     CHECK((options.find("profile=pytorch") != std::string::npos ||
-           options.find("product_1_13=true") != std::string::npos));
+           options.find("pytorch_1_13=true") != std::string::npos));
   }
   CHECK(check_runs("nadam") == 7);
-  CHECK(changed("nadam_lr", "product_1_13", "false") > 1e4 * Tolerance<double>::rel);
+  CHECK(changed("nadam_lr", "pytorch_1_13", "false") > 1e4 * Tolerance<double>::rel);
   CHECK(changed("nadam_momentum_decay", "momentum_decay", "0.004") > 1e4 * Tolerance<double>::rel);
   CHECK(changed("nadam_weight_decay", "weight_decay", "0") > 1e4 * Tolerance<double>::rel);
 }

@@ -28,6 +28,9 @@ their kernels' rounding (FMA contraction, vectorized sqrt). Files read:
                                             (and 7e4b17c57b00de45bf099fef18b8f05037ebf3c9,
                                             same update_step)
     keras/src/optimizers/adamw.py           26083041390163cf3d1774c8538da496feaac231
+    keras/src/optimizers/adamax.py          2e4420340816b990245fea9f32704a6e7e9067e2
+    keras/src/optimizers/adadelta.py        13de96aef1a446c21f545eb929a194ac06b343fd
+    keras/src/optimizers/nadam.py           13de96aef1a446c21f545eb929a194ac06b343fd
     keras/src/optimizers/base_optimizer.py  001750db0fbf592a39f1099aef40f8dd595dd7a5
     keras/src/version.py                    179ebebc2906cdd8e3964de2306a44e744c2867d
                                             (__version__ = "3.8.0"; the files above
@@ -315,6 +318,151 @@ class AdamW(Adam):
             raise ValueError("Argument `weight_decay` must be a float.")
 
 
+class Adamax(BaseOptimizer):
+    """keras/src/optimizers/adamax.py @ 2e4420340816b990245fea9f32704a6e7e9067e2.
+
+    __init__(learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
+    weight_decay=None, ...); build(): "momentum" (m) and "norm" (u) slots,
+    zeros. update_step: m += (g - m) * (1 - beta_1); u = max(beta_2 * u, |g|);
+    variable -= (lr * m) / ((1 - beta_1 ** local_step) * (u + epsilon)),
+    with local_step = iterations + 1 and beta_1 ** local_step formed as
+    ops.power(cast(beta_1), local_step).
+    """
+
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
+                 weight_decay=None):
+        super().__init__(learning_rate, weight_decay)
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.m = np.zeros(len(X0))
+        self.u = np.zeros(len(X0))
+
+    def update_step(self, gradient, variable, learning_rate):
+        lr = np.float64(learning_rate)
+        local_step = np.float64(self.iterations + 1)
+        beta_1_power = np.power(np.float64(self.beta_1), local_step)
+        self.m = self.m + (gradient - self.m) * (1 - self.beta_1)
+        self.u = np.maximum(self.beta_2 * self.u, np.abs(gradient))
+        return variable - (lr * self.m) / ((1 - beta_1_power) * (self.u + self.epsilon))
+
+
+class Adadelta(BaseOptimizer):
+    """keras/src/optimizers/adadelta.py @ 13de96aef1a446c21f545eb929a194ac06b343fd.
+
+    __init__(learning_rate=0.001, rho=0.95, epsilon=1e-7, weight_decay=None,
+    ...); build(): "accumulated_grad" and "accumulated_delta_var" slots,
+    zeros. update_step, with rms(x) = sqrt(x + epsilon):
+    accumulated_grad = rho * accumulated_grad + (1 - rho) * g**2;
+    delta_var = -(rms(accumulated_delta_var) * g) / rms(accumulated_grad);
+    accumulated_delta_var = rho * accumulated_delta_var + (1 - rho) * delta_var**2;
+    variable += lr * delta_var.
+    """
+
+    def __init__(self, learning_rate=0.001, rho=0.95, epsilon=1e-7, weight_decay=None):
+        super().__init__(learning_rate, weight_decay)
+        self.rho = rho
+        self.epsilon = epsilon
+        self.accumulated_grad = np.zeros(len(X0))
+        self.accumulated_delta_var = np.zeros(len(X0))
+
+    def update_step(self, gradient, variable, learning_rate):
+        lr = np.float64(learning_rate)
+        rho = self.rho
+
+        def rms(x):
+            return np.sqrt(x + self.epsilon)
+
+        self.accumulated_grad = rho * self.accumulated_grad + (1 - rho) * np.square(gradient)
+        delta_var = -((rms(self.accumulated_delta_var) * gradient) / rms(self.accumulated_grad))
+        self.accumulated_delta_var = (rho * self.accumulated_delta_var
+                                      + (1 - rho) * np.square(delta_var))
+        return variable + lr * delta_var
+
+
+class Nadam(BaseOptimizer):
+    """keras/src/optimizers/nadam.py @ 13de96aef1a446c21f545eb929a194ac06b343fd.
+
+    __init__(learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
+    weight_decay=None, ...); build(): "momentum" (m) and "velocity" (v)
+    slots, zeros, and _u_product = 1 in the variables' dtype.
+    _backend_update_step first sets _u_product = _u_product * beta_1 *
+    (1 - 0.5 * 0.96 ** (iterations + 1)), then runs update_step:
+    u_t = beta_1 * (1 - 0.5 * decay ** local_step),
+    u_t_1 = beta_1 * (1 - 0.5 * decay ** next_step) (decay = 0.96,
+    local_step = iterations + 1, next_step = iterations + 2),
+    u_product_t_1 = u_product_t * u_t_1; m += (g - m) * (1 - beta_1);
+    v += (g**2 - v) * (1 - beta_2);
+    m_hat = u_t_1 * m / (1 - u_product_t_1) + (1 - u_t) * g / (1 - u_product_t);
+    v_hat = v / (1 - beta_2 ** local_step);
+    variable -= (m_hat * lr) / (sqrt(v_hat) + epsilon).
+    """
+
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
+                 weight_decay=None):
+        super().__init__(learning_rate, weight_decay)
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.m = np.zeros(len(X0))
+        self.v = np.zeros(len(X0))
+        self.u_product = np.float64(1.0)
+
+    def apply(self, gradient, variable):
+        # _backend_update_step's product update, before BaseOptimizer's
+        # apply runs weight decay and update_step.
+        self.u_product = (self.u_product * self.beta_1
+                          * (1.0 - 0.5 * np.power(0.96, np.float64(self.iterations + 1))))
+        return super().apply(gradient, variable)
+
+    def update_step(self, gradient, variable, learning_rate):
+        lr = np.float64(learning_rate)
+        local_step = np.float64(self.iterations + 1)
+        next_step = np.float64(self.iterations + 2)
+        decay = np.float64(0.96)
+        beta_1 = np.float64(self.beta_1)
+        beta_2 = np.float64(self.beta_2)
+        u_t = beta_1 * (1.0 - 0.5 * (np.power(decay, local_step)))
+        u_t_1 = beta_1 * (1.0 - 0.5 * (np.power(decay, next_step)))
+        u_product_t = self.u_product
+        u_product_t_1 = u_product_t * u_t_1
+        beta_2_power = np.power(beta_2, local_step)
+        self.m = self.m + (gradient - self.m) * (1 - beta_1)
+        self.v = self.v + (np.square(gradient) - self.v) * (1 - beta_2)
+        m_hat = (u_t_1 * self.m) / (1 - u_product_t_1) + ((1 - u_t) * gradient) / (1 - u_product_t)
+        v_hat = self.v / (1 - beta_2_power)
+        return variable - (m_hat * lr) / (np.sqrt(v_hat) + self.epsilon)
+
+
+# Runs of the optimizers whose descent class is not in Hyper: (identifier,
+# Keras call as text, factory, descent's make_optimizer name, key=value
+# options on top of profile=keras). Each runs on Keras's defaults but for
+# what the call sets.
+RUNS = [
+    ("adamax_default", "keras.optimizers.Adamax(learning_rate=0.05)",
+     lambda: Adamax(learning_rate=0.05), "adamax", "profile=keras,lr=0.05"),
+    ("adamax_betas_eps",
+     "keras.optimizers.Adamax(learning_rate=0.05, beta_1=0.8, beta_2=0.99, epsilon=1e-3)",
+     lambda: Adamax(learning_rate=0.05, beta_1=0.8, beta_2=0.99, epsilon=1e-3), "adamax",
+     "profile=keras,lr=0.05,beta1=0.8,beta2=0.99,eps=1e-3"),
+    ("adamax_wd", "keras.optimizers.Adamax(learning_rate=0.05, weight_decay=0.1)",
+     lambda: Adamax(learning_rate=0.05, weight_decay=0.1), "adamax",
+     "profile=keras,lr=0.05,weight_decay=0.1"),
+    ("adadelta_default", "keras.optimizers.Adadelta(learning_rate=1.0)",
+     lambda: Adadelta(learning_rate=1.0), "adadelta", "profile=keras,lr=1"),
+    ("adadelta_rho_eps",
+     "keras.optimizers.Adadelta(learning_rate=0.5, rho=0.9, epsilon=1e-4, weight_decay=0.1)",
+     lambda: Adadelta(learning_rate=0.5, rho=0.9, epsilon=1e-4, weight_decay=0.1), "adadelta",
+     "profile=keras,lr=0.5,rho=0.9,eps=1e-4,weight_decay=0.1"),
+    ("nadam_default", "keras.optimizers.Nadam(learning_rate=0.01)",
+     lambda: Nadam(learning_rate=0.01), "nadam", "profile=keras,lr=0.01"),
+    ("nadam_betas_wd",
+     "keras.optimizers.Nadam(learning_rate=0.05, beta_1=0.8, beta_2=0.99, epsilon=1e-4, "
+     "weight_decay=0.1)",
+     lambda: Nadam(learning_rate=0.05, beta_1=0.8, beta_2=0.99, epsilon=1e-4, weight_decay=0.1),
+     "nadam", "profile=keras,lr=0.05,beta1=0.8,beta2=0.99,eps=1e-4,weight_decay=0.1"),
+]
+
 # Keras's own defaults, as the __init__ signatures above read them.
 KERAS_DEFAULTS = dict(
     SGD=dict(lr=0.01, momentum=0.0, nesterov=False),
@@ -427,7 +575,8 @@ def main():
     w("// Generated by tools/make_keras_reference.py with NumPy %s; do not edit." % np.__version__)
     w("#pragma once")
     w("// Reference data from Keras 3's optimizer update code (keras/src/optimizers/")
-    w("// {sgd,rmsprop,adagrad,adam,adamw,base_optimizer}.py, re-implemented line by")
+    w("// {sgd,rmsprop,adagrad,adam,adamw,adamax,adadelta,nadam,base_optimizer}.py,")
+    w("// re-implemented line by")
     w("// line in NumPy float64; commits in the script), compared against descent in")
     w("// tests/test_keras_reference.cpp. Regenerate with:")
     w("//     /usr/bin/python3 tools/make_keras_reference.py")
@@ -505,6 +654,29 @@ def main():
             w("        {%s},  // %d" % (", ".join(r(v) for v in row), step))
         w("    }};")
         w("")
+    w("/// A run of an optimizer outside Hyper (Adamax, Adadelta, Nadam): descent's")
+    w("/// make_optimizer name and key=value options (comma-separated) that")
+    w("/// reproduce it.")
+    w("struct Run {")
+    w("  const char* id;")
+    w("  const char* keras_call;")
+    w("  const char* optimizer;")
+    w("  const char* options;")
+    w("  double params[kNumRecorded][kDim];")
+    w("};")
+    w("")
+    w("constexpr Run kRuns[] = {")
+    for ident, call, factory, name, options in RUNS:
+        traj = run(factory)
+        w('    {"%s",' % ident)
+        w('     "%s",' % call)
+        w('     "%s", "%s",' % (name, options))
+        w("     {")
+        for step, row in zip(RECORDED_STEPS, traj):
+            w("         {%s},  // %d" % (", ".join(r(v) for v in row), step))
+        w("     }},")
+    w("};")
+    w("")
     w("}  // namespace keras_reference")
     w("")
 

@@ -32,7 +32,8 @@ namespace descent {
 /// The lecture does not cover Adadelta; the defaults are
 /// torch.optim.Adadelta's (lr 1, the paper's algorithm; ρ 0.9; ε 1e-6), and
 /// this reproduces torch.optim.Adadelta(lr, rho, eps, weight_decay, maximize)
-/// to rounding. ε matters more than in the other methods: √ε is the size of
+/// to rounding; Options::keras() reproduces keras.optimizers.Adadelta, the
+/// same update with Keras's defaults. ε matters more than in the other methods: √ε is the size of
 /// the first steps (u₀ = 0), so it must be > 0.
 template <typename Scalar_>
 class Adadelta : public detail::OptimizerBase<Adadelta<Scalar_>, Scalar_> {
@@ -64,6 +65,16 @@ class Adadelta : public detail::OptimizerBase<Adadelta<Scalar_>, Scalar_> {
     /// torch.optim.Adadelta(): lr 1, rho 0.9, eps 1e-6 (the
     /// default-constructed Options).
     static Options pytorch() { return {}; }
+    /// keras.optimizers.Adadelta(): lr 0.001, rho 0.95, eps 1e-7, weight
+    /// decay decoupled.
+    static Options keras() {
+      Options o;
+      o.lr = Scalar(0.001);
+      o.rho = Scalar(0.95);
+      o.eps = Scalar(1e-7);
+      o.decoupled_weight_decay = true;
+      return o;
+    }
   };
 
   /// \throws std::invalid_argument if an option is out of range.

@@ -19,23 +19,24 @@ namespace descent {
 /// second moment is replaced by an exponentially weighted infinity norm,
 /// which needs no bias correction and no square root.
 ///
-/// Inputs: lr (α), beta1 (β₁), beta2 (β₂), eps (ε), weight_decay (λ),
-/// decoupled_weight_decay, maximize. State: m₀ = u₀ = 0. Per step
-/// t = 1, 2, …:
+/// Inputs: lr (α), beta1 (β₁), beta2 (β₂), eps (ε), eps_in_norm,
+/// weight_decay (λ), decoupled_weight_decay, maximize. State: m₀ = u₀ = 0.
+/// Per step t = 1, 2, …:
 ///
 ///     d ← g  (−g with maximize)
 ///     d ← d + λ·θ  or, decoupled_weight_decay, θ ← (1 − lr·λ)·θ
 ///     m ← β₁·m + (1 − β₁)·d
-///     u ← max(β₂·u, |d| + ε)
-///     θ ← θ − (lr/(1 − β₁ᵗ))·m / u
+///     u ← max(β₂·u, |d| + ε);  θ ← θ − (lr/(1 − β₁ᵗ))·m / u        (eps_in_norm)
+///     u ← max(β₂·u, |d|);      θ ← θ − (lr/(1 − β₁ᵗ))·m / (u + ε)  (otherwise)
 ///
 /// lr/(1 − β₁ᵗ) is computed once per step in double. The lecture does not
 /// cover Adamax; the defaults are torch.optim.Adamax's (lr 0.002), and this
 /// reproduces torch.optim.Adamax(lr, betas, eps, weight_decay, maximize) to
-/// rounding. ε enters inside the maximum, as PyTorch puts it: u ≥ ε, so
-/// with ε > 0 the division is safe from the first step and a coordinate
-/// whose gradients are all zero is left alone. (Keras adds ε to u in the denominator
-/// instead; there is no keras() profile.)
+/// rounding. By default ε enters inside the maximum, as PyTorch puts it;
+/// Keras adds it to u in the denominator, and Options::keras() (eps_in_norm
+/// false) reproduces keras.optimizers.Adamax. Either way, with ε > 0 the
+/// division is safe from the first step and a coordinate whose gradients
+/// are all zero is left alone.
 template <typename Scalar_>
 class Adamax : public detail::OptimizerBase<Adamax<Scalar_>, Scalar_> {
   using Base = detail::OptimizerBase<Adamax<Scalar_>, Scalar_>;
@@ -52,8 +53,11 @@ class Adamax : public detail::OptimizerBase<Adamax<Scalar_>, Scalar_> {
     Scalar beta1 = Scalar(0.9);
     /// Decay β₂ of the infinity norm; in [0, 1). Default 0.999.
     Scalar beta2 = Scalar(0.999);
-    /// ε added to |d| inside the maximum; finite and >= 0. Default 1e-8.
+    /// ε in the denominator; finite and >= 0. Default 1e-8.
     Scalar eps = Scalar(1e-8);
+    /// Add ε to |d| inside the maximum (PyTorch's form) rather than to u in
+    /// the denominator (Keras's). Default true.
+    bool eps_in_norm = true;
     /// L2 penalty λ added to the gradient as λ·θ; finite and >= 0. Default 0.
     Scalar weight_decay = Scalar(0);
     /// Apply weight decay as θ ← (1 − lr·λ)·θ before the step instead of
@@ -68,6 +72,16 @@ class Adamax : public detail::OptimizerBase<Adamax<Scalar_>, Scalar_> {
     /// torch.optim.Adamax(): lr 0.002, betas (0.9, 0.999), eps 1e-8 (the
     /// default-constructed Options).
     static Options pytorch() { return {}; }
+    /// keras.optimizers.Adamax(): lr 0.001, eps 1e-7 added to u in the
+    /// denominator, weight decay decoupled.
+    static Options keras() {
+      Options o;
+      o.lr = Scalar(0.001);
+      o.eps = Scalar(1e-7);
+      o.eps_in_norm = false;
+      o.decoupled_weight_decay = true;
+      return o;
+    }
   };
 
   /// \throws std::invalid_argument if an option is out of range.
@@ -83,6 +97,7 @@ class Adamax : public detail::OptimizerBase<Adamax<Scalar_>, Scalar_> {
     f("beta1", o.beta1);
     f("beta2", o.beta2);
     f("eps", o.eps);
+    f("eps_in_norm", o.eps_in_norm);
     f("weight_decay", o.weight_decay);
     f("decoupled_weight_decay", o.decoupled_weight_decay);
     f("maximize", o.maximize);
@@ -127,17 +142,25 @@ class Adamax : public detail::OptimizerBase<Adamax<Scalar_>, Scalar_> {
     Scalar* m = m_.data();
     Scalar* u = u_.data();
     detail::with_flag(adjust.active(), [&](auto active) {
-      this->for_each_element(n, [=](auto lanes, Index i) {
-        using V = decltype(lanes);
-        V xi = V::load(x + i);
-        const V di = adjust.template operator()<active()>(V::load(g + i), xi);
-        const V mi = V(beta1) * V::load(m + i) + V(one_minus_beta1) * di;
-        // |d| + ε second, so that a NaN in d reaches u (max returns its
-        // second operand when either is NaN).
-        const V ui = max(V(beta2) * V::load(u + i), abs(di) + V(eps));
-        mi.store(m + i);
-        ui.store(u + i);
-        (xi - V(step_size) * mi / ui).store(x + i);
+      detail::with_flag(o.eps_in_norm, [&](auto in_norm) {
+        this->for_each_element(n, [=](auto lanes, Index i) {
+          using V = decltype(lanes);
+          V xi = V::load(x + i);
+          const V di = adjust.template operator()<active()>(V::load(g + i), xi);
+          const V mi = V(beta1) * V::load(m + i) + V(one_minus_beta1) * di;
+          mi.store(m + i);
+          // |d| second, so that a NaN in d reaches u (max returns its second
+          // operand when either is NaN).
+          if constexpr (in_norm()) {
+            const V ui = max(V(beta2) * V::load(u + i), abs(di) + V(eps));
+            ui.store(u + i);
+            (xi - V(step_size) * mi / ui).store(x + i);
+          } else {
+            const V ui = max(V(beta2) * V::load(u + i), abs(di));
+            ui.store(u + i);
+            (xi - V(step_size) * mi / (ui + V(eps))).store(x + i);
+          }
+        });
       });
     });
   }

@@ -20,32 +20,32 @@ namespace descent {
 /// coefficient warmed up by a schedule μ_t.
 ///
 /// Inputs: lr (α), beta1 (β₁), beta2 (β₂), eps (ε), momentum_decay (ψ),
-/// product_1_13, weight_decay (λ), decoupled_weight_decay, maximize. State:
+/// pytorch_1_13, weight_decay (λ), decoupled_weight_decay, maximize. State:
 /// m₀ = v₀ = 0, the product P₀ = 1. Per step t = 1, 2, …:
 ///
 ///     d ← g  (−g with maximize)
 ///     d ← d + λ·θ  or, decoupled_weight_decay, θ ← (1 − lr·λ)·θ
 ///     μ_t = β₁·(1 − ½·0.96^(t·ψ)),  μ_{t+1} = β₁·(1 − ½·0.96^((t+1)·ψ))
 ///     P_t = P_{t−1}·μ_t
-///     P' = P_t·μ_{t+1}          (P_t·μ_t·μ_{t+1} with product_1_13)
+///     P' = P_t·μ_{t+1}          (P_t·μ_t·μ_{t+1} with pytorch_1_13)
 ///     m ← β₁·m + (1 − β₁)·d
 ///     v ← β₂·v + (1 − β₂)·d²
 ///     θ ← θ − lr·((1 − μ_t)/(1 − P_t)·d + μ_{t+1}/(1 − P')·m) / (√(v/(1 − β₂ᵗ)) + ε)
 ///
 /// The lecture does not cover NAdam; the defaults are torch.optim.NAdam's
-/// (lr 0.002, ψ 0.004). The per-step coefficients are computed once in
-/// double, except the product P_t, which is kept in float whatever Scalar
-/// is, as PyTorch keeps it (a float32 tensor under the default dtype), so
-/// that double runs reproduce PyTorch's to rounding; that changes the step
-/// by less than 1e-7 relative. P_t is not part of a checkpoint: it is a
+/// (lr 0.002, ψ 0.004) with the paper's P'. The per-step coefficients are
+/// computed once in double. P_t is not part of a checkpoint: it is a
 /// function of t, β₁ and ψ, recomputed (at most t multiplications, fewer
 /// once it underflows to 0) on the first step after a load.
 ///
 /// torch.optim.NAdam in PyTorch 1.13 counts μ_t twice in P' (its pseudo-code
-/// says P_t·μ_{t+1}; PyTorch 2.0 computes that). product_1_13 reproduces
-/// 1.13, and Options::pytorch() sets it: with it this reproduces
-/// torch.optim.NAdam(lr, betas, eps, weight_decay, momentum_decay) of
-/// PyTorch 1.13 to rounding. The default is the paper's P_t·μ_{t+1}.
+/// says P_t·μ_{t+1}; PyTorch 2.0 computes that), and keeps P_t in a float32
+/// tensor whatever the parameters' dtype. pytorch_1_13 does both (rounding
+/// P_t and P' to float moves a step by less than 1e-7 relative), and
+/// Options::pytorch() sets it: with it this reproduces torch.optim.NAdam(lr,
+/// betas, eps, weight_decay, momentum_decay) of PyTorch 1.13 to rounding.
+/// Options::keras() reproduces keras.optimizers.Nadam, whose μ_t is
+/// β₁·(1 − ½·0.96^t), i.e. ψ = 1.
 template <typename Scalar_>
 class NAdam : public detail::OptimizerBase<NAdam<Scalar_>, Scalar_> {
   using Base = detail::OptimizerBase<NAdam<Scalar_>, Scalar_>;
@@ -68,10 +68,9 @@ class NAdam : public detail::OptimizerBase<NAdam<Scalar_>, Scalar_> {
     /// ψ in the momentum schedule μ_t = β₁·(1 − ½·0.96^(t·ψ)); finite and
     /// >= 0. ψ = 0 makes μ_t = β₁/2 constant. Default 0.004.
     Scalar momentum_decay = Scalar(0.004);
-    /// Count μ_t twice in the product of the m coefficient, as
-    /// torch.optim.NAdam in PyTorch 1.13 does. Default false (the paper's
-    /// and PyTorch 2's form).
-    bool product_1_13 = false;
+    /// PyTorch 1.13's bookkeeping: μ_t counted twice in P', and P_t and P'
+    /// rounded to float. Default false (the paper's P', in double).
+    bool pytorch_1_13 = false;
     /// L2 penalty λ added to the gradient as λ·θ; finite and >= 0. Default 0.
     Scalar weight_decay = Scalar(0);
     /// Apply weight decay as θ ← (1 − lr·λ)·θ before the step instead of
@@ -83,10 +82,20 @@ class NAdam : public detail::OptimizerBase<NAdam<Scalar_>, Scalar_> {
     /// What a step does with NaN or ±inf in grad. Default Propagate.
     NonFinite nonfinite = NonFinite::Propagate;
 
-    /// torch.optim.NAdam() of PyTorch 1.13: the defaults with product_1_13.
+    /// torch.optim.NAdam() of PyTorch 1.13: the defaults with pytorch_1_13.
     static Options pytorch() {
       Options o;
-      o.product_1_13 = true;
+      o.pytorch_1_13 = true;
+      return o;
+    }
+    /// keras.optimizers.Nadam(): lr 0.001, eps 1e-7, ψ = 1, weight decay
+    /// decoupled.
+    static Options keras() {
+      Options o;
+      o.lr = Scalar(0.001);
+      o.eps = Scalar(1e-7);
+      o.momentum_decay = Scalar(1);
+      o.decoupled_weight_decay = true;
       return o;
     }
   };
@@ -105,7 +114,7 @@ class NAdam : public detail::OptimizerBase<NAdam<Scalar_>, Scalar_> {
     f("beta2", o.beta2);
     f("eps", o.eps);
     f("momentum_decay", o.momentum_decay);
-    f("product_1_13", o.product_1_13);
+    f("pytorch_1_13", o.pytorch_1_13);
     f("weight_decay", o.weight_decay);
     f("decoupled_weight_decay", o.decoupled_weight_decay);
     f("maximize", o.maximize);
@@ -137,7 +146,7 @@ class NAdam : public detail::OptimizerBase<NAdam<Scalar_>, Scalar_> {
   void release_state() noexcept override {
     m_.resize(0);
     v_.resize(0);
-    product_ = 1.0f;
+    product_ = 1.0;
     product_step_ = 0;
   }
 
@@ -146,18 +155,26 @@ class NAdam : public detail::OptimizerBase<NAdam<Scalar_>, Scalar_> {
     return double(o.beta1) * (1.0 - 0.5 * std::pow(0.96, double(t) * double(o.momentum_decay)));
   }
 
+  /// p·μ, in float (as PyTorch 1.13) or in double.
+  static double times(double p, double mu, bool in_float) {
+    return in_float ? double(static_cast<float>(p) * static_cast<float>(mu)) : p * mu;
+  }
+
   /// Brings product_ to P_t from P_{t−1}, or from scratch when it holds
   /// another step's or other options' product (after a load or a reset).
   void advance_product(const Options& o, std::int64_t t) noexcept {
-    if (product_step_ != t - 1 || product_beta1_ != o.beta1 || product_decay_ != o.momentum_decay) {
-      product_ = 1.0f;
-      for (std::int64_t k = 1; k < t && product_ != 0.0f; ++k) {
-        product_ = product_ * static_cast<float>(mu(o, k));
+    const bool in_float = o.pytorch_1_13;
+    if (product_step_ != t - 1 || product_beta1_ != o.beta1 || product_decay_ != o.momentum_decay ||
+        product_in_float_ != in_float) {
+      product_ = 1.0;
+      for (std::int64_t k = 1; k < t && product_ != 0.0; ++k) {
+        product_ = times(product_, mu(o, k), in_float);
       }
       product_beta1_ = o.beta1;
       product_decay_ = o.momentum_decay;
+      product_in_float_ = in_float;
     }
-    product_ = product_ * static_cast<float>(mu(o, t));
+    product_ = times(product_, mu(o, t), in_float);
     product_step_ = t;
   }
 
@@ -166,10 +183,9 @@ class NAdam : public detail::OptimizerBase<NAdam<Scalar_>, Scalar_> {
     advance_product(o, t);
     const double lr = double(this->lr());
     const double mu_t = mu(o, t), mu_next = mu(o, t + 1);
-    const double product = double(product_);
+    const double product = product_;
     const double product_next =
-        o.product_1_13 ? double((product_ * static_cast<float>(mu_t)) * static_cast<float>(mu_next))
-                       : product * mu_next;
+        o.pytorch_1_13 ? times(times(product, mu_t, true), mu_next, true) : product * mu_next;
     const auto grad_coefficient = static_cast<Scalar>(lr * (1.0 - mu_t) / (1.0 - product));
     const auto m_coefficient = static_cast<Scalar>(lr * mu_next / (1.0 - product_next));
     const auto v_scale =
@@ -198,11 +214,12 @@ class NAdam : public detail::OptimizerBase<NAdam<Scalar_>, Scalar_> {
   Options options_;
   Eigen::Matrix<Scalar, Eigen::Dynamic, 1> m_;
   Eigen::Matrix<Scalar, Eigen::Dynamic, 1> v_;
-  // P_t in float, as PyTorch keeps it, and the step and options it is for.
-  float product_ = 1.0f;
+  // P_t, and the step and options it is for.
+  double product_ = 1.0;
   std::int64_t product_step_ = 0;
   Scalar product_beta1_ = Scalar(0);
   Scalar product_decay_ = Scalar(0);
+  bool product_in_float_ = false;
 };
 
 }  // namespace descent
