@@ -312,3 +312,13 @@ TEST_CASE("errors: the sampler refuses bad sizes", "[errors][minibatch]") {
   require_invalid([] { descent::MinibatchSampler(10, -4, 1); }, {"batch_size", "-4"});
   require_invalid([] { descent::MinibatchSampler(-1, 4, 1); }, {"n_samples", ">= 0", "-1"});
 }
+
+TEMPLATE_LIST_TEST_CASE(
+    "errors: every optimizer refuses a nonfinite policy outside its enumerators", "[errors]",
+    support::AllOptimizers) {
+  typename TestType::Options o;
+  o.nonfinite = static_cast<descent::NonFinite>(9);
+  require_invalid([&] { TestType{o}; },
+                  {"descent::" + std::string(TestType::kName),
+                   "nonfinite must be Propagate (0), Throw (1) or Skip (2), got 9"});
+}

@@ -89,10 +89,7 @@ class Adadelta : public detail::OptimizerBase<Adadelta<Scalar_>, Scalar_> {
     f("lr", o.lr);
     f("rho", o.rho);
     f("eps", o.eps);
-    f("weight_decay", o.weight_decay);
-    f("decoupled_weight_decay", o.decoupled_weight_decay);
-    f("maximize", o.maximize);
-    f("nonfinite", o.nonfinite);
+    detail::for_each_common_option(o, f);
   }
 
  private:
@@ -102,7 +99,7 @@ class Adadelta : public detail::OptimizerBase<Adadelta<Scalar_>, Scalar_> {
       detail::throw_invalid(kName, "rho", "in [0, 1]", o.rho);
     }
     detail::check_positive(kName, "eps", o.eps);
-    detail::check_nonnegative(kName, "weight_decay", o.weight_decay);
+    detail::check_common_options(kName, o);
     return o;
   }
 

@@ -98,10 +98,7 @@ class Adamax : public detail::OptimizerBase<Adamax<Scalar_>, Scalar_> {
     f("beta2", o.beta2);
     f("eps", o.eps);
     f("eps_in_norm", o.eps_in_norm);
-    f("weight_decay", o.weight_decay);
-    f("decoupled_weight_decay", o.decoupled_weight_decay);
-    f("maximize", o.maximize);
-    f("nonfinite", o.nonfinite);
+    detail::for_each_common_option(o, f);
   }
 
  private:
@@ -110,7 +107,7 @@ class Adamax : public detail::OptimizerBase<Adamax<Scalar_>, Scalar_> {
     detail::check_unit_interval(kName, "beta1", o.beta1);
     detail::check_unit_interval(kName, "beta2", o.beta2);
     detail::check_nonnegative(kName, "eps", o.eps);
-    detail::check_nonnegative(kName, "weight_decay", o.weight_decay);
+    detail::check_common_options(kName, o);
     return o;
   }
 

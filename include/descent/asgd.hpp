@@ -96,10 +96,7 @@ class ASGD : public detail::OptimizerBase<ASGD<Scalar_>, Scalar_> {
     f("lambd", o.lambd);
     f("alpha", o.alpha);
     f("t0", o.t0);
-    f("weight_decay", o.weight_decay);
-    f("decoupled_weight_decay", o.decoupled_weight_decay);
-    f("maximize", o.maximize);
-    f("nonfinite", o.nonfinite);
+    detail::for_each_common_option(o, f);
   }
 
  private:
@@ -108,7 +105,7 @@ class ASGD : public detail::OptimizerBase<ASGD<Scalar_>, Scalar_> {
     detail::check_nonnegative(kName, "lambd", o.lambd);
     detail::check_nonnegative(kName, "alpha", o.alpha);
     detail::check_nonnegative(kName, "t0", o.t0);
-    detail::check_nonnegative(kName, "weight_decay", o.weight_decay);
+    detail::check_common_options(kName, o);
     return o;
   }
 

@@ -115,10 +115,7 @@ class NAdam : public detail::OptimizerBase<NAdam<Scalar_>, Scalar_> {
     f("eps", o.eps);
     f("momentum_decay", o.momentum_decay);
     f("pytorch_1_13", o.pytorch_1_13);
-    f("weight_decay", o.weight_decay);
-    f("decoupled_weight_decay", o.decoupled_weight_decay);
-    f("maximize", o.maximize);
-    f("nonfinite", o.nonfinite);
+    detail::for_each_common_option(o, f);
   }
 
  private:
@@ -128,7 +125,7 @@ class NAdam : public detail::OptimizerBase<NAdam<Scalar_>, Scalar_> {
     detail::check_unit_interval(kName, "beta2", o.beta2);
     detail::check_nonnegative(kName, "eps", o.eps);
     detail::check_nonnegative(kName, "momentum_decay", o.momentum_decay);
-    detail::check_nonnegative(kName, "weight_decay", o.weight_decay);
+    detail::check_common_options(kName, o);
     return o;
   }
 

@@ -97,10 +97,7 @@ class RAdam : public detail::OptimizerBase<RAdam<Scalar_>, Scalar_> {
     f("beta2", o.beta2);
     f("eps", o.eps);
     f("threshold", o.threshold);
-    f("weight_decay", o.weight_decay);
-    f("decoupled_weight_decay", o.decoupled_weight_decay);
-    f("maximize", o.maximize);
-    f("nonfinite", o.nonfinite);
+    detail::for_each_common_option(o, f);
   }
 
  private:
@@ -112,7 +109,7 @@ class RAdam : public detail::OptimizerBase<RAdam<Scalar_>, Scalar_> {
     if (!(o.threshold >= Scalar(4)) || !std::isfinite(o.threshold)) {
       detail::throw_invalid(kName, "threshold", "finite and >= 4", o.threshold);
     }
-    detail::check_nonnegative(kName, "weight_decay", o.weight_decay);
+    detail::check_common_options(kName, o);
     return o;
   }
 

@@ -98,10 +98,7 @@ class Rprop : public detail::OptimizerBase<Rprop<Scalar_>, Scalar_> {
     f("eta_plus", o.eta_plus);
     f("step_size_min", o.step_size_min);
     f("step_size_max", o.step_size_max);
-    f("weight_decay", o.weight_decay);
-    f("decoupled_weight_decay", o.decoupled_weight_decay);
-    f("maximize", o.maximize);
-    f("nonfinite", o.nonfinite);
+    detail::for_each_common_option(o, f);
   }
 
  private:
@@ -120,7 +117,7 @@ class Rprop : public detail::OptimizerBase<Rprop<Scalar_>, Scalar_> {
           "finite and >= step_size_min (" + detail::to_text(o.step_size_min) + ")",
           o.step_size_max);
     }
-    detail::check_nonnegative(kName, "weight_decay", o.weight_decay);
+    detail::check_common_options(kName, o);
     return o;
   }
 
