@@ -349,6 +349,45 @@ TEST_CASE("hostile: counters at their limits refuse or saturate, never overflow"
   CHECK(adam.iterations() == 1);
 }
 
+TEMPLATE_LIST_TEST_CASE(
+    "hostile: every optimizer loaded two steps before the last takes them at once", "[hostile]",
+    support::AllOptimizers) {
+  // Nothing an optimizer keeps may be recomputed step by step from its step
+  // count after a load (NAdam's product of momentum coefficients is state).
+  using S = typename TestType::Scalar;
+  using Vector = Eigen::Matrix<S, Eigen::Dynamic, 1>;
+  TestType opt;
+  Vector x = Vector::LinSpaced(4, S(-1), S(1));
+  opt.step(x, x);
+  const std::string bytes = bytes_of(opt);
+  TestType loaded;
+  std::istringstream in(with_i64(bytes, payload_at(bytes), kMax - 2));
+  loaded.load(in);
+  loaded.step(x, x);
+  loaded.step(x, x);
+  CHECK(loaded.iterations() == kMax);
+  CHECK_THROWS_AS(loaded.step(x, x), std::overflow_error);
+}
+
+TEST_CASE("hostile: NAdam's mu_product outside [0, 1] is refused", "[hostile]") {
+  descent::NAdam<double> nadam;
+  Eigen::VectorXd x = Eigen::VectorXd::LinSpaced(4, -1, 1);
+  nadam.step(x, x);
+  const std::string bytes = bytes_of(nadam);
+  const std::size_t at = bytes.size() - 4 - 8;  // the last value, before the checksum
+  double product = 0;
+  std::memcpy(&product, bytes.data() + at, 8);
+  CHECK(product == Approx(0.9 * (1 - 0.5 * std::pow(0.96, 0.004))).epsilon(1e-15));
+  for (const double bad : {-1e-300, 1.0000000000000002, std::nan(""), HUGE_VAL}) {
+    descent::NAdam<double> target;
+    require_refused(target, with_scalar(bytes, at, bad), "mu_product");
+  }
+  descent::NAdam<double> zero;
+  std::istringstream in(with_scalar(bytes, at, 0.0));
+  zero.load(in);  // a product that underflowed is a product
+  CHECK(zero.iterations() == 1);
+}
+
 TEST_CASE("hostile: skipped steps saturate at 2^63 - 1", "[hostile]") {
   descent::Adam<double>::Options skip;
   skip.nonfinite = descent::NonFinite::Skip;
@@ -404,7 +443,7 @@ TEST_CASE("hostile: every field of every seed checkpoint set to an extreme value
   CHECK(inputs > 10000);
 }
 
-TEST_CASE("save_file: a unique temporary; the user's files and permissions are kept",
+TEST_CASE("save_file: a unique temporary, and the user's files and permissions are kept",
           "[hostile][save_file]") {
   Folder folder;
   const std::string path = folder / "run.ckpt";
@@ -434,7 +473,7 @@ TEST_CASE("save_file: a unique temporary; the user's files and permissions are k
   CHECK(folder.files() == std::vector<std::string>{"run.ckpt", "run.ckpt.tmp"});
 }
 
-TEST_CASE("save_file: concurrent saves to one path all succeed; readers see whole checkpoints",
+TEST_CASE("save_file: concurrent saves to one path all succeed and readers see whole checkpoints",
           "[hostile][save_file]") {
   Folder folder;
   const std::string path = folder / "shared.ckpt";

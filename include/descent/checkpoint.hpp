@@ -20,7 +20,10 @@
 /// i64 (−1: no state yet), the options as a count u32 and that many
 /// (name length u16, name, value f64) records (enums and bools as their
 /// numeric value), then the state arrays as a count u32 and, per array,
-/// its length u64 and its elements in the scalar type.
+/// its length u64 and its elements in the scalar type, then, only for an
+/// optimizer that keeps state values (numbers, not arrays: NAdam's
+/// mu_product), their count u32 and that many (name length u16, name, value
+/// f64) records.
 ///
 /// Scheduler payload: epoch i64, base lr f64, last lr f64 (of the first
 /// optimizer), then the scheduler's own parameters, then, only for a

@@ -34,9 +34,9 @@ namespace descent {
 ///
 /// The lecture does not cover NAdam; the defaults are torch.optim.NAdam's
 /// (lr 0.002, ψ 0.004) with the paper's P'. The per-step coefficients are
-/// computed once in double. P_t is not part of a checkpoint: it is a
-/// function of t, β₁ and ψ, recomputed (at most t multiplications, fewer
-/// once it underflows to 0) on the first step after a load.
+/// computed once in double. P_t is state, saved in checkpoints as
+/// `mu_product` (in [0, 1]); like PyTorch's, it multiplies in each step's μ_t
+/// under that step's options.
 ///
 /// torch.optim.NAdam in PyTorch 1.13 counts μ_t twice in P' (its pseudo-code
 /// says P_t·μ_{t+1}; PyTorch 2.0 computes that), and keeps P_t in a float32
@@ -135,6 +135,11 @@ class NAdam : public detail::OptimizerBase<NAdam<Scalar_>, Scalar_> {
   }
   static constexpr std::array<detail::StateArray, 2> kStateArrays{
       {{"exp_avg", false}, {"exp_avg_sq", true}}};
+  template <typename Self>
+  static auto state_values(Self& s) {
+    return std::array{&s.product_};
+  }
+  static constexpr std::array<detail::StateValue, 1> kStateValues{{{"mu_product", 0.0, 1.0}}};
 
   void allocate_state(Index n) override {
     m_.setZero(n);
@@ -144,7 +149,6 @@ class NAdam : public detail::OptimizerBase<NAdam<Scalar_>, Scalar_> {
     m_.resize(0);
     v_.resize(0);
     product_ = 1.0;
-    product_step_ = 0;
   }
 
   /// μ_t, in double as PyTorch forms it.
@@ -157,27 +161,9 @@ class NAdam : public detail::OptimizerBase<NAdam<Scalar_>, Scalar_> {
     return in_float ? double(static_cast<float>(p) * static_cast<float>(mu)) : p * mu;
   }
 
-  /// Brings product_ to P_t from P_{t−1}, or from scratch when it holds
-  /// another step's or other options' product (after a load or a reset).
-  void advance_product(const Options& o, std::int64_t t) noexcept {
-    const bool in_float = o.pytorch_1_13;
-    if (product_step_ != t - 1 || product_beta1_ != o.beta1 || product_decay_ != o.momentum_decay ||
-        product_in_float_ != in_float) {
-      product_ = 1.0;
-      for (std::int64_t k = 1; k < t && product_ != 0.0; ++k) {
-        product_ = times(product_, mu(o, k), in_float);
-      }
-      product_beta1_ = o.beta1;
-      product_decay_ = o.momentum_decay;
-      product_in_float_ = in_float;
-    }
-    product_ = times(product_, mu(o, t), in_float);
-    product_step_ = t;
-  }
-
   void update(Scalar* x, const Scalar* g, Index n, std::int64_t t) noexcept override {
     const Options& o = options_;
-    advance_product(o, t);
+    product_ = times(product_, mu(o, t), o.pytorch_1_13);  // P_t, as PyTorch's mu_product
     const double lr = double(this->lr());
     const double mu_t = mu(o, t), mu_next = mu(o, t + 1);
     const double product = product_;
@@ -211,12 +197,9 @@ class NAdam : public detail::OptimizerBase<NAdam<Scalar_>, Scalar_> {
   Options options_;
   Eigen::Matrix<Scalar, Eigen::Dynamic, 1> m_;
   Eigen::Matrix<Scalar, Eigen::Dynamic, 1> v_;
-  // P_t, and the step and options it is for.
+  // P_t: μ_1 ⋯ μ_t, kept in checkpoints (its factors depend on the options
+  // of each past step, as in PyTorch's state['mu_product']).
   double product_ = 1.0;
-  std::int64_t product_step_ = 0;
-  Scalar product_beta1_ = Scalar(0);
-  Scalar product_decay_ = Scalar(0);
-  bool product_in_float_ = false;
 };
 
 }  // namespace descent

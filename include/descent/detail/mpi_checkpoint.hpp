@@ -28,6 +28,7 @@ struct CheckpointParts {
   std::int64_t state_size = -1;
   std::vector<std::pair<std::string, double>> options;
   std::vector<Vector> arrays;
+  std::vector<std::pair<std::string, double>> values;  // state that is one number
 };
 
 /// Reads everything up to the state arrays.
@@ -46,8 +47,23 @@ void read_head(Reader& r, CheckpointParts<S>& c) {
   }
 }
 
+/// Reads the named state values after the arrays, if the optimizer keeps
+/// any (those that do not write no count).
+template <typename S>
+void read_values(Reader& r, CheckpointParts<S>& c) {
+  c.values.clear();
+  if (r.at_end()) return;
+  const std::uint32_t count = r.count("state value count", 10);
+  for (std::uint32_t k = 0; k < count; ++k) {
+    std::string name = r.name("state value name");
+    const double value = r.f64("state value");
+    c.values.emplace_back(std::move(name), value);
+  }
+}
+
 /// Reads the state arrays: array k holds state_size elements where used[k],
-/// none otherwise; then requires the end of the payload.
+/// none otherwise, and the state values; then requires the end of the
+/// payload.
 template <typename S>
 void read_arrays(Reader& r, CheckpointParts<S>& c, const std::vector<bool>& used) {
   const std::uint32_t count = r.count("state array count", 8);
@@ -61,6 +77,7 @@ void read_arrays(Reader& r, CheckpointParts<S>& c, const std::vector<bool>& used
     c.arrays.push_back(
         r.template array<S, typename CheckpointParts<S>::Vector>(length, "a state array"));
   }
+  read_values(r, c);
   r.finish();
 }
 
@@ -80,6 +97,11 @@ std::string write_parts(const CheckpointParts<S>& c, std::string_view kind, std:
   }
   w.u32(static_cast<std::uint32_t>(c.arrays.size()));
   for (const auto& a : c.arrays) w.array(a.data(), a.size());
+  if (!c.values.empty()) w.u32(static_cast<std::uint32_t>(c.values.size()));
+  for (const auto& [name, value] : c.values) {
+    w.name(name);
+    w.f64(value);
+  }
   std::ostringstream out;
   w.finish(out, who);
   return out.str();
@@ -120,6 +142,8 @@ std::vector<bool> used_arrays(const typename Opt::Options& options) {
       }
     }
   }
+  CheckpointParts<S> values;
+  read_values(r, values);
   r.finish();
   return used;
 }

@@ -503,7 +503,8 @@ void Trainer<Opt, kSharded>::save_file(const std::string& path) const {
           }
         }
         if (part.iterations != full.iterations || part.skipped != full.skipped ||
-            part.lr != full.lr || part.options != full.options || part.state_size != len) {
+            part.lr != full.lr || part.options != full.options || part.values != full.values ||
+            part.state_size != len) {
           reader.fail("rank " + std::to_string(r) +
                       "'s optimizer is out of step with rank 0's (drive optimizer() alike on "
                       "every rank)");

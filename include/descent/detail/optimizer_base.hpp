@@ -13,6 +13,11 @@
 ///     `static constexpr std::array<StateArray, N> kStateArrays`: their
 ///     names and which hold sums of squares (never negative), so that a
 ///     checkpoint holding a negative or NaN one is refused;
+///   - optionally `template <typename Self> static auto state_values(Self&)`
+///     and `static constexpr std::array<StateValue, N> kStateValues`: state
+///     that is one number, not one per parameter (NAdam's running product of
+///     momentum coefficients), as pointers to doubles, with the names and
+///     closed ranges a checkpoint's values must lie in;
 ///   - optionally `static bool uses_array(const Options&, std::size_t k)`:
 ///     whether state vector k is sized to the parameters (true unless it says
 ///     otherwise; e.g. SGD without momentum keeps no velocity, Adam without
@@ -43,6 +48,13 @@ namespace descent::detail {
 struct StateArray {
   const char* name;
   bool nonnegative;
+};
+
+/// A state value's name, and the closed range [min, max] it lies in.
+struct StateValue {
+  const char* name;
+  double min;
+  double max;
 };
 
 template <typename E>
@@ -105,6 +117,11 @@ class OptimizerBase : public Optimizer<Scalar_> {
   static bool uses_array(const Options&, std::size_t) {
     return true;
   }
+  template <typename Self>
+  static std::array<double*, 0> state_values(Self&) {
+    return {};
+  }
+  static constexpr std::array<StateValue, 0> kStateValues{};
 
  private:
   const Derived& self() const { return static_cast<const Derived&>(*this); }
@@ -124,6 +141,13 @@ class OptimizerBase : public Optimizer<Scalar_> {
     const auto arrays = Derived::state_arrays(self());
     w.u32(static_cast<std::uint32_t>(arrays.size()));
     for (const auto* a : arrays) w.array(a->data(), a->size());
+    if (Derived::kStateValues.empty()) return;  // as optimizers without them always wrote
+    w.u32(static_cast<std::uint32_t>(Derived::kStateValues.size()));
+    std::size_t k = 0;
+    for (const double* value : Derived::state_values(const_cast<Derived&>(self()))) {
+      w.name(Derived::kStateValues[k++].name);
+      w.f64(*value);
+    }
   }
 
   std::function<void()> stage_checkpoint(Reader& r, Index state_size) override {
@@ -173,10 +197,34 @@ class OptimizerBase : public Optimizer<Scalar_> {
         }
       }
     }
-    return [this, options, staged = std::move(staged)]() mutable noexcept {
+    constexpr std::size_t kValues = Derived::kStateValues.size();
+    static_assert(kValues == decltype(Derived::state_values(self()))().size(),
+                  "kStateValues describes every state value");
+    const std::uint32_t values = kValues == 0 ? 0 : r.u32("state value count");
+    if (values != kValues) {
+      r.fail(std::to_string(values) + " state values where " + std::string(this->name()) +
+             " keeps " + std::to_string(kValues));
+    }
+    std::array<double, kValues> staged_values{};
+    for (std::size_t k = 0; k < kValues; ++k) {
+      const StateValue& described = Derived::kStateValues[k];
+      const std::string name = r.name("state value name");
+      if (name != described.name) {
+        r.fail("state value '" + name + "' where " + std::string(this->name()) + " keeps '" +
+               described.name + "'");
+      }
+      staged_values[k] = r.f64(described.name);
+      if (!(staged_values[k] >= described.min && staged_values[k] <= described.max)) {
+        r.fail(std::string("state value ") + described.name + " is " + to_text(staged_values[k]) +
+               ", not in [" + to_text(described.min) + ", " + to_text(described.max) + "]");
+      }
+    }
+    return [this, options, staged = std::move(staged), staged_values]() mutable noexcept {
       self().options_ = options;
       const auto targets = Derived::state_arrays(self());
       for (std::size_t k = 0; k < kArrays; ++k) targets[k]->swap(staged[k]);
+      const auto values_of = Derived::state_values(self());
+      for (std::size_t k = 0; k < kValues; ++k) *values_of[k] = staged_values[k];
     };
   }
 };

@@ -221,6 +221,9 @@ class Reader {
     return v;
   }
 
+  /// Whether the payload has been read to its end.
+  bool at_end() const noexcept { return pos_ == end_; }
+
   /// Requires that the payload has been read to its end.
   void finish() {
     if (pos_ != end_) fail(std::to_string(end_ - pos_) + " unexpected bytes after the payload");
