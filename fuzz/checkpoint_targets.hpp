@@ -140,7 +140,9 @@ inline void all_targets(const std::string& input, const Check& check) {
       input, [](O& o) { return descent::StepLR<double>(o, 3); }, check);
   scheduler(
       input,
-      [](O& o) { return descent::LambdaLR<double>(o, [](long e) { return 1.0 / double(e + 1); }); },
+      [](O& o) {
+        return descent::LambdaLR<double>(o, [](long e) { return 1.0 / (double(e) + 1.0); });
+      },
       check);
   scheduler(
       input,
