@@ -28,7 +28,19 @@
   KW template class descent::Adam<S>;                                                              \
   KW template class descent::detail::OptimizerBase<descent::detail::AdamFamily<S, true>, S>;       \
   KW template class descent::detail::AdamFamily<S, true>;                                          \
-  KW template class descent::AdamW<S>;
+  KW template class descent::AdamW<S>;                                                             \
+  KW template class descent::detail::OptimizerBase<descent::Adamax<S>, S>;                         \
+  KW template class descent::Adamax<S>;                                                            \
+  KW template class descent::detail::OptimizerBase<descent::NAdam<S>, S>;                          \
+  KW template class descent::NAdam<S>;                                                             \
+  KW template class descent::detail::OptimizerBase<descent::RAdam<S>, S>;                          \
+  KW template class descent::RAdam<S>;                                                             \
+  KW template class descent::detail::OptimizerBase<descent::Adadelta<S>, S>;                       \
+  KW template class descent::Adadelta<S>;                                                          \
+  KW template class descent::detail::OptimizerBase<descent::Rprop<S>, S>;                          \
+  KW template class descent::Rprop<S>;                                                             \
+  KW template class descent::detail::OptimizerBase<descent::ASGD<S>, S>;                           \
+  KW template class descent::ASGD<S>;
 
 #ifndef DESCENT_TEST_INSTANTIATE_HERE
 DESCENT_TEST_INSTANTIATIONS(extern, float)
