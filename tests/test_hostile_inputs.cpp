@@ -400,7 +400,7 @@ TEST_CASE("hostile: every field of every seed checkpoint set to an extreme value
   CHECK(inputs > 10000);
 }
 
-TEST_CASE("save_file: a unique temporary; the user's files and permissions are kept",
+TEST_CASE("save_file: a unique temporary, and the user's files and permissions are kept",
           "[hostile][save_file]") {
   Folder folder;
   const std::string path = folder / "run.ckpt";
@@ -430,7 +430,7 @@ TEST_CASE("save_file: a unique temporary; the user's files and permissions are k
   CHECK(folder.files() == std::vector<std::string>{"run.ckpt", "run.ckpt.tmp"});
 }
 
-TEST_CASE("save_file: concurrent saves to one path all succeed; readers see whole checkpoints",
+TEST_CASE("save_file: concurrent saves to one path all succeed, and readers see whole checkpoints",
           "[hostile][save_file]") {
   Folder folder;
   const std::string path = folder / "shared.ckpt";
