@@ -15,7 +15,9 @@ int main() {
   for (auto& yi : y) yi += noise(rng);
 
   Eigen::Vector2d w(0.0, 0.0);  // (a, b)
-  descent::Adam<double>::Options options;  // the lecture's: beta1 0.9, beta2 0.999, eps 1e-8
+
+  // The lecture's defaults (beta1 0.9, beta2 0.999, eps 1e-8) with lr 0.1.
+  descent::Adam<double>::Options options;
   options.lr = 0.1;
   descent::Adam<double> adam(options);
   descent::StepLR<double> schedule(adam, /*step_size=*/20, /*gamma=*/0.3);
