@@ -5,15 +5,25 @@
 // results are checked bitwise; ThreadSanitizer (the tsan preset) checks the
 // synchronization.
 
+// GCC 12 at -O2 and above, inlining Optimizer::save into this small file,
+// reports the byte vector that the checkpoint writer appends to as
+// overflowing (-Wstringop-overflow, its known false positive on
+// std::vector::insert into an empty vector); AddressSanitizer finds nothing
+// there. The other test files do not trigger it.
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ == 12
+#pragma GCC diagnostic ignored "-Wstringop-overflow"
+#endif
+
+#include "support.hpp"
+
 #include <chrono>
+#include <memory>
 #include <sstream>
 #include <thread>
 #include <utility>
 #include <vector>
 
 #include <descent/descent.hpp>
-
-#include "support.hpp"
 
 using support::Vec;
 
@@ -30,9 +40,10 @@ void steps(Opt& opt, Vec<typename Opt::Scalar>& x, const support::Bowl<typename 
 
 }  // namespace
 
-TEMPLATE_TEST_CASE("threads: 2 to 4 threads above the threshold, the pool rebuilt as the count "
-                   "changes",
-                   "[threads]", float, double) {
+TEMPLATE_TEST_CASE(
+    "threads: 2 to 4 threads above the threshold, the pool rebuilt as the count "
+    "changes",
+    "[threads]", float, double) {
   using S = TestType;
   const support::Bowl<S> bowl(kSize);
   auto serial = support::with_options<descent::RMSprop<S>>([](auto& o) {
@@ -55,7 +66,9 @@ TEMPLATE_TEST_CASE("threads: 2 to 4 threads above the threshold, the pool rebuil
 
 TEST_CASE("threads: copies and moves step side by side on threads of their own", "[threads]") {
   const support::Bowl<double> bowl(kSize);
-  auto make = [] { return support::with_options<descent::Adam<double>>([](auto& o) { o.lr = 0.01; }); };
+  auto make = [] {
+    return support::with_options<descent::Adam<double>>([](auto& o) { o.lr = 0.01; });
+  };
   auto reference = make();
   auto original = make();
   original.set_threads(4);
@@ -113,30 +126,33 @@ TEST_CASE("threads: optimizers are destroyed while their workers spin or sleep",
 
 TEST_CASE("threads: a checkpoint between threaded steps resumes bit for bit", "[threads]") {
   const support::Bowl<double> bowl(kSize);
-  auto make = [] {
-    return support::with_options<descent::SGD<double>>([](auto& o) {
-      o.lr = 0.01;
-      o.momentum = 0.9;
-      o.nesterov = true;
-    });
+  // Through the base class, as a training loop that picks its optimizer at
+  // run time holds it.
+  auto make = []() -> std::unique_ptr<descent::Optimizer<double>> {
+    return std::make_unique<descent::SGD<double>>(
+        support::options<descent::SGD<double>>([](auto& o) {
+          o.lr = 0.01;
+          o.momentum = 0.9;
+          o.nesterov = true;
+        }));
   };
   auto uninterrupted = make();
   auto saved = make();
-  saved.set_threads(3);
+  saved->set_threads(3);
   Vec<double> x = bowl.start();
   Vec<double> y = x;
-  steps(uninterrupted, x, bowl, 2);
-  steps(saved, y, bowl, 2);
+  steps(*uninterrupted, x, bowl, 2);
+  steps(*saved, y, bowl, 2);
   std::stringstream checkpoint;
-  saved.save(checkpoint);  // while its workers are idle
+  saved->save(checkpoint);  // while its workers are idle
 
   auto resumed = make();
-  resumed.set_threads(4);
-  resumed.load(checkpoint);
+  resumed->set_threads(4);
+  resumed->load(checkpoint);
   Vec<double> z = y;
-  steps(uninterrupted, x, bowl, 2);
-  steps(saved, y, bowl, 2);
-  steps(resumed, z, bowl, 2);
+  steps(*uninterrupted, x, bowl, 2);
+  steps(*saved, y, bowl, 2);
+  steps(*resumed, z, bowl, 2);
   CHECK(support::bitwise_equal(x, y));
   CHECK(support::bitwise_equal(x, z));
 }
