@@ -14,8 +14,10 @@ int main() {
   Eigen::ArrayXd y = 3.0 * x - 2.0;
   for (auto& yi : y) yi += noise(rng);
 
-  Eigen::Vector2d w(0.0, 0.0);             // (a, b)
-  descent::Adam<double>::Options options;  // the lecture's: beta1 0.9, beta2 0.999, eps 1e-8
+  Eigen::Vector2d w(0.0, 0.0);  // (a, b)
+
+  // The lecture's defaults (beta1 0.9, beta2 0.999, eps 1e-8) with lr 0.1.
+  descent::Adam<double>::Options options;
   options.lr = 0.1;
   descent::Adam<double> adam(options);
   descent::StepLR<double> schedule(adam, /*step_size=*/20, /*gamma=*/0.3);

@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -31,6 +32,7 @@
 
 #include "../fuzz/checkpoint_targets.hpp"
 #include "support.hpp"
+#include "variants.hpp"
 
 using Catch::Matchers::Contains;
 using descent::CheckpointError;
@@ -535,6 +537,16 @@ TEST_CASE("save_file: a save killed at any moment leaves the old or the new chec
   b.step(x, x);
   const std::set<std::string> valid{bytes_of(a), bytes_of(b)};
   a.save_file(path);
+  // Kills at a uniform time within two saves' time of the first save's end,
+  // so that about half land mid-save however fast saves run here (a
+  // sanitizer makes them several times slower).
+  const auto started = std::chrono::steady_clock::now();
+  for (int i = 0; i < 5; ++i) b.save_file(path);
+  const auto save_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                           std::chrono::steady_clock::now() - started)
+                           .count() /
+                       5;
+  a.save_file(path);
 
   std::mt19937 random(12345);
   constexpr int kKills = 200;
@@ -554,7 +566,7 @@ TEST_CASE("save_file: a save killed at any moment leaves the old or the new chec
     char byte = 0;
     REQUIRE(::read(ready[0], &byte, 1) == 1);
     ::close(ready[0]);
-    ::usleep(std::uniform_int_distribution<unsigned>(0, 8000)(random));
+    ::usleep(std::uniform_int_distribution<unsigned>(0, unsigned(2 * save_us))(random));
     ::kill(child, SIGKILL);
     int status = 0;
     REQUIRE(::waitpid(child, &status, 0) == child);
@@ -570,6 +582,6 @@ TEST_CASE("save_file: a save killed at any moment leaves the old or the new chec
     }
   }
   CHECK(complete == kKills);
-  INFO(interrupted << " of " << kKills << " kills interrupted a save");
+  INFO(interrupted << " of " << kKills << " kills interrupted a save of " << save_us << " us");
   CHECK(interrupted > kKills / 4);
 }

@@ -2,7 +2,7 @@
 # contents, and unpacks it with dpkg-deb -x into a scratch root, as dpkg
 # would install it under / (no root rights or container needed):
 #
-# cmake -DCPACK=… -DDPKG_DEB=… -DPKG_CONFIG=… -DCONFIG=<CPackConfig.cmake>
+# cmake -DCPACK=… -DDPKG_DEB=… [-DPKG_CONFIG=…] -DCONFIG=<CPackConfig.cmake>
 #       -DOUT=<folder> -DVERSION=<x.y.z> -P debian_package.cmake
 #
 # Leaves the unpacked tree in OUT/root.
@@ -49,5 +49,15 @@ endforeach()
 file(STRINGS "${OUT}/root/usr/share/pkgconfig/descent.pc" prefix REGEX "^prefix=")
 if(NOT prefix STREQUAL "prefix=/usr")
   message(FATAL_ERROR "the package's descent.pc says '${prefix}', not prefix=/usr")
+endif()
+# Its descent.pc, read where it was unpacked, points into that tree.
+if(PKG_CONFIG)
+  set(ENV{PKG_CONFIG_PATH} "${OUT}/root/usr/share/pkgconfig")
+  execute_process(COMMAND "${PKG_CONFIG}" --define-prefix --cflags descent
+                  OUTPUT_VARIABLE cflags RESULT_VARIABLE status OUTPUT_STRIP_TRAILING_WHITESPACE)
+  if(NOT status EQUAL 0 OR NOT cflags MATCHES "-I${OUT}/root/usr/include( |$)")
+    message(FATAL_ERROR "pkg-config --define-prefix --cflags descent gave '${cflags}'")
+  endif()
+  message(STATUS "pkg-config --define-prefix --cflags descent: ${cflags}")
 endif()
 message(STATUS "${deb} unpacked into ${OUT}/root")
