@@ -11,13 +11,13 @@
 //                for the variants libtorch computes alike (torch_peer.hpp)
 // bench/compare runs this binary and prints ratios of the medians.
 
-#include <benchmark/benchmark.h>
+#include "floor.hpp"
+#include "naive.hpp"
+#include "stepper.hpp"
+#include "torch_peer.hpp"
 
-#include <Eigen/Core>
 #include <cmath>
 #include <cstdint>
-#include <descent/adamw.hpp>
-#include <descent/descent.hpp>
 #include <functional>
 #include <limits>
 #include <memory>
@@ -27,10 +27,10 @@
 #include <utility>
 #include <vector>
 
-#include "floor.hpp"
-#include "naive.hpp"
-#include "stepper.hpp"
-#include "torch_peer.hpp"
+#include <Eigen/Core>
+#include <benchmark/benchmark.h>
+#include <descent/adamw.hpp>
+#include <descent/descent.hpp>
 
 namespace bench {
 namespace {

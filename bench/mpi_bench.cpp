@@ -13,19 +13,19 @@
 // rank; the table gives the median over all rounds. The bucket sweep times
 // the floor and both steps at each bucket size (bytes) at the largest N.
 
-#include <mpi.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
-#include <descent/adam.hpp>
-#include <descent/mpi.hpp>
 #include <functional>
 #include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
+
+#include <descent/adam.hpp>
+#include <descent/mpi.hpp>
+#include <mpi.h>
 
 namespace {
 

@@ -10,14 +10,15 @@
 /// is an approximation (rsqrt plus a Newton step), not the correctly rounded
 /// root descent computes; that is what a user gets by default.
 
-#include <Eigen/Core>
+#include "stepper.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+
+#include <Eigen/Core>
 #include <descent/adamw.hpp>
 #include <descent/descent.hpp>
-
-#include "stepper.hpp"
 
 namespace bench {
 

@@ -4,12 +4,13 @@
 /// the Stepper interface the timed loop calls, and the Buffers the floor and
 /// naive contenders keep.
 
-#include <Eigen/Core>
 #include <cstdint>
 #include <cstdlib>
 #include <memory>
 #include <new>
 #include <vector>
+
+#include <Eigen/Core>
 
 namespace bench {
 

@@ -1,12 +1,12 @@
 #include "torch_peer.hpp"
 
-#include <torch/torch.h>
-#include <torch/version.h>
-
 #include <memory>
 #include <stdexcept>
 #include <string>
 #include <vector>
+
+#include <torch/torch.h>
+#include <torch/version.h>
 
 namespace bench {
 namespace {

@@ -4,10 +4,10 @@
 /// headers: only torch_peer.cpp includes them, and it is compiled only when
 /// CMake found libtorch (DESCENT_BENCH_HAVE_TORCH).
 
+#include "stepper.hpp"
+
 #include <memory>
 #include <string>
-
-#include "stepper.hpp"
 
 namespace bench {
 

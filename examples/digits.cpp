@@ -60,6 +60,10 @@
 // "best epoch" in the summary is the epoch of highest test accuracy: picked
 // with the test set, so optimistic; the final accuracy is the honest number.
 
+#include "common/digits_model.hpp"
+#include "common/options.hpp"
+#include "common/plot.hpp"
+
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
@@ -84,13 +88,9 @@
 #include <utility>
 #include <vector>
 
-#include <zlib.h>
 #include <Eigen/Core>
 #include <descent/descent.hpp>
-
-#include "common/digits_model.hpp"
-#include "common/options.hpp"
-#include "common/plot.hpp"
+#include <zlib.h>
 
 namespace {
 

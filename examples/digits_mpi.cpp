@@ -17,14 +17,10 @@
 // over the ranks is the gradient of the batch's mean loss even where b is
 // not a multiple of P.
 
-#include <mpi.h>
+#include "common/digits_model.hpp"
 
 #include <chrono>
 #include <cstdio>
-#include <descent/adam.hpp>
-#include <descent/minibatch.hpp>
-#include <descent/mpi.hpp>
-#include <descent/step_lr.hpp>
 #include <exception>
 #include <filesystem>
 #include <optional>
@@ -33,7 +29,11 @@
 #include <type_traits>
 #include <vector>
 
-#include "common/digits_model.hpp"
+#include <descent/adam.hpp>
+#include <descent/minibatch.hpp>
+#include <descent/mpi.hpp>
+#include <descent/step_lr.hpp>
+#include <mpi.h>
 
 namespace {
 

@@ -12,6 +12,8 @@
 // scheduler.step() to set the next epoch's. So the lr recorded for epoch e is
 // the one the optimizer steps with during epoch e.
 
+#include "common/plot.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -28,8 +30,6 @@
 
 #include <Eigen/Core>
 #include <descent/descent.hpp>
-
-#include "common/plot.hpp"
 
 namespace {
 

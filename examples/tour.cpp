@@ -23,6 +23,9 @@
 // figures: tour.svg, the paths over contour lines of each function, and
 // tour_loss.svg, f − f* against the step.
 
+#include "common/options.hpp"
+#include "common/plot.hpp"
+
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -40,9 +43,6 @@
 
 #include <Eigen/Core>
 #include <descent/descent.hpp>
-
-#include "common/options.hpp"
-#include "common/plot.hpp"
 
 namespace {
 

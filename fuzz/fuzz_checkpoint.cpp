@@ -10,6 +10,8 @@
 // that they reach the loaders' semantic checks rather than stopping at the
 // checksum.
 
+#include "checkpoint_targets.hpp"
+
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
@@ -17,8 +19,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
-
-#include "checkpoint_targets.hpp"
 
 extern "C" std::size_t LLVMFuzzerMutate(std::uint8_t* data, std::size_t size, std::size_t max_size);
 

@@ -3,13 +3,10 @@
 // coordinate at a time, as the reference the library's fused kernels are
 // checked against; small test problems; comparison helpers.
 
-#include <Eigen/Core>
-#include <catch2/catch.hpp>
+#include "instantiations.hpp"
+
 #include <cmath>
 #include <cstdint>
-#include <descent/checkpoint.hpp>
-#include <descent/detail/serialize.hpp>
-#include <descent/eps_placement.hpp>
 #include <functional>
 #include <limits>
 #include <sstream>
@@ -18,7 +15,11 @@
 #include <utility>
 #include <vector>
 
-#include "instantiations.hpp"
+#include <Eigen/Core>
+#include <catch2/catch.hpp>
+#include <descent/checkpoint.hpp>
+#include <descent/detail/serialize.hpp>
+#include <descent/eps_placement.hpp>
 
 namespace support {
 

@@ -2,6 +2,9 @@
 // uninterrupted run; every damaged or mismatched checkpoint is refused with a
 // CheckpointError that says why, and leaves the target exactly as it was.
 
+#include "support.hpp"
+#include "variants.hpp"
+
 #include <cstdio>
 #include <fstream>
 #include <functional>
@@ -11,9 +14,6 @@
 #include <vector>
 
 #include <descent/descent.hpp>
-
-#include "support.hpp"
-#include "variants.hpp"
 
 using Catch::Matchers::Contains;
 using descent::CheckpointError;

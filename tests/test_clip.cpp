@@ -2,13 +2,13 @@
 // Eigen object and several at once, the argument checks, and PyTorch's
 // results (tools/make_torch_clip.py writes tests/data/torch_clip.hpp).
 
-#include <Eigen/Core>
+#include "data/torch_clip.hpp"
+#include "support.hpp"
+
 #include <array>
-#include <catch2/catch.hpp>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
-#include <descent/clip.hpp>
 #include <functional>
 #include <limits>
 #include <stdexcept>
@@ -17,8 +17,9 @@
 #include <utility>
 #include <vector>
 
-#include "data/torch_clip.hpp"
-#include "support.hpp"
+#include <Eigen/Core>
+#include <catch2/catch.hpp>
+#include <descent/clip.hpp>
 
 using Catch::Matchers::Contains;
 

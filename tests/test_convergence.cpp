@@ -1,14 +1,15 @@
 // Every optimizer reaches the minimizer of an ill-conditioned quadratic and of
 // Rosenbrock's function, in float and double.
 
-#include <Eigen/Dense>
+#include "support.hpp"
+
 #include <cmath>
-#include <descent/descent.hpp>
 #include <functional>
 #include <memory>
 #include <string>
 
-#include "support.hpp"
+#include <Eigen/Dense>
+#include <descent/descent.hpp>
 
 using support::Vec;
 

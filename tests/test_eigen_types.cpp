@@ -1,12 +1,13 @@
 // step(params, grad) takes every contiguous Eigen object as a flat vector and
 // gives the same bits as the VectorX call on the same values.
 
+#include "support.hpp"
+
 #include <array>
-#include <descent/descent.hpp>
 #include <memory>
 #include <vector>
 
-#include "support.hpp"
+#include <descent/descent.hpp>
 
 using support::Vec;
 

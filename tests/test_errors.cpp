@@ -1,15 +1,16 @@
 // Bad input gets a std::invalid_argument that says what was wrong, and
 // loses nothing: params, state, step count, lr and epoch stay as they were.
 
+#include "support.hpp"
+#include "variants.hpp"
+
 #include <cmath>
-#include <descent/descent.hpp>
 #include <functional>
 #include <limits>
 #include <stdexcept>
 #include <string>
 
-#include "support.hpp"
-#include "variants.hpp"
+#include <descent/descent.hpp>
 
 using Catch::Matchers::Contains;
 using support::Vec;

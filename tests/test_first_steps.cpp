@@ -1,9 +1,9 @@
 // First steps of every optimizer, computed by hand (the arithmetic is in the
 // comments), for float and double.
 
-#include <descent/descent.hpp>
-
 #include "support.hpp"
+
+#include <descent/descent.hpp>
 
 using Catch::Matchers::WithinAbs;
 using Catch::Matchers::WithinRel;

@@ -4,13 +4,9 @@
 // CheckpointError (or a std::overflow_error for a count that cannot grow)
 // and changes nothing; a save never leaves a torn file.
 
-#include <dirent.h>
-#include <fcntl.h>
-#include <signal.h>
-#include <sys/stat.h>
-#include <sys/types.h>
-#include <sys/wait.h>
-#include <unistd.h>
+#include "../fuzz/checkpoint_targets.hpp"
+#include "support.hpp"
+#include "variants.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -29,10 +25,13 @@
 #include <vector>
 
 #include <descent/descent.hpp>
-
-#include "../fuzz/checkpoint_targets.hpp"
-#include "support.hpp"
-#include "variants.hpp"
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 using Catch::Matchers::Contains;
 using descent::CheckpointError;

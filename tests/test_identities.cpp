@@ -1,9 +1,10 @@
 // Identities between optimizers: special cases of one that are another.
 
-#include <cmath>
-#include <descent/descent.hpp>
-
 #include "support.hpp"
+
+#include <cmath>
+
+#include <descent/descent.hpp>
 
 using descent::EpsPlacement;
 using support::Bowl;

@@ -49,11 +49,18 @@
 // against (1 − lr·λ)·x; RMSprop momentum's μ·b + lr·g/√d against μ·b +
 // lr·(g/√d)) and by FMA contraction.
 
-#include <Eigen/Core>
+#include "data/keras_reference.hpp"
+#include "instantiations.hpp"
+
 #include <algorithm>
-#include <catch2/catch.hpp>
 #include <cmath>
 #include <cstdint>
+#include <map>
+#include <sstream>
+#include <string>
+
+#include <Eigen/Core>
+#include <catch2/catch.hpp>
 #include <descent/adagrad.hpp>
 #include <descent/adam.hpp>
 #include <descent/adamw.hpp>
@@ -62,12 +69,6 @@
 #include <descent/momentum_form.hpp>
 #include <descent/rmsprop.hpp>
 #include <descent/sgd.hpp>
-#include <map>
-#include <sstream>
-#include <string>
-
-#include "data/keras_reference.hpp"
-#include "instantiations.hpp"
 
 namespace {
 

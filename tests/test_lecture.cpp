@@ -2,9 +2,9 @@
 // (support.hpp), over long trajectories and at sizes that hit every
 // vector-loop tail.
 
-#include <descent/descent.hpp>
-
 #include "support.hpp"
+
+#include <descent/descent.hpp>
 
 using descent::EpsPlacement;
 using support::Bowl;

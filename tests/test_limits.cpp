@@ -4,10 +4,11 @@
 // (the sanitize preset) these tests also prove the absence of signed
 // overflow.
 
+#include "support.hpp"
+
 #include <cmath>
 #include <cstdint>
 #include <cstring>
-#include <descent/descent.hpp>
 #include <functional>
 #include <limits>
 #include <sstream>
@@ -15,7 +16,7 @@
 #include <string>
 #include <vector>
 
-#include "support.hpp"
+#include <descent/descent.hpp>
 
 using support::require_message;
 

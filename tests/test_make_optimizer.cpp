@@ -2,13 +2,12 @@
 // (or fails as the class's constructor fails), profiles, the error messages,
 // and steps bitwise equal to those of the optimizer constructed directly.
 
-#include <Eigen/Core>
+#include "support.hpp"
+#include "variants.hpp"
+
 #include <algorithm>
-#include <catch2/catch.hpp>
 #include <cctype>
 #include <cstddef>
-#include <descent/descent.hpp>
-#include <descent/detail/enum_text.hpp>
 #include <functional>
 #include <map>
 #include <memory>
@@ -18,8 +17,10 @@
 #include <utility>
 #include <vector>
 
-#include "support.hpp"
-#include "variants.hpp"
+#include <Eigen/Core>
+#include <catch2/catch.hpp>
+#include <descent/descent.hpp>
+#include <descent/detail/enum_text.hpp>
 
 using support::require_message;
 

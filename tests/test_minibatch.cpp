@@ -1,15 +1,16 @@
 // MinibatchSampler (lecture section 3) and minibatch SGD on a linear
 // regression, checked against the closed-form least-squares solution.
 
-#include <Eigen/Dense>
+#include "support.hpp"
+
 #include <algorithm>
 #include <cmath>
-#include <descent/descent.hpp>
 #include <random>
 #include <set>
 #include <vector>
 
-#include "support.hpp"
+#include <Eigen/Dense>
+#include <descent/descent.hpp>
 
 using descent::MinibatchSampler;
 using Index = Eigen::Index;

@@ -1,6 +1,9 @@
 // The nonfinite option, and numerical robustness: long runs, zero and huge
 // gradients.
 
+#include "support.hpp"
+#include "variants.hpp"
+
 #include <cmath>
 #include <limits>
 #include <random>
@@ -9,9 +12,6 @@
 #include <string>
 
 #include <descent/descent.hpp>
-
-#include "support.hpp"
-#include "variants.hpp"
 
 using Catch::Matchers::Contains;
 using descent::NonFinite;

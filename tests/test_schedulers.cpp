@@ -4,6 +4,8 @@
 // test_torch_reference.cpp (LambdaLR, StepLR) and test_torch_schedules.cpp
 // (the others).
 
+#include "support.hpp"
+
 #include <cmath>
 #include <functional>
 #include <map>
@@ -13,8 +15,6 @@
 #include <vector>
 
 #include <descent/descent.hpp>
-
-#include "support.hpp"
 
 using Catch::Matchers::WithinRel;
 

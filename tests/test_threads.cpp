@@ -1,9 +1,9 @@
 // set_threads: a step split across threads gives the same bits as one thread.
 
-#include <descent/descent.hpp>
-
 #include "support.hpp"
 #include "variants.hpp"
+
+#include <descent/descent.hpp>
 
 using support::Vec;
 

@@ -14,11 +14,11 @@
 //   RAdam    1.4e-14 / 3.4e-5     Adadelta 1.9e-14 / 1.2e-6
 //   Rprop    0 (bitwise) / 0      ASGD   3.2e-14 / 2.0e-7
 
-#include <Eigen/Core>
+#include "data/torch_reference.hpp"
+#include "instantiations.hpp"
+
 #include <algorithm>
-#include <catch2/catch.hpp>
 #include <cmath>
-#include <descent/descent.hpp>
 #include <map>
 #include <memory>
 #include <sstream>
@@ -26,8 +26,9 @@
 #include <type_traits>
 #include <vector>
 
-#include "data/torch_reference.hpp"
-#include "instantiations.hpp"
+#include <Eigen/Core>
+#include <catch2/catch.hpp>
+#include <descent/descent.hpp>
 
 namespace {
 

@@ -14,11 +14,19 @@
 // (PyTorch's AVX2 kernels, or this file under -march flags). Nothing here
 // depends on bitwise equality of trajectories.
 
-#include <Eigen/Core>
+#include "data/torch_reference.hpp"
+#include "instantiations.hpp"
+
 #include <algorithm>
-#include <catch2/catch.hpp>
 #include <cmath>
 #include <cstdint>
+#include <sstream>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <Eigen/Core>
+#include <catch2/catch.hpp>
 #include <descent/adagrad.hpp>
 #include <descent/adam.hpp>
 #include <descent/gradient_descent.hpp>
@@ -26,13 +34,6 @@
 #include <descent/rmsprop.hpp>
 #include <descent/sgd.hpp>
 #include <descent/step_lr.hpp>
-#include <sstream>
-#include <string>
-#include <utility>
-#include <vector>
-
-#include "data/torch_reference.hpp"
-#include "instantiations.hpp"
 
 namespace {
 

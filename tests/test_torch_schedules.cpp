@@ -4,6 +4,9 @@
 // param groups); and the same run resumed from a checkpoint at epoch 37
 // continues bit for bit.
 
+#include "data/torch_schedules.hpp"
+#include "support.hpp"
+
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -15,9 +18,6 @@
 #include <vector>
 
 #include <descent/descent.hpp>
-
-#include "data/torch_schedules.hpp"
-#include "support.hpp"
 
 namespace ts = torch_schedules;
 

@@ -9,18 +9,19 @@
 // (g(x) = a*(x - c) + 0.05*x*x*x), to 1e-10 relative with an absolute floor
 // of 1e-14, as there.
 
-#include <Eigen/Core>
+#include "data/torch_reference.hpp"
+#include "instantiations.hpp"
+
 #include <algorithm>
-#include <catch2/catch.hpp>
 #include <cmath>
-#include <descent/make_optimizer.hpp>
 #include <map>
 #include <memory>
 #include <sstream>
 #include <string>
 
-#include "data/torch_reference.hpp"
-#include "instantiations.hpp"
+#include <Eigen/Core>
+#include <catch2/catch.hpp>
+#include <descent/make_optimizer.hpp>
 
 namespace {
 

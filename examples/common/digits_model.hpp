@@ -21,9 +21,9 @@
 #include <utility>
 #include <vector>
 
-#include <zlib.h>
 #include <Eigen/Core>
 #include <descent/minibatch.hpp>
+#include <zlib.h>
 
 namespace example::digits {
 

@@ -2,15 +2,16 @@
 /// \file
 /// AdaGrad (lecture section 6).
 
-#include <Eigen/Core>
-#include <array>
-#include <cstdint>
-#include <string_view>
-
 #include "detail/check.hpp"
 #include "detail/kernel.hpp"
 #include "detail/optimizer_base.hpp"
 #include "nonfinite.hpp"
+
+#include <array>
+#include <cstdint>
+#include <string_view>
+
+#include <Eigen/Core>
 
 namespace descent {
 

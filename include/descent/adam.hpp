@@ -3,16 +3,17 @@
 /// Adam (lecture section 8), with AMSGrad, weight decay (L2 or decoupled)
 /// and Keras's ε̂ form as options; AdamW is in adamw.hpp.
 
-#include <Eigen/Core>
+#include "detail/check.hpp"
+#include "detail/kernel.hpp"
+#include "detail/optimizer_base.hpp"
+#include "nonfinite.hpp"
+
 #include <array>
 #include <cmath>
 #include <cstdint>
 #include <string_view>
 
-#include "detail/check.hpp"
-#include "detail/kernel.hpp"
-#include "detail/optimizer_base.hpp"
-#include "nonfinite.hpp"
+#include <Eigen/Core>
 
 namespace descent {
 namespace detail {

@@ -2,16 +2,17 @@
 /// \file
 /// Adamax: Adam with the infinity norm in place of the second moment.
 
-#include <Eigen/Core>
+#include "detail/check.hpp"
+#include "detail/kernel.hpp"
+#include "detail/optimizer_base.hpp"
+#include "nonfinite.hpp"
+
 #include <array>
 #include <cmath>
 #include <cstdint>
 #include <string_view>
 
-#include "detail/check.hpp"
-#include "detail/kernel.hpp"
-#include "detail/optimizer_base.hpp"
-#include "nonfinite.hpp"
+#include <Eigen/Core>
 
 namespace descent {
 

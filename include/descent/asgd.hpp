@@ -3,17 +3,18 @@
 /// ASGD: stochastic gradient descent with a decaying step and a running
 /// average of the iterates.
 
-#include <Eigen/Core>
+#include "detail/check.hpp"
+#include "detail/kernel.hpp"
+#include "detail/optimizer_base.hpp"
+#include "nonfinite.hpp"
+
 #include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstdint>
 #include <string_view>
 
-#include "detail/check.hpp"
-#include "detail/kernel.hpp"
-#include "detail/optimizer_base.hpp"
-#include "nonfinite.hpp"
+#include <Eigen/Core>
 
 namespace descent {
 

@@ -2,14 +2,14 @@
 /// \file
 /// ChainedScheduler: the product of several schedules (lecture section 9).
 
+#include "scheduler.hpp"
+
 #include <cstddef>
 #include <functional>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
-
-#include "scheduler.hpp"
 
 namespace descent {
 

@@ -4,7 +4,8 @@
 /// a set of gradients so that their joint p-norm is at most max_norm;
 /// clip_grad_value clamps every element to [−c, c].
 
-#include <Eigen/Core>
+#include "detail/check.hpp"
+
 #include <cfloat>
 #include <cmath>
 #include <iterator>
@@ -15,7 +16,7 @@
 #include <type_traits>
 #include <utility>
 
-#include "detail/check.hpp"
+#include <Eigen/Core>
 
 namespace descent {
 

@@ -2,6 +2,9 @@
 /// \file
 /// CosineAnnealingLR (lecture section 9).
 
+#include "detail/check.hpp"
+#include "scheduler.hpp"
+
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -9,9 +12,6 @@
 #include <limits>
 #include <string>
 #include <string_view>
-
-#include "detail/check.hpp"
-#include "scheduler.hpp"
 
 namespace descent {
 

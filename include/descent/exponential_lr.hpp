@@ -2,13 +2,13 @@
 /// \file
 /// ExponentialLR (lecture section 9).
 
+#include "detail/check.hpp"
+#include "scheduler.hpp"
+
 #include <cmath>
 #include <cstddef>
 #include <functional>
 #include <string_view>
-
-#include "detail/check.hpp"
-#include "scheduler.hpp"
 
 namespace descent {
 

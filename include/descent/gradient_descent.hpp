@@ -2,14 +2,14 @@
 /// \file
 /// Steepest descent (lecture section 2).
 
-#include <array>
-#include <cstdint>
-#include <string_view>
-
 #include "detail/check.hpp"
 #include "detail/kernel.hpp"
 #include "detail/optimizer_base.hpp"
 #include "nonfinite.hpp"
+
+#include <array>
+#include <cstdint>
+#include <string_view>
 
 namespace descent {
 

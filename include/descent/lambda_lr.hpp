@@ -2,13 +2,13 @@
 /// \file
 /// LambdaLR (lecture section 9).
 
+#include "scheduler.hpp"
+
 #include <cstddef>
 #include <functional>
 #include <stdexcept>
 #include <string_view>
 #include <utility>
-
-#include "scheduler.hpp"
 
 namespace descent {
 

@@ -2,6 +2,9 @@
 /// \file
 /// LinearLR, the linear warm-up (lecture section 9).
 
+#include "detail/check.hpp"
+#include "scheduler.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
@@ -10,9 +13,6 @@
 #include <limits>
 #include <string>
 #include <string_view>
-
-#include "detail/check.hpp"
-#include "scheduler.hpp"
 
 namespace descent {
 

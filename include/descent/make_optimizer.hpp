@@ -3,6 +3,11 @@
 /// make_optimizer: an optimizer chosen by name at run time, its options given
 /// as text (a command line, a configuration file).
 
+#include "detail/enum_text.hpp"
+#include "detail/optimizer_base.hpp"
+#include "detail/registry.hpp"
+#include "optimizer.hpp"
+
 #include <array>
 #include <charconv>
 #include <map>
@@ -14,11 +19,6 @@
 #include <tuple>
 #include <type_traits>
 #include <vector>
-
-#include "detail/enum_text.hpp"
-#include "detail/optimizer_base.hpp"
-#include "detail/registry.hpp"
-#include "optimizer.hpp"
 
 namespace descent {
 namespace detail {

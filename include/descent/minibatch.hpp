@@ -2,7 +2,8 @@
 /// \file
 /// Random minibatches for minibatch SGD (lecture section 3).
 
-#include <Eigen/Core>
+#include "detail/check.hpp"
+
 #include <algorithm>
 #include <cstdint>
 #include <limits>
@@ -12,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "detail/check.hpp"
+#include <Eigen/Core>
 
 namespace descent {
 namespace detail {

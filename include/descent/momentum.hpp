@@ -2,9 +2,9 @@
 /// \file
 /// Momentum in the lecture's dampened form (lecture section 4).
 
-#include <string_view>
-
 #include "detail/dampened_momentum.hpp"
+
+#include <string_view>
 
 namespace descent {
 

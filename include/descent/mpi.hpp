@@ -51,13 +51,13 @@
 /// all of the state plus a mean buffer of N; both add a receive ring of
 /// 2·(P−1) buckets.
 
-#include <mpi.h>
+#include "detail/mpi_trainer.hpp"
 
-#include <Eigen/Core>
 #include <string>
 #include <utility>
 
-#include "detail/mpi_trainer.hpp"
+#include <Eigen/Core>
+#include <mpi.h>
 
 namespace descent::mpi {
 

@@ -2,6 +2,9 @@
 /// \file
 /// MultiStepLR (lecture section 9).
 
+#include "detail/check.hpp"
+#include "scheduler.hpp"
+
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
@@ -10,9 +13,6 @@
 #include <string_view>
 #include <utility>
 #include <vector>
-
-#include "detail/check.hpp"
-#include "scheduler.hpp"
 
 namespace descent {
 

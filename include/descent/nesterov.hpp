@@ -3,9 +3,9 @@
 /// Nesterov's accelerated gradient in the lecture's dampened form (lecture
 /// section 5).
 
-#include <string_view>
-
 #include "detail/dampened_momentum.hpp"
+
+#include <string_view>
 
 namespace descent {
 

@@ -2,6 +2,9 @@
 /// \file
 /// OneCycleLR, the 1cycle policy (lecture section 9).
 
+#include "detail/check.hpp"
+#include "scheduler.hpp"
+
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -12,9 +15,6 @@
 #include <string_view>
 #include <utility>
 #include <vector>
-
-#include "detail/check.hpp"
-#include "scheduler.hpp"
 
 namespace descent {
 

@@ -3,7 +3,13 @@
 /// descent::Optimizer, the base every optimizer derives from: one
 /// step(params, grad) contract over any contiguous Eigen storage.
 
-#include <Eigen/Core>
+#include "checkpoint.hpp"
+#include "detail/check.hpp"
+#include "detail/kernel.hpp"
+#include "detail/serialize.hpp"
+#include "eps_placement.hpp"
+#include "nonfinite.hpp"
+
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -16,12 +22,7 @@
 #include <type_traits>
 #include <utility>
 
-#include "checkpoint.hpp"
-#include "detail/check.hpp"
-#include "detail/kernel.hpp"
-#include "detail/serialize.hpp"
-#include "eps_placement.hpp"
-#include "nonfinite.hpp"
+#include <Eigen/Core>
 
 namespace descent {
 

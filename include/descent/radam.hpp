@@ -3,16 +3,17 @@
 /// RAdam: Adam whose adaptive step is switched on, and rectified, once the
 /// variance of its second-moment estimate is tractable.
 
-#include <Eigen/Core>
+#include "detail/check.hpp"
+#include "detail/kernel.hpp"
+#include "detail/optimizer_base.hpp"
+#include "nonfinite.hpp"
+
 #include <array>
 #include <cmath>
 #include <cstdint>
 #include <string_view>
 
-#include "detail/check.hpp"
-#include "detail/kernel.hpp"
-#include "detail/optimizer_base.hpp"
-#include "nonfinite.hpp"
+#include <Eigen/Core>
 
 namespace descent {
 

@@ -3,6 +3,12 @@
 /// ReduceLROnPlateau: lower the lr when a metric stops improving (lecture
 /// section 9).
 
+#include "checkpoint.hpp"
+#include "detail/check.hpp"
+#include "detail/serialize.hpp"
+#include "optimizer.hpp"
+#include "scheduler.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
@@ -14,12 +20,6 @@
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include "checkpoint.hpp"
-#include "detail/check.hpp"
-#include "detail/serialize.hpp"
-#include "optimizer.hpp"
-#include "scheduler.hpp"
 
 namespace descent {
 

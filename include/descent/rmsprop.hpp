@@ -2,16 +2,17 @@
 /// \file
 /// RMSprop (lecture section 7).
 
-#include <Eigen/Core>
-#include <array>
-#include <cstdint>
-#include <string_view>
-
 #include "detail/check.hpp"
 #include "detail/kernel.hpp"
 #include "detail/optimizer_base.hpp"
 #include "momentum_form.hpp"
 #include "nonfinite.hpp"
+
+#include <array>
+#include <cstdint>
+#include <string_view>
+
+#include <Eigen/Core>
 
 namespace descent {
 

@@ -3,17 +3,18 @@
 /// Rprop: per-coordinate step sizes adapted from the signs of successive
 /// gradients.
 
-#include <Eigen/Core>
+#include "detail/check.hpp"
+#include "detail/kernel.hpp"
+#include "detail/optimizer_base.hpp"
+#include "nonfinite.hpp"
+
 #include <array>
 #include <cmath>
 #include <cstdint>
 #include <limits>
 #include <string_view>
 
-#include "detail/check.hpp"
-#include "detail/kernel.hpp"
-#include "detail/optimizer_base.hpp"
-#include "nonfinite.hpp"
+#include <Eigen/Core>
 
 namespace descent {
 

@@ -4,6 +4,11 @@
 /// section 9), and descent::OptimizerList, the optimizers one scheduler
 /// drives.
 
+#include "checkpoint.hpp"
+#include "detail/check.hpp"
+#include "detail/serialize.hpp"
+#include "optimizer.hpp"
+
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -15,11 +20,6 @@
 #include <string_view>
 #include <utility>
 #include <vector>
-
-#include "checkpoint.hpp"
-#include "detail/check.hpp"
-#include "detail/serialize.hpp"
-#include "optimizer.hpp"
 
 namespace descent {
 

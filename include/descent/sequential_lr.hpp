@@ -2,6 +2,8 @@
 /// \file
 /// SequentialLR: one schedule after another (lecture section 9).
 
+#include "scheduler.hpp"
+
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
@@ -11,8 +13,6 @@
 #include <string_view>
 #include <utility>
 #include <vector>
-
-#include "scheduler.hpp"
 
 namespace descent {
 

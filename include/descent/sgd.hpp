@@ -3,16 +3,17 @@
 /// Keras-style SGD: plain, momentum or Nesterov, with time-based decay
 /// (lecture sections 3 to 5).
 
-#include <Eigen/Core>
-#include <array>
-#include <cstdint>
-#include <string_view>
-
 #include "detail/check.hpp"
 #include "detail/kernel.hpp"
 #include "detail/optimizer_base.hpp"
 #include "momentum_form.hpp"
 #include "nonfinite.hpp"
+
+#include <array>
+#include <cstdint>
+#include <string_view>
+
+#include <Eigen/Core>
 
 namespace descent {
 

@@ -2,15 +2,15 @@
 /// \file
 /// StepLR (lecture section 9).
 
+#include "detail/check.hpp"
+#include "scheduler.hpp"
+
 #include <cmath>
 #include <cstdint>
 #include <functional>
 #include <limits>
 #include <string>
 #include <string_view>
-
-#include "detail/check.hpp"
-#include "scheduler.hpp"
 
 namespace descent {
 

@@ -1,7 +1,8 @@
 // Minimizes f(x) = ½‖x − c‖² with Adam through the installed headers and
 // exits non-zero unless it converges.
-#include <Eigen/Core>
 #include <cstdio>
+
+#include <Eigen/Core>
 #include <descent/descent.hpp>
 
 int main() {

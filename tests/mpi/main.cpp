@@ -4,11 +4,11 @@
 // ctest TIMEOUT.
 
 #define CATCH_CONFIG_RUNNER
-#include <mpi.h>
-
-#include <catch2/catch.hpp>
 #include <cstdio>
 #include <cstring>
+
+#include <catch2/catch.hpp>
+#include <mpi.h>
 
 int main(int argc, char** argv) {
   int provided = 0;

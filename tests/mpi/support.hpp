@@ -3,19 +3,19 @@
 // the rank-order mean a single process forms from them, communicators of
 // each size, and a check that a value is the same on every rank.
 
-#include <mpi.h>
-
-#include <unistd.h>
-#include <Eigen/Core>
-#include <catch2/catch.hpp>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <string>
+#include <vector>
+
+#include <Eigen/Core>
+#include <catch2/catch.hpp>
 #include <descent/adam.hpp>
 #include <descent/mpi.hpp>
 #include <descent/sgd.hpp>
-#include <string>
-#include <vector>
+#include <mpi.h>
+#include <unistd.h>
 
 namespace mpi_support {
 

@@ -3,11 +3,11 @@
 // for bit with any P′ (sub-communicators of 1 … world size ranks here) and in
 // a plain optimizer; a corrupt file is refused on every rank, nothing changed.
 
+#include "support.hpp"
+
 #include <cstdio>
 #include <fstream>
 #include <iterator>
-
-#include "support.hpp"
 
 using namespace mpi_support;
 using Catch::Matchers::Contains;

@@ -2,10 +2,10 @@
 // same exception, naming the ranks and their values, and nothing changes on
 // any rank. Non-finite gradients are decided on the mean, alike everywhere.
 
+#include "support.hpp"
+
 #include <limits>
 #include <stdexcept>
-
-#include "support.hpp"
 
 using namespace mpi_support;
 using Catch::Matchers::Contains;

@@ -4,11 +4,12 @@
 // buckets of a few elements and of the default size, through Eigen types, a
 // scheduler, clipping and threads.
 
-#include <descent/clip.hpp>
-#include <descent/step_lr.hpp>
+#include "support.hpp"
+
 #include <limits>
 
-#include "support.hpp"
+#include <descent/clip.hpp>
+#include <descent/step_lr.hpp>
 
 using namespace mpi_support;
 using AdamF = descent::Adam<float>;

@@ -5,13 +5,10 @@
 // compiler is freest to fuse a multiply and an add differently in the
 // packet loop and in the tail.
 
-#include <Eigen/Core>
 #include <algorithm>
-#include <catch2/catch.hpp>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
-#include <descent/descent.hpp>
 #include <functional>
 #include <limits>
 #include <memory>
@@ -22,6 +19,10 @@
 #include <type_traits>
 #include <utility>
 #include <vector>
+
+#include <Eigen/Core>
+#include <catch2/catch.hpp>
+#include <descent/descent.hpp>
 
 namespace {
 

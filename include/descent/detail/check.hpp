@@ -4,6 +4,8 @@
 /// std::invalid_argument with a message "descent::<Class>: <field> must be
 /// <range>, got <value>", so a bad setting is refused where it is made.
 
+#include "enum_text.hpp"
+
 #include <array>
 #include <charconv>
 #include <cmath>
@@ -13,8 +15,6 @@
 #include <string>
 #include <string_view>
 #include <type_traits>
-
-#include "enum_text.hpp"
 
 namespace descent::detail {
 

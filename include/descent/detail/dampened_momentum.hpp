@@ -4,15 +4,16 @@
 /// velocity Δ ← β·Δ − (1 − β)·lr·g, applied as a heavy-ball or a look-ahead
 /// step.
 
-#include <Eigen/Core>
-#include <array>
-#include <cstdint>
-#include <string_view>
-
 #include "../nonfinite.hpp"
 #include "check.hpp"
 #include "kernel.hpp"
 #include "optimizer_base.hpp"
+
+#include <array>
+#include <cstdint>
+#include <string_view>
+
+#include <Eigen/Core>
 
 namespace descent::detail {
 

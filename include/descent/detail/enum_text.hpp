@@ -4,14 +4,14 @@
 /// and enumerator spelling ("InsideSqrt"), for printing options and reading
 /// them back (make_optimizer).
 
+#include "../eps_placement.hpp"
+#include "../momentum_form.hpp"
+#include "../nonfinite.hpp"
+
 #include <array>
 #include <cstddef>
 #include <string>
 #include <string_view>
-
-#include "../eps_placement.hpp"
-#include "../momentum_form.hpp"
-#include "../nonfinite.hpp"
 
 namespace descent::detail {
 

@@ -6,15 +6,15 @@
 /// for_each_element runs it over the vector in packets, optionally split
 /// across threads.
 
+#include "../eps_placement.hpp"
+#include "simd.hpp"
+#include "thread_pool.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <type_traits>
 
 #include <Eigen/Core>
-
-#include "../eps_placement.hpp"
-#include "simd.hpp"
-#include "thread_pool.hpp"
 
 namespace descent::detail {
 

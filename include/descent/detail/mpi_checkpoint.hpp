@@ -5,7 +5,9 @@
 /// that descent::mpi::Sharded can gather its shards into one ordinary
 /// checkpoint and cut one into shards for any number of ranks.
 
-#include <Eigen/Core>
+#include "check.hpp"
+#include "serialize.hpp"
+
 #include <cstdint>
 #include <sstream>
 #include <string>
@@ -13,8 +15,7 @@
 #include <utility>
 #include <vector>
 
-#include "check.hpp"
-#include "serialize.hpp"
+#include <Eigen/Core>
 
 namespace descent::detail::mpi {
 

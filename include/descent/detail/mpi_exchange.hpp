@@ -6,9 +6,6 @@
 /// allgather of shards, the small agreements that keep every rank deciding
 /// alike, and the transfer of byte strings (checkpoints).
 
-#include <mpi.h>
-
-#include <Eigen/Core>
 #include <algorithm>
 #include <climits>
 #include <cstddef>
@@ -18,6 +15,9 @@
 #include <string>
 #include <utility>
 #include <vector>
+
+#include <Eigen/Core>
+#include <mpi.h>
 
 namespace descent::detail::mpi {
 

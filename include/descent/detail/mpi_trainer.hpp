@@ -4,9 +4,16 @@
 /// agreement before a step, the reduction, clipping, the non-finite
 /// decision, and the checkpoints; see mpi.hpp for the contract.
 
-#include <mpi.h>
+#include "../checkpoint.hpp"
+#include "../clip.hpp"
+#include "../nonfinite.hpp"
+#include "../optimizer.hpp"
+#include "check.hpp"
+#include "kernel.hpp"
+#include "mpi_checkpoint.hpp"
+#include "mpi_exchange.hpp"
+#include "serialize.hpp"
 
-#include <Eigen/Core>
 #include <cfloat>
 #include <climits>
 #include <cmath>
@@ -21,15 +28,8 @@
 #include <utility>
 #include <vector>
 
-#include "../checkpoint.hpp"
-#include "../clip.hpp"
-#include "../nonfinite.hpp"
-#include "../optimizer.hpp"
-#include "check.hpp"
-#include "kernel.hpp"
-#include "mpi_checkpoint.hpp"
-#include "mpi_exchange.hpp"
-#include "serialize.hpp"
+#include <Eigen/Core>
+#include <mpi.h>
 
 namespace descent::mpi {
 

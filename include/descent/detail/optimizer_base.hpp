@@ -23,6 +23,12 @@
 ///     otherwise; e.g. SGD without momentum keeps no velocity, Adam without
 ///     amsgrad no running maximum); an unused vector stays empty.
 
+#include "../momentum_form.hpp"
+#include "../nonfinite.hpp"
+#include "../optimizer.hpp"
+#include "check.hpp"
+#include "serialize.hpp"
+
 #include <array>
 #include <cmath>
 #include <cstdint>
@@ -34,12 +40,6 @@
 #include <utility>
 
 #include <Eigen/Core>
-
-#include "../momentum_form.hpp"
-#include "../nonfinite.hpp"
-#include "../optimizer.hpp"
-#include "check.hpp"
-#include "serialize.hpp"
 
 namespace descent::detail {
 

@@ -5,10 +5,6 @@
 /// warnings), the fuzzer and its seed corpus derive theirs from it: an
 /// optimizer is its header and one line here.
 
-#include <string_view>
-#include <tuple>
-#include <type_traits>
-
 #include "../adadelta.hpp"
 #include "../adagrad.hpp"
 #include "../adam.hpp"
@@ -23,6 +19,10 @@
 #include "../rmsprop.hpp"
 #include "../rprop.hpp"
 #include "../sgd.hpp"
+
+#include <string_view>
+#include <tuple>
+#include <type_traits>
 
 namespace descent::detail {
 
