@@ -42,9 +42,13 @@ class Adadelta : public detail::OptimizerBase<Adadelta<Scalar_>, Scalar_> {
   friend Base;
 
  public:
+  /// float or double.
   using Scalar = Scalar_;
+  /// Eigen's signed size type.
   using Index = Eigen::Index;
 
+  /// \brief The hyperparameters, each field with its default and valid
+  /// range; the constructor checks them.
   struct Options {
     /// Scale α of the update Δ; finite and >= 0. Default 1.
     Scalar lr = Scalar(1);
@@ -81,6 +85,7 @@ class Adadelta : public detail::OptimizerBase<Adadelta<Scalar_>, Scalar_> {
   /// \throws std::invalid_argument if an option is out of range.
   explicit Adadelta(Options options = {}) : Base(checked(options).lr), options_(options) {}
 
+  /// The class name, as name() returns it and checkpoints record it.
   static constexpr std::string_view kName = "Adadelta";
   std::string_view name() const noexcept override { return kName; }
 

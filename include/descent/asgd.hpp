@@ -48,10 +48,15 @@ class ASGD : public detail::OptimizerBase<ASGD<Scalar_>, Scalar_> {
   friend Base;
 
  public:
+  /// float or double.
   using Scalar = Scalar_;
+  /// Eigen's signed size type.
   using Index = Eigen::Index;
+  /// The averaged parameters' type.
   using Vector = Eigen::Matrix<Scalar, Eigen::Dynamic, 1>;
 
+  /// \brief The hyperparameters, each field with its default and valid
+  /// range; the constructor checks them.
   struct Options {
     /// Step size α₀ at the first step; finite and >= 0. Default 0.01.
     Scalar lr = Scalar(0.01);
@@ -82,6 +87,7 @@ class ASGD : public detail::OptimizerBase<ASGD<Scalar_>, Scalar_> {
   /// \throws std::invalid_argument if an option is out of range.
   explicit ASGD(Options options = {}) : Base(checked(options).lr), options_(options) {}
 
+  /// The class name, as name() returns it and checkpoints record it.
   static constexpr std::string_view kName = "ASGD";
   std::string_view name() const noexcept override { return kName; }
 

@@ -248,3 +248,18 @@ void clip_grad_value(double clip_value, Grad&& grad, Grads&&... grads) {
 }
 
 }  // namespace descent
+
+namespace descent::mpi {
+
+/// \brief Clipping of the mean gradient by its global norm, for the step
+/// overload of descent::mpi::DataParallel and descent::mpi::Sharded that
+/// takes it (mpi.hpp): what descent::clip_grad_norm(max_norm, options,
+/// mean) would do to the mean over the ranks before the update.
+struct ClipGradNorm {
+  /// The largest norm let through; finite and >= 0.
+  double max_norm = 1.0;
+  /// norm_type (p, default 2; infinity for max |g|) and error_if_nonfinite.
+  ClipGradNormOptions options = {};
+};
+
+}  // namespace descent::mpi

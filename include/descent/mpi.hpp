@@ -70,7 +70,9 @@ class DataParallel : public detail::mpi::Trainer<Opt, false> {
   using Base = detail::mpi::Trainer<Opt, false>;
 
  public:
+  /// Opt's scalar, float or double.
   using Scalar = typename Opt::Scalar;
+  /// Opt's options, which every rank must give alike.
   using Options = typename Opt::Options;
 
   /// Collective over comm (which it duplicates).
@@ -146,7 +148,9 @@ class Sharded : public detail::mpi::Trainer<Opt, true> {
   using Base = detail::mpi::Trainer<Opt, true>;
 
  public:
+  /// Opt's scalar, float or double.
   using Scalar = typename Opt::Scalar;
+  /// Opt's options, which every rank must give alike.
   using Options = typename Opt::Options;
 
   /// Collective over comm; throws as DataParallel's constructor.

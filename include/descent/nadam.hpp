@@ -53,9 +53,13 @@ class NAdam : public detail::OptimizerBase<NAdam<Scalar_>, Scalar_> {
   friend Base;
 
  public:
+  /// float or double.
   using Scalar = Scalar_;
+  /// Eigen's signed size type.
   using Index = Eigen::Index;
 
+  /// \brief The hyperparameters, each field with its default and valid
+  /// range; the constructor checks them.
   struct Options {
     /// Step size α; finite and >= 0. Default 0.002.
     Scalar lr = Scalar(0.002);
@@ -104,6 +108,7 @@ class NAdam : public detail::OptimizerBase<NAdam<Scalar_>, Scalar_> {
   /// \throws std::invalid_argument if an option is out of range.
   explicit NAdam(Options options = {}) : Base(checked(options).lr), options_(options) {}
 
+  /// The class name, as name() returns it and checkpoints record it.
   static constexpr std::string_view kName = "NAdam";
   std::string_view name() const noexcept override { return kName; }
 

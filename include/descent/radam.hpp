@@ -53,9 +53,13 @@ class RAdam : public detail::OptimizerBase<RAdam<Scalar_>, Scalar_> {
   friend Base;
 
  public:
+  /// float or double.
   using Scalar = Scalar_;
+  /// Eigen's signed size type.
   using Index = Eigen::Index;
 
+  /// \brief The hyperparameters, each field with its default and valid
+  /// range; the constructor checks them.
   struct Options {
     /// Step size α; finite and >= 0. Default 0.001.
     Scalar lr = Scalar(0.001);
@@ -87,6 +91,7 @@ class RAdam : public detail::OptimizerBase<RAdam<Scalar_>, Scalar_> {
   /// \throws std::invalid_argument if an option is out of range.
   explicit RAdam(Options options = {}) : Base(checked(options).lr), options_(options) {}
 
+  /// The class name, as name() returns it and checkpoints record it.
   static constexpr std::string_view kName = "RAdam";
   std::string_view name() const noexcept override { return kName; }
 

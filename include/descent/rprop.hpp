@@ -52,9 +52,13 @@ class Rprop : public detail::OptimizerBase<Rprop<Scalar_>, Scalar_> {
   friend Base;
 
  public:
+  /// float or double.
   using Scalar = Scalar_;
+  /// Eigen's signed size type.
   using Index = Eigen::Index;
 
+  /// \brief The hyperparameters, each field with its default and valid
+  /// range; the constructor checks them.
   struct Options {
     /// Starting step size η₀ of every coordinate; finite and >= 0. Default
     /// 0.01.
@@ -88,6 +92,7 @@ class Rprop : public detail::OptimizerBase<Rprop<Scalar_>, Scalar_> {
   /// \throws std::invalid_argument if an option is out of range.
   explicit Rprop(Options options = {}) : Base(checked(options).lr), options_(options) {}
 
+  /// The class name, as name() returns it and checkpoints record it.
   static constexpr std::string_view kName = "Rprop";
   std::string_view name() const noexcept override { return kName; }
 

@@ -31,20 +31,6 @@
 #include <Eigen/Core>
 #include <mpi.h>
 
-namespace descent::mpi {
-
-/// \brief Clipping of the mean gradient by its global norm, for the step
-/// overload that takes it: what descent::clip_grad_norm(max_norm, options,
-/// mean) would do to the mean over the ranks before the update.
-struct ClipGradNorm {
-  /// The largest norm let through; finite and >= 0.
-  double max_norm = 1.0;
-  /// norm_type (p, default 2; infinity for max |g|) and error_if_nonfinite.
-  ClipGradNormOptions options = {};
-};
-
-}  // namespace descent::mpi
-
 namespace descent::detail::mpi {
 
 /// Σ (|x_i| / scale)^p in double, always in the same order for the same
