@@ -157,9 +157,10 @@ class NAdam : public detail::OptimizerBase<NAdam<Scalar_>, Scalar_> {
     product_ = 1.0;
   }
 
-  /// μ_t, in double as PyTorch forms it.
-  static double mu(const Options& o, std::int64_t t) {
-    return double(o.beta1) * (1.0 - 0.5 * std::pow(0.96, double(t) * double(o.momentum_decay)));
+  /// μ_t, in double as PyTorch forms it (t in double: t + 1 at the last
+  /// step count is 2^63).
+  static double mu(const Options& o, double t) {
+    return double(o.beta1) * (1.0 - 0.5 * std::pow(0.96, t * double(o.momentum_decay)));
   }
 
   /// p·μ, in float (as PyTorch 1.13) or in double.
@@ -169,9 +170,9 @@ class NAdam : public detail::OptimizerBase<NAdam<Scalar_>, Scalar_> {
 
   void update(Scalar* x, const Scalar* g, Index n, std::int64_t t) noexcept override {
     const Options& o = options_;
-    product_ = times(product_, mu(o, t), o.pytorch_1_13);  // P_t, as PyTorch's mu_product
+    product_ = times(product_, mu(o, double(t)), o.pytorch_1_13);  // P_t, as PyTorch's mu_product
     const double lr = double(this->lr());
-    const double mu_t = mu(o, t), mu_next = mu(o, t + 1);
+    const double mu_t = mu(o, double(t)), mu_next = mu(o, double(t) + 1.0);
     const double product = product_;
     const double product_next =
         o.pytorch_1_13 ? times(times(product, mu_t, true), mu_next, true) : product * mu_next;

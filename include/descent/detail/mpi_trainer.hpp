@@ -180,7 +180,9 @@ void Trainer<Opt, kSharded>::agree_on_options() {
   const auto all =
       allgather({static_cast<std::int64_t>(hash), std::int64_t(fresh.size())}, comm_.get());
   bool same = true;
-  for (int r = 1; r < size(); ++r) same = same && all[2 * r] == all[0] && all[2 * r + 1] == all[1];
+  for (std::size_t r = 1; r < std::size_t(size()); ++r) {
+    same = same && all[2 * r] == all[0] && all[2 * r + 1] == all[1];
+  }
   if (same) return;
   // Name the options that differ, with every rank's value.
   std::vector<CheckpointParts<Scalar>> heads(static_cast<std::size_t>(size()));
