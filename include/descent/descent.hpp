@@ -12,6 +12,9 @@
 // Every optimizer, through the one list of them.
 #include "detail/registry.hpp"
 
+// Full-batch L-BFGS, whose step takes the function rather than a gradient.
+#include "lbfgs.hpp"
+
 #include "clip.hpp"
 #include "make_optimizer.hpp"
 
