@@ -309,6 +309,32 @@ TEST_CASE("LBFGS one strong-Wolfe iteration by hand", "[lbfgs]") {
   CHECK(opt.iterations() == 1);
 }
 
+// f = 2x² from x = 1e-6, two fixed steps: x1 = 1e-6 − 4e-6 = −3e-6, and
+// y·s = (−16e-6)·(−4e-6) = 6.4e-11, below torch's 1e-10. Without the pair
+// the second direction is −g (H_diag 1): x2 = −3e-6 + 12e-6 = 9e-6. With
+// min_curvature 0 the pair is stored and the second step is Newton's: 0
+// to rounding.
+TEST_CASE("LBFGS min_curvature decides which pairs are kept", "[lbfgs]") {
+  for (const double min_curvature : {1e-10, 0.0}) {
+    Options o;
+    o.max_iter = 2;
+    o.max_eval = 10;
+    o.tolerance_grad = 0;
+    o.tolerance_change = 0;
+    o.min_curvature = min_curvature;
+    descent::LBFGS<double> opt(o);
+    Vec<double> x = Vec<double>::Constant(1, 1e-6);
+    opt.step(x, quadratic);
+    if (min_curvature > 0) {
+      CHECK(opt.history_length() == 0);
+      CHECK(x[0] == Approx(9e-6).epsilon(1e-12));
+    } else {
+      CHECK(opt.history_length() == 1);
+      CHECK(std::abs(x[0]) < 1e-20);
+    }
+  }
+}
+
 TEST_CASE("LBFGS cubic interpolation", "[lbfgs]") {
   using descent::detail::cubic_interpolate;
   // f = (x − 1)² sampled at 0 and 3: the cubic is the parabola itself.
@@ -374,6 +400,7 @@ struct Crafted {
         {"tolerance_grad", 1e-7},
         {"tolerance_change", 1e-9},
         {"history_size", option_history_size},
+        {"min_curvature", 1e-10},
         {"line_search", 0},
         {"nonfinite", 0}};
     w.u32(std::uint32_t(options.size()));
@@ -501,6 +528,8 @@ TEST_CASE("LBFGS checks its options", "[lbfgs][errors]") {
         "descent::LBFGS: tolerance_change must be finite and >= 0, got -1e-09");
   CHECK(message([](Options& o) { o.history_size = 0; }) ==
         "descent::LBFGS: history_size must be >= 1, got 0");
+  CHECK(message([](Options& o) { o.min_curvature = -1; }) ==
+        "descent::LBFGS: min_curvature must be finite and >= 0, got -1");
   CHECK(message([](Options& o) { o.line_search = static_cast<descent::LineSearch>(2); }) ==
         "descent::LBFGS: line_search must be None (0) or StrongWolfe (1), got 2");
   CHECK(message([](Options& o) {

@@ -43,7 +43,7 @@ enum class LineSearch {
 /// \tparam Scalar_ float or double.
 ///
 /// Inputs: lr, max_iter, max_eval, tolerance_grad, tolerance_change,
-/// history_size (m), line_search, and a closure f that returns the loss at x
+/// history_size (m), min_curvature, line_search, and a closure f that returns the loss at x
 /// and writes its gradient g. State, kept across step() calls: func_evals,
 /// n_iter (both totals), direction d, step length t, the pairs
 /// (yᵢ, sᵢ) with ρᵢ = 1/(yᵢ·sᵢ), oldest first (at most m), H_diag,
@@ -57,7 +57,7 @@ enum class LineSearch {
 ///       if n_iter = 1:  d ← −g;  forget the pairs;  H_diag ← 1
 ///       else:
 ///         y ← g − prev_flat_grad;  s ← d·t;  ys ← y·s
-///         if ys > 1e-10:                       (curvature check)
+///         if ys > min_curvature:               (curvature check; torch: 1e-10)
 ///           drop the oldest pair if there are m;  append (y, s, 1/ys)
 ///           H_diag ← ys / (y·y)
 ///         q ← −g                                (two-loop recursion)
@@ -76,13 +76,20 @@ enum class LineSearch {
 ///            max|d·t| <= tolerance_change or |loss − prev_loss| < tolerance_change
 ///     return loss₀
 ///
-/// The defaults are torch's, and the arithmetic is torch's, grouped the same
-/// way, so that in double a run follows torch.optim.LBFGS(params, lr,
-/// max_iter, max_eval, tolerance_grad, tolerance_change, history_size,
-/// line_search_fn) to rounding (tests/test_lbfgs.cpp compares trajectories
-/// recorded from PyTorch 1.13). Like torch's, the loop ends when the
-/// directional derivative is no longer negative, so a direction that is not
-/// one of descent ends the step instead of raising.
+/// The defaults are torch's, and so is the arithmetic, grouped the same way:
+/// the moves x + t·d and the two-loop's updates are fused multiply-adds, as
+/// torch's add_(…, alpha=) computes them on AVX2; dot products and ‖g‖₁ are
+/// summed in torch's orders (detail/torch_order.hpp). In double a run of
+/// torch.optim.LBFGS(params, lr, max_iter, max_eval, tolerance_grad,
+/// tolerance_change, history_size, line_search_fn) is then reproduced bit
+/// for bit wherever the closure's own numbers are (tests/test_lbfgs.cpp,
+/// against trajectories recorded from PyTorch 1.13); a last-bit difference
+/// would otherwise grow to 1e-7 along Rosenbrock's valley within a few
+/// dozen iterations. In float torch keeps some scalars in Python doubles, so
+/// runs with strong Wolfe drift apart after a few dozen iterations. Like
+/// torch's, the loop ends when the directional derivative is no longer
+/// negative, so a direction that is not one of descent ends the step
+/// instead of raising.
 ///
 /// LBFGS is not an Optimizer<Scalar>: its step needs the function, not one
 /// gradient, so it is not in make_optimizer's registry, and the schedulers,
@@ -115,6 +122,7 @@ class LBFGS {
   /// | `tolerance_grad` | 1e-7 | finite, >= 0 | stop when max\|g\| is at most this |
   /// | `tolerance_change` | 1e-9 | finite, >= 0 | stop when the loss or x changes less |
   /// | `history_size` | 100 | >= 1 | pairs (y, s) kept |
+  /// | `min_curvature` | 1e-10 | finite, >= 0 | a pair is stored only if y·s exceeds it |
   /// | `line_search` | None | LineSearch | fixed steps or strong Wolfe |
   /// | `nonfinite` | Propagate | NonFinite | what a step does with a NaN or ±inf loss or gradient |
   struct Options {
@@ -139,6 +147,14 @@ class LBFGS {
     /// Pairs (y, s) the inverse-Hessian approximation is built from; >= 1.
     /// Default 100.
     int history_size = 100;
+    /// A pair (y, s) is stored only when y·s > min_curvature. Finite and
+    /// >= 0. Default 1e-10, the constant torch.optim.LBFGS hard-codes. Being
+    /// absolute, it stops the updates once the steps get short (near a
+    /// minimum y·s falls below 1e-10 long before the gradient is small), and
+    /// the method then converges only linearly on the last pairs it stored;
+    /// 0 keeps every pair of positive curvature (bench/README.md measures
+    /// the difference).
+    Scalar min_curvature = Scalar(1e-10);
     /// Fixed steps (None, the default) or a strong-Wolfe line search.
     LineSearch line_search = LineSearch::None;
     /// What a step does when the closure returns a NaN or ±inf loss or
@@ -275,6 +291,7 @@ class LBFGS {
     detail::check_nonnegative(kName, "tolerance_grad", o.tolerance_grad);
     detail::check_nonnegative(kName, "tolerance_change", o.tolerance_change);
     detail::check_at_least(kName, "history_size", o.history_size, 1);
+    detail::check_nonnegative(kName, "min_curvature", o.min_curvature);
     detail::check_enum(kName, "line_search", o.line_search, {"None", "StrongWolfe"});
     detail::check_enum(kName, "nonfinite", o.nonfinite);
     return o;
@@ -451,7 +468,7 @@ Scalar_ LBFGS<Scalar_>::run(F& f) {
       y_ = g_ - st.prev_flat_grad;
       s_ = st.d * st.t;
       const Scalar ys = detail::dot_in_order(y_, s_);
-      if (ys > Scalar(1e-10)) {
+      if (ys > o.min_curvature) {
         const Scalar yy = detail::dot_in_order(y_, y_);
         if (st.old_dirs.size() == std::size_t(o.history_size)) {
           // The oldest pair's storage takes the new one.
@@ -526,6 +543,7 @@ void LBFGS<Scalar_>::for_each_option(O& o, Fn&& fn) {
   fn("tolerance_grad", o.tolerance_grad);
   fn("tolerance_change", o.tolerance_change);
   fn("history_size", o.history_size);
+  fn("min_curvature", o.min_curvature);
   fn("line_search", o.line_search);
   fn("nonfinite", o.nonfinite);
 }

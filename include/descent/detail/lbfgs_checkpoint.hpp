@@ -169,7 +169,7 @@ void LBFGS<Scalar_>::load(std::istream& in) {
   for (std::int64_t i = 0; i < pairs; ++i) {
     if (!(ro[i] > Scalar(0)) || !std::isfinite(ro[i])) {
       r.fail("ro[" + std::to_string(i) + "] is " + detail::to_text(ro[i]) +
-             ": 1/(y·s) with y·s > 1e-10 is finite and > 0");
+             ": 1/(y·s) with y·s > min_curvature >= 0 is finite and > 0");
     }
     st.ro.push_back(ro[i]);
     const std::string y = "state array y[" + std::to_string(i) + "]";
