@@ -336,7 +336,7 @@ class LBFGS {
 
 template <typename Scalar_>
 template <typename Params, typename F>
-Scalar_ LBFGS<Scalar_>::step(Params&& params, F&& f) {
+typename LBFGS<Scalar_>::Scalar LBFGS<Scalar_>::step(Params&& params, F&& f) {
   using P = std::remove_reference_t<Params>;
   using PD = std::remove_cv_t<P>;
   static_assert(detail::is_dense<PD>, "descent::LBFGS::step: params must be an Eigen dense object");
@@ -396,7 +396,7 @@ Scalar_ LBFGS<Scalar_>::step(Params&& params, F&& f) {
 
 template <typename Scalar_>
 template <typename F>
-Scalar_ LBFGS<Scalar_>::evaluate(F& f, const Vector& x, Vector& g) {
+typename LBFGS<Scalar_>::Scalar LBFGS<Scalar_>::evaluate(F& f, const Vector& x, Vector& g) {
   const Index n = x.size();
   g.resize(n);  // a no-op but for a line-search buffer's first use
   const auto loss = static_cast<Scalar>(f(x, g));
@@ -438,7 +438,7 @@ void LBFGS<Scalar_>::two_loop() {
 
 template <typename Scalar_>
 template <typename F>
-Scalar_ LBFGS<Scalar_>::run(F& f) {
+typename LBFGS<Scalar_>::Scalar LBFGS<Scalar_>::run(F& f) {
   const Options& o = options_;
   State& st = state_;
   const Scalar orig_loss = evaluate(f, x_, g_);
