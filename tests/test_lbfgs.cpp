@@ -491,6 +491,19 @@ TEST_CASE("LBFGS refuses bad checkpoints and stays unchanged", "[lbfgs][checkpoi
   c.lr = -1;
   refused(c, "lr -1 is not finite and >= 0");
 
+  // An iteration count the next step could overflow loads, and the step
+  // refuses to start.
+  c = Crafted{};
+  c.iterations = std::numeric_limits<std::int64_t>::max() - 5;
+  c.func_evals = 7;
+  descent::LBFGS<double> old_run;
+  REQUIRE(load_error(old_run, c.bytes()).empty());
+  Vec<double> one = Vec<double>::Constant(1, 0.5);
+  const std::string loaded = saved(old_run);
+  CHECK_THROWS_AS(old_run.step(one, quadratic), std::overflow_error);
+  CHECK(saved(old_run) == loaded);
+  CHECK(one[0] == 0.5);
+
   // Truncated and corrupt bytes.
   const std::string good = Crafted{}.bytes();
   CHECK(load_error(opt, good.substr(0, good.size() - 9)).find("truncated") != std::string::npos);

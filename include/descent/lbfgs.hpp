@@ -205,6 +205,8 @@ class LBFGS {
   ///   resizes grad.
   /// \throws std::domain_error if f returns a NaN or ±inf loss or gradient
   ///   element and the nonfinite option is Throw.
+  /// \throws std::overflow_error if iterations() + max_iter would pass
+  ///   2^63 − 1.
   ///
   /// If it throws (or f does), params are untouched. With nonfinite Throw or
   /// Skip the state is as before the step (a skipped step returns the first
@@ -364,6 +366,11 @@ typename LBFGS<Scalar_>::Scalar LBFGS<Scalar_>::step(Params&& params, F&& f) {
     os << who("step") << ": params has " << n << " elements but the state was built for "
        << state_size_ << " (call reset() to change the size)";
     throw std::invalid_argument(os.str());
+  }
+  if (state_.n_iter > std::numeric_limits<std::int64_t>::max() - options_.max_iter) {
+    throw std::overflow_error(who("step") + ": iterations() is within max_iter of 2^63 − 1, " +
+                              "the most it can count (reset() to start again); params and " +
+                              "state are unchanged");
   }
   Eigen::Map<Vector> flat(params.data(), n);
   x_ = flat;

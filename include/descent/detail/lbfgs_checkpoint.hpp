@@ -200,7 +200,7 @@ void LBFGS<Scalar_>::load(std::istream& in) {
   if (!fits(prev_loss)) {
     r.fail("prev_loss " + detail::to_text(prev_loss) + " is out of the scalar type's range");
   }
-  if (!(h_diag > 0) || !fits(h_diag)) {
+  if (!(static_cast<Scalar>(h_diag) > 0) || !fits(h_diag)) {
     r.fail("H_diag " + detail::to_text(h_diag) + " is not > 0: it is 1 or (y·s)/(y·y), y·s > 0");
   }
   r.finish();
