@@ -7,10 +7,10 @@
 ///
 /// It lists the first-order optimizers, those that derive from
 /// Optimizer<S> and take step(params, grad). LBFGS (lbfgs.hpp) is not one:
-/// its step evaluates the function through a closure, so it is tested and
-/// benchmarked on its own (tests/test_lbfgs.cpp, bench/lbfgs_bench.cpp; the
-/// fuzzer does not cover its checkpoints), and make_optimizer refuses its
-/// name with a message that says so.
+/// its step evaluates the function through a closure, so it is tested,
+/// fuzzed and benchmarked on its own (tests/test_lbfgs.cpp,
+/// fuzz/checkpoint_targets.hpp, bench/lbfgs_bench.cpp), and make_optimizer
+/// refuses its name with a message that says so.
 
 #include <string_view>
 #include <tuple>
