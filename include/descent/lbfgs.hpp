@@ -6,10 +6,8 @@
 #include <Eigen/Core>
 #include <cmath>
 #include <cstdint>
-#include <functional>
 #include <istream>
 #include <limits>
-#include <map>
 #include <ostream>
 #include <sstream>
 #include <stdexcept>
@@ -307,6 +305,8 @@ class LBFGS {
 
   // y ← y + a·x, each element one fused multiply-add (one rounding), as
   // torch's y.add_(x, alpha=a) computes it in its AVX2 and AVX-512 kernels.
+  // Compiled for a target without FMA (no -march), std::fma is a call into
+  // libm, which uses the processor's FMA instruction where there is one.
   static void axpy_fused(Scalar a, const Vector& x, Vector& y) noexcept {
     const Scalar* xp = x.data();
     Scalar* yp = y.data();
