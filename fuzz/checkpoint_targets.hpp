@@ -92,6 +92,39 @@ void optimizer(const std::string& input, const Check& check) {
       check);
 }
 
+/// LBFGS, whose step takes the function: a loaded one steps on ½‖x‖², its
+/// evaluations bounded (a loaded max_iter may be 2^31 − 1, and NaN stops no
+/// test).
+template <typename S>
+void lbfgs(const std::string& input, const Check& check) {
+  descent::LBFGS<S> opt;
+  try_load(
+      opt, input,
+      [](descent::LBFGS<S>& o) {
+        using Vec = Eigen::Matrix<S, Eigen::Dynamic, 1>;
+        const Eigen::Index n = o.state_size() < 0 ? 3 : o.state_size();
+        if (n > 4096) return;
+        Vec x = Vec::Ones(n);
+        struct Enough {};
+        int calls = 0;
+        const auto f = [&calls](const Vec& p, Vec& g) {
+          if (++calls > 200) throw Enough{};
+          g = p;
+          return S(0.5) * p.squaredNorm();
+        };
+        try {
+          o.step(x, f);
+          o.step(x, f);
+        } catch (const Enough&) {
+        } catch (const std::overflow_error&) {
+          // An iteration count at its limit refuses the next step: fine.
+        } catch (const std::domain_error&) {
+          // NonFinite::Throw refusing a loss the loaded state made NaN.
+        }
+      },
+      check);
+}
+
 /// Steps a loaded scheduler: step(), or step(metric) for ReduceLROnPlateau.
 template <typename Sched>
 void step_once(Sched& s) {
@@ -136,6 +169,8 @@ inline void all_targets(const std::string& input, const Check& check) {
   };
   descent::detail::for_each_optimizer<float>(each);
   descent::detail::for_each_optimizer<double>(each);
+  lbfgs<float>(input, check);
+  lbfgs<double>(input, check);
   scheduler(
       input, [](O& o) { return descent::StepLR<double>(o, 3); }, check);
   scheduler(

@@ -1,6 +1,6 @@
 // Writes the seed corpus of fuzz_checkpoint: one small valid checkpoint of
-// every optimizer (float and double) and scheduler, after a few steps on 3
-// parameters, and of the variants with optional state arrays.
+// every optimizer (float and double), LBFGS and scheduler, after a few steps
+// on 3 parameters, and of the variants with optional state arrays.
 //   make_corpus DIR
 
 #include <cstdio>
@@ -53,6 +53,26 @@ int main(int argc, char** argv) {
   buffer.momentum = 0.9;
   buffer.dampening = 0.1;
   seed<descent::SGD<double>>(dir, "sgd_pytorch_double", buffer);
+  // LBFGS, whose history has wrapped: 6 iterations, 2 pairs kept.
+  const auto lbfgs = [&dir](auto scalar, const char* name, descent::LineSearch line_search) {
+    using S = decltype(scalar);
+    using Vec = Eigen::Matrix<S, Eigen::Dynamic, 1>;
+    typename descent::LBFGS<S>::Options o;
+    o.max_iter = 2;
+    o.history_size = 2;
+    o.line_search = line_search;
+    descent::LBFGS<S> opt(o);
+    Vec x(3);
+    x << S(1), S(-2), S(3);
+    const auto f = [](const Vec& p, Vec& g) {
+      g = p.cwiseProduct(Vec::LinSpaced(3, S(1), S(3)));
+      return S(0.5) * p.dot(g);
+    };
+    for (int t = 0; t < 3; ++t) opt.step(x, f);
+    write(opt, dir + "/" + name + ".bin");
+  };
+  lbfgs(float{}, "lbfgs_float", descent::LineSearch::None);
+  lbfgs(double{}, "lbfgs_wolfe_double", descent::LineSearch::StrongWolfe);
   descent::GradientDescent<double> gd;
   descent::StepLR<double> step_lr(gd, 3);
   step_lr.step();

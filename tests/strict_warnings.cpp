@@ -88,7 +88,40 @@ void exercise_clip_and_factory() {
 }
 
 template <typename S>
+void exercise_lbfgs() {
+  using Vec = Eigen::Matrix<S, Eigen::Dynamic, 1>;
+  const auto f = [](const Vec& x, Vec& g) {
+    g = S(2) * x;
+    return x.squaredNorm();
+  };
+  const auto by_ref = [](const Eigen::Ref<const Vec>& x, Eigen::Ref<Vec> g) {
+    g = S(2) * x;
+    return double(x.squaredNorm());
+  };
+  for (const auto line_search : {descent::LineSearch::None, descent::LineSearch::StrongWolfe}) {
+    typename descent::LBFGS<S>::Options o;
+    o.line_search = line_search;
+    o.history_size = 3;
+    o.nonfinite = descent::NonFinite::Skip;
+    descent::LBFGS<S> opt(o);
+    Vec x = Vec::LinSpaced(10, S(-1), S(1));
+    (void)opt.step(x, f);
+    Eigen::Array<S, Eigen::Dynamic, 1> a = x.array() + S(1);
+    (void)opt.step(a, by_ref);
+    std::vector<S> raw(10, S(1));
+    (void)opt.step(Eigen::Map<Vec>(raw.data(), 10), f);
+    std::stringstream io;
+    opt.save(io);
+    opt.load(io);
+    opt.set_lr(S(0.5));
+    (void)opt.options();
+    (void)opt.max_eval();
+  }
+}
+
+template <typename S>
 void exercise_all() {
+  exercise_lbfgs<S>();
   exercise_clip_and_factory<S>();
   exercise_schedulers<S>();
   descent::detail::for_each_optimizer<S>(

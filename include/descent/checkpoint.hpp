@@ -25,6 +25,15 @@
 /// mu_product), their count u32 and that many (name length u16, name, value
 /// f64) records.
 ///
+/// LBFGS (lbfgs.hpp) writes an optimizer record of kind "LBFGS" with the
+/// same fields: iterations is torch's n_iter (L-BFGS iterations), the
+/// options are lr, max_iter, max_eval, tolerance_grad, tolerance_change,
+/// history_size, min_curvature, line_search and nonfinite; then 3 + 2k
+/// state arrays: d and prev_flat_grad (the state size, or empty before the
+/// first iteration), ro (k elements, one per stored pair) and the k pairs
+/// y, s, oldest first (k <= history_size); then 4 state values: func_evals,
+/// t, H_diag and prev_loss.
+///
 /// Scheduler payload: epoch i64, base lr f64, last lr f64 (of the first
 /// optimizer), then the scheduler's own parameters, then, only for a
 /// scheduler that drives n > 1 optimizers, n u32 and the base lr f64 and last

@@ -3,25 +3,24 @@
 /// Everything in descent: the optimizers, the learning-rate schedulers and the
 /// minibatch sampler.
 
-#include "eps_placement.hpp"
-#include "momentum_form.hpp"
-#include "optimizer.hpp"
-#include "version.hpp"
-
-// Every optimizer, through the one list of them.
 #include "chained_scheduler.hpp"
 #include "clip.hpp"
 #include "constant_lr.hpp"
 #include "cosine_annealing_lr.hpp"
-#include "detail/registry.hpp"
+#include "detail/registry.hpp"  // every first-order optimizer, through the one list
+#include "eps_placement.hpp"
 #include "exponential_lr.hpp"
 #include "lambda_lr.hpp"
+#include "lbfgs.hpp"  // full-batch L-BFGS, whose step takes the function
 #include "linear_lr.hpp"
 #include "make_optimizer.hpp"
 #include "minibatch.hpp"
+#include "momentum_form.hpp"
 #include "multi_step_lr.hpp"
 #include "one_cycle_lr.hpp"
+#include "optimizer.hpp"
 #include "reduce_lr_on_plateau.hpp"
 #include "scheduler.hpp"
 #include "sequential_lr.hpp"
 #include "step_lr.hpp"
+#include "version.hpp"

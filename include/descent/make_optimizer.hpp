@@ -233,7 +233,8 @@ inline std::vector<std::string> optimizer_names() {
 /// \returns the optimizer, e.g. an `Adam<S>` for "adam"; dynamic_cast it to
 ///   reach its options().
 /// \throws std::invalid_argument, with a message that names the optimizer,
-///   the key and what is valid, for an unknown name, an unknown key, a key
+///   the key and what is valid, for an unknown name (for "lbfgs": that
+///   LBFGS takes the function, not a gradient, and is built directly), an unknown key, a key
 ///   given twice (in two cases), a profile the class does not have (Momentum
 ///   and Nesterov have only lecture) or a value that does not read as its
 ///   field's type; and, from the class's constructor, for a value out of
@@ -250,6 +251,12 @@ std::unique_ptr<Optimizer<S>> make_optimizer(
         detail::equal_ignoring_case(name, entry.class_name)) {
       return entry.build(options);
     }
+  }
+  if (detail::equal_ignoring_case(name, "lbfgs")) {
+    detail::throw_factory(
+        "LBFGS is not a first-order Optimizer: its step(params, f) evaluates the function "
+        "itself, so it cannot run step(params, grad); construct descent::LBFGS<S> (lbfgs.hpp) "
+        "directly");
   }
   std::string valid;
   for (const auto& entry : detail::kOptimizerTable<S>) {

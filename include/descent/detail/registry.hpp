@@ -4,6 +4,13 @@
 /// generic tests (checkpoints, threads, non-finite policies, errors, strict
 /// warnings), the fuzzer and its seed corpus derive theirs from it: an
 /// optimizer is its header and one line here.
+///
+/// It lists the first-order optimizers, those that derive from
+/// Optimizer<S> and take step(params, grad). LBFGS (lbfgs.hpp) is not one:
+/// its step evaluates the function through a closure, so it is tested,
+/// fuzzed and benchmarked on its own (tests/test_lbfgs.cpp,
+/// fuzz/checkpoint_targets.hpp, bench/lbfgs_bench.cpp), and make_optimizer
+/// refuses its name with a message that says so.
 
 #include "../adadelta.hpp"
 #include "../adagrad.hpp"
