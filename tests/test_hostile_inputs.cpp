@@ -31,6 +31,7 @@
 
 #include "../fuzz/checkpoint_targets.hpp"
 #include "support.hpp"
+#include "variants.hpp"
 
 using Catch::Matchers::Contains;
 using descent::CheckpointError;
