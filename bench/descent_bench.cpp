@@ -213,6 +213,8 @@ std::vector<Variant<S>> variants() {
       variant<Adadelta<S>>("adadelta", {}),
       variant<Rprop<S>>("rprop", {}),
       variant<ASGD<S>>("asgd", {}),
+      // optax's and Keras's Lion, which torch::optim 1.13 does not have either.
+      variant<Lion<S>>("lion", {}),
   };
 }
 

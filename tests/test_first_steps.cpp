@@ -390,3 +390,48 @@ TEMPLATE_TEST_CASE("first steps: ASGD", "[first-step][asgd]", float, double) {
   REQUIRE_THAT(double(asgd.averaged()(0)), WithinAbs((y0 + z0) / 2, hand_tol<S>()));
   REQUIRE_THAT(double(asgd.averaged()(1)), WithinAbs(double(before(1) + x(1)) / 2, hand_tol<S>()));
 }
+
+// The optimizers of optax and Keras beyond torch.optim.
+
+TEMPLATE_TEST_CASE("first steps: Lion", "[first-step][lion]", float, double) {
+  using S = TestType;
+  typename descent::Lion<S>::Options o;
+  o.lr = S(0.1);  // β₁ 0.9, β₂ 0.99, no decay
+  descent::Lion<S> lion(o);
+  auto x = vec2<S>(1, 1);
+  lion.step(x, vec2<S>(1, -2));  // m = 0: c = 0.1·g, x −= 0.1·sign(c)
+  require_values(x, 0.9, 1.1);
+  // m = 0.01·g = (0.01, −0.02); g = (−0.05, 1): c = 0.9·m + 0.1·g =
+  // (0.009 − 0.005, −0.018 + 0.1) = (0.004, 0.082): the first coordinate
+  // still steps down, against its gradient.
+  lion.step(x, vec2<S>(-0.05, 1));
+  require_values(x, 0.8, 1.0);
+  // m = 0.99·(0.01, −0.02) + 0.01·(−0.05, 1) = (0.0094, −0.0098); g =
+  // (−0.1, 0.5): c = (0.00846 − 0.01, −0.00882 + 0.05) = (−0.00154, 0.04118).
+  lion.step(x, vec2<S>(-0.1, 0.5));
+  require_values(x, 0.9, 0.9);
+
+  SECTION("sign(0) = 0: a zero gradient on a zero momentum leaves θ") {
+    descent::Lion<S> fresh(o);
+    auto y = vec2<S>(1, 1);
+    fresh.step(y, vec2<S>(0, 3));
+    CHECK(y(0) == S(1));
+    require_values(y, 1, 0.9);
+  }
+  SECTION("decoupled weight decay: θ ← (1 − lr·λ)·θ − lr·sign(c)") {
+    o.weight_decay = S(0.5);
+    descent::Lion<S> decayed(o);
+    auto y = vec2<S>(1, -2);
+    decayed.step(y, vec2<S>(-1, 0));  // (0.95·1 + 0.1, 0.95·(−2) − 0)
+    require_values(y, 1.05, -1.9);
+  }
+  SECTION("L2 weight decay: d = g + λ·θ enters c and m") {
+    o.weight_decay = S(0.5);
+    o.decoupled_weight_decay = false;
+    descent::Lion<S> l2(o);
+    auto y = vec2<S>(1, -2);
+    // d = (−1 + 0.5, 0 − 1) = (−0.5, −1): both coordinates step up.
+    l2.step(y, vec2<S>(-1, 0));
+    require_values(y, 1.1, -1.9);
+  }
+}

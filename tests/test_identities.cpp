@@ -352,3 +352,55 @@ TEMPLATE_TEST_CASE("identity: ASGD with lambd 0 is GradientDescent at float(lr),
   CHECK(support::max_rel_error(asgd.averaged().template cast<double>(), mean, 1.0) <= 1e-6);
   CHECK(support::max_rel_error(mean, x.template cast<double>(), 1.0) > 1e-3);  // ā is not θ
 }
+
+TEMPLATE_TEST_CASE("identity: Lion with beta1 = beta2 = 0 is signSGD, bit for bit",
+                   "[identity][lion]", float, double) {
+  // c = 0·m + 1·d = d, so θ ← θ − lr·sign(d), whatever m holds; lr·sign(d)
+  // is exact, so a plain loop gives the same bits. Sizes that hit every
+  // packet tail, on the bowl and with gradients of exactly 0 (sign 0: the
+  // coordinate stays).
+  using S = TestType;
+  for (const Eigen::Index n : support::tail_sizes()) {
+    typename descent::Lion<S>::Options o;
+    o.lr = S(0.05);
+    o.beta1 = S(0);
+    o.beta2 = S(0);
+    descent::Lion<S> lion(o);
+    const Bowl<S> bowl(n);
+    Vec<S> x = bowl.start();
+    Vec<S> y = x;
+    for (int t = 0; t < 50; ++t) {
+      Vec<S> g = bowl.grad(x);
+      for (Eigen::Index i = 0; i < n; i += 5) g(i) = S(0);
+      lion.step(x, g);
+      for (Eigen::Index i = 0; i < n; ++i) {
+        const S s = g(i) > S(0) ? S(1) : g(i) < S(0) ? S(-1) : S(0);
+        y(i) = y(i) - S(0.05) * s;
+      }
+    }
+    INFO("n = " << n);
+    CHECK(support::bitwise_equal(x, y));
+    for (Eigen::Index i = 0; i < n; i += 5) CHECK(x(i) == bowl.start()(i));
+  }
+}
+
+TEMPLATE_TEST_CASE("identity: Lion moves every coordinate by exactly lr (no decay)",
+                   "[identity][lion]", float, double) {
+  // |Δθ| = lr·|sign(c)| ∈ {0, lr}: with θ and lr powers of two the steps are
+  // exact, so after any number of steps each coordinate is a multiple of lr
+  // away from its start, and no further than steps·lr.
+  using S = TestType;
+  typename descent::Lion<S>::Options o;
+  o.lr = S(0.0625);
+  descent::Lion<S> lion(o);
+  const Bowl<S> bowl(kSize);
+  Vec<S> x = Vec<S>::Constant(kSize, S(1));
+  for (int t = 0; t < 40; ++t) lion.step(x, bowl.grad(x));
+  for (Eigen::Index i = 0; i < kSize; ++i) {
+    const double moved = (1.0 - double(x(i))) / 0.0625;
+    INFO("x(" << i << ") = " << x(i));
+    CHECK(moved == std::round(moved));
+    CHECK(std::abs(moved) <= 40);
+  }
+  CHECK(!(x == Vec<S>::Constant(kSize, S(1))));
+}

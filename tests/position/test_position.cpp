@@ -125,6 +125,15 @@ std::vector<Variant<S>> every_variant() {
     adamw.amsgrad = true;
     add<AdamW<S>>(list, where + ", amsgrad", adamw);
   }
+
+  using LionOptions = typename Lion<S>::Options;
+  LionOptions lion;
+  lion.lr = S(0.01);
+  add<Lion<S>>(list, "", lion);
+  lion.beta1 = S(0);
+  lion.beta2 = S(0);
+  add<Lion<S>>(list, " signSGD", lion);
+
   return list;
 }
 

@@ -16,6 +16,7 @@
 #include "../adamw.hpp"
 #include "../asgd.hpp"
 #include "../gradient_descent.hpp"
+#include "../lion.hpp"
 #include "../momentum.hpp"
 #include "../nadam.hpp"
 #include "../nesterov.hpp"
@@ -52,6 +53,7 @@ inline constexpr std::tuple kOptimizers{
     Registered<Adadelta>{"adadelta"},
     Registered<Rprop>{"rprop"},
     Registered<ASGD>{"asgd"},
+    Registered<Lion>{"lion"},
 };
 
 template <typename S, typename... R>
