@@ -213,8 +213,9 @@ std::vector<Variant<S>> variants() {
       variant<Adadelta<S>>("adadelta", {}),
       variant<Rprop<S>>("rprop", {}),
       variant<ASGD<S>>("asgd", {}),
-      // optax's and Keras's Lion, which torch::optim 1.13 does not have either.
+      // optax's Lion (Keras's too) and AdaBelief, which torch::optim 1.13 lacks too.
       variant<Lion<S>>("lion", {}),
+      variant<AdaBelief<S>>("adabelief", {}),
   };
 }
 

@@ -404,3 +404,50 @@ TEMPLATE_TEST_CASE("identity: Lion moves every coordinate by exactly lr (no deca
   }
   CHECK(!(x == Vec<S>::Constant(kSize, S(1))));
 }
+
+TEMPLATE_TEST_CASE(
+    "identity: AdaBelief with beta1 0 is GradientDescent at lr/sqrt(eps_root/(1 - beta2))",
+    "[identity][adabelief]", float, double) {
+  // β₁ = 0: m = d, so d − m = 0 and s = ε_r·(1 + β₂ + … + β₂ᵗ⁻¹); its bias
+  // correction ŝ = s/(1 − β₂ᵗ) = ε_r/(1 − β₂) at every step. With ε = 0 and
+  // ε_r/(1 − β₂) = 1/16, every step is d/(1/4): GradientDescent at 4·lr.
+  using S = TestType;
+  typename descent::AdaBelief<S>::Options o;
+  o.lr = S(0.0125);
+  o.beta1 = S(0);
+  o.beta2 = S(0.5);
+  o.eps = S(0);
+  o.eps_root = S(1.0 / 32);
+  descent::AdaBelief<S> adabelief(o);
+  descent::GradientDescent<S> gd({S(0.05)});
+  const auto [x, y] = run_both<S>(adabelief, gd);
+  CHECK(support::max_rel_error(x, y, 1e-3) <= (std::is_same<S, float>::value ? 1e-5 : 1e-12));
+}
+
+TEMPLATE_TEST_CASE(
+    "identity: Lion and AdaBelief (eps = eps_root = 0) ignore a power-of-two "
+    "scale of the gradient, bit for bit",
+    "[identity][lion][adabelief]", float, double) {
+  // Scaling g by 4 scales m by 4 and s by 16 exactly, so sign(c) and
+  // m/√s are the same bits: both are invariant to the gradient's scale.
+  using S = TestType;
+  const Bowl<S> bowl(kSize);
+  const auto check = [&](auto a, auto b) {
+    Vec<S> x = bowl.start();
+    Vec<S> y = x;
+    for (int t = 0; t < kSteps; ++t) {
+      a.step(x, bowl.grad(x));
+      b.step(y, Vec<S>(S(4) * bowl.grad(y)));
+    }
+    CHECK(support::bitwise_equal(x, y));
+    CHECK(!(x == bowl.start()));
+  };
+  typename descent::Lion<S>::Options lion;
+  lion.lr = S(0.01);
+  check(descent::Lion<S>(lion), descent::Lion<S>(lion));
+  typename descent::AdaBelief<S>::Options adabelief;
+  adabelief.lr = S(0.01);
+  adabelief.eps = S(0);
+  adabelief.eps_root = S(0);
+  check(descent::AdaBelief<S>(adabelief), descent::AdaBelief<S>(adabelief));
+}

@@ -1,16 +1,18 @@
-// Lion against optax's update code: the runs of optax_reference::kRuns
-// (tools/make_optax_reference.py, which re-runs optax.lion and a chain with
-// add_decayed_weights line by line in NumPy, float64 and float32, and cites
-// the files and commits it mirrors), each with the descent optimizer and
-// key=value options that reproduce it, built with make_optimizer,
-// closed-loop on the problem of test_torch_reference.cpp
-// (g(x) = a*(x - c) + 0.05*x*x*x).
+// Lion and AdaBelief against optax's update code: the runs of
+// optax_reference::kRuns (tools/make_optax_reference.py, which re-runs
+// optax.lion, optax.adabelief and the chains with add_decayed_weights line
+// by line in NumPy, float64 and float32, and cites the files and commits it
+// mirrors), each with the descent optimizer and key=value options that
+// reproduce it, built with make_optimizer, closed-loop on the problem of
+// test_torch_reference.cpp (g(x) = a*(x - c) + 0.05*x*x*x).
 //
 // What optax computes, per step (lr the learning rate; u the update that
 // apply_updates adds to θ):
 //
 //   lion:      c = (1 - b1)·g + b1·m;  u = -lr·(sign(c) + λ·θ);
 //              m = (1 - b2)·g + b2·m                      (λ = 1e-3 by default)
+//   adabelief: m = (1 - b1)·g + b1·m;  s = (1 - b2)·(g - m)² + b2·s + eps_root;
+//              u = -lr·(m/(1 - b1ᵗ))/(√(s/(1 - b2ᵗ)) + eps)
 //
 // Tolerances as test_torch_optimizers.cpp: double 1e-10 relative with an
 // absolute floor of 1e-14; float 1e-5 relative with a floor of 1e-6 (JAX
@@ -20,6 +22,7 @@
 // float:
 //   Lion       1.1e-12 / 6.6e-6   (0 without decay: every step is ±lr exactly;
 //                                  the double worst is where x[2] passes 8e-5)
+//   AdaBelief  1.3e-13 / 7.2e-5   (float: see the AdaBelief test)
 
 #include <Eigen/Core>
 #include <algorithm>
@@ -152,4 +155,36 @@ TEST_CASE("optax reference: Lion reproduces optax.lion", "[optax][lion]") {
   CHECK(changed("lion_betas_decay", "beta2", "0.99") > kResolved);
   CHECK(changed("lion_betas_decay", "decoupled_weight_decay", "false") > kResolved);
   CHECK(changed("lion_l2", "decoupled_weight_decay", "true") > kResolved);
+}
+
+TEST_CASE("optax reference: AdaBelief reproduces optax.adabelief", "[optax][adabelief]") {
+  // optax.adabelief's defaults, lr 0.001 (optax requires one).
+  const auto o = descent::AdaBelief<double>::Options::optax();
+  CHECK(o.lr == 0.001);
+  CHECK(o.beta1 == 0.9);
+  CHECK(o.beta2 == 0.999);
+  CHECK(o.eps == 1e-16);
+  CHECK(o.eps_root == 1e-16);
+  CHECK(o.weight_decay == 0.0);
+  CHECK_FALSE(o.maximize);
+
+  // In float, JAX rounds 1 − b2 from the double 1 − 0.999 (0.001f), descent
+  // forms it in float from float(0.999) (1.3e-5 smaller, so that β₂ and
+  // 1 − β₂ sum to 1 exactly); JAX's float32 run then drifts 7.4e-5 from the
+  // float64 one over the 160 steps at lr 0.01, and from descent's by as much.
+  CHECK(check_runs("adabelief", 1e-4) == 5);
+  // descent's float run stays close to the float64 trajectory (observed
+  // 1.9e-6).
+  for (const ox::Run& ref : ox::kRuns) {
+    if (std::string(ref.id) != "adabelief_default" || std::string(ref.dtype) != "float64") continue;
+    const double worst = run<float>(ref, parse_options(ref.options));
+    INFO("descent<float> against optax's float64 run: worst error " << worst);
+    CHECK(worst <= Tolerance<float>::rel);
+  }
+  CHECK(changed("adabelief_betas_eps", "eps", "1e-16") > kResolved);
+  // ε_r accumulates in s: at 1e-4 it moves the trajectory.
+  CHECK(changed("adabelief_betas_eps", "eps_root", "0") > kResolved);
+  CHECK(changed("adabelief_betas_eps", "beta2", "0.999") > kResolved);
+  CHECK(changed("adabelief_l2", "decoupled_weight_decay", "true") > kResolved);
+  CHECK(changed("adabelief_decoupled", "decoupled_weight_decay", "false") > kResolved);
 }

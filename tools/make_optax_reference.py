@@ -6,8 +6,8 @@ Run offline with NumPy only (optax and JAX are not needed, and not used):
     /usr/bin/python3 tools/make_optax_reference.py
 
 It writes tests/data/optax_reference.hpp (next to this script's repository
-root), which tests/test_optax_reference.cpp compares descent's Lion
-against.
+root), which tests/test_optax_reference.cpp compares descent's Lion and
+AdaBelief against.
 
 optax cannot be installed where this data was made, so this script is
 optax's update code re-implemented line by line in NumPy, as
@@ -17,21 +17,25 @@ is kept in optax's order and grouping. Files read (github.com/google-deepmind/op
 unless said otherwise):
 
     optax/_src/transform.py         006cebd2adddd064757543329c83eaed0890ed82
-                                    (scale_by_lion, scale,
+                                    (scale_by_lion, scale_by_belief, scale,
                                     scale_by_learning_rate)
     optax/tree_utils/_tree_math.py  05a74255687ff15f55eb4a859958561e38919a9a
-                                    (tree_update_moment)
+                                    (tree_update_moment,
+                                    tree_update_moment_per_elem_norm,
+                                    tree_bias_correction)
     optax/transforms/_adding.py     083e0459bfe635f361585fb852a595e576c0c06d
                                     (add_decayed_weights)
     optax/_src/update.py            25485d18441f1b6ccc7c3845d168ed1344cbfdf7
                                     (apply_updates)
+    optax/_src/alias.py             47fe6554e5567201ac246292ffd00aec480f4b65
+                                    (adabelief; its chain is the same in the
+                                    newer file below)
     optax/_src/alias.py of github.com/tinker495/optax, a fork of
                                     google-deepmind/optax,
                                     321a0b4dc36fe34fc73234e61037c902ab48a668
-                                    (lion as in current optax; the
-                                    google-deepmind/optax alias.py at hand,
-                                    47fe6554e5567201ac246292ffd00aec480f4b65,
-                                    predates lion)
+                                    (lion, and adabelief as in current
+                                    optax; no newer alias.py of
+                                    google-deepmind/optax itself was at hand)
 
 What one step does (the usual loop: updates, state = tx.update(grads,
 state, params); params = optax.apply_updates(params, updates)):
@@ -41,15 +45,23 @@ state, params); params = optax.apply_updates(params, updates)):
       = chain(scale_by_lion(b1, b2, mu_dtype),
               add_decayed_weights(weight_decay, mask),
               scale_by_learning_rate(learning_rate))
+    optax.adabelief(learning_rate, b1=0.9, b2=0.999, eps=1e-16,
+                    eps_root=1e-16, *, nesterov=False)
+      = chain(scale_by_belief(b1, b2, eps, eps_root, nesterov),
+              scale_by_learning_rate(learning_rate))
 
-The L2 run chains add_decayed_weights before scale_by_lion, so that the
-gradient plus λ·θ enters the momentum.
+optax's adabelief has no weight decay; the runs with one chain
+add_decayed_weights before scale_by_belief (L2, the gradient plus λ·θ) or
+between it and scale_by_learning_rate (decoupled, as optax.adamw), as
+optax's other aliases do. Lion's L2 run puts add_decayed_weights first too.
 
 Precision, as JAX computes: the float32 runs are JAX's defaults (x64
 disabled); every Python float hyperparameter is weakly typed and enters the
 arithmetic as float32 (so 1 - b1, formed in Python double, is rounded to
-float32 once). The float64 runs are those of jax_enable_x64 with float64
-parameters, where the same numbers are float64.
+float32 once), and tree_bias_correction's decay**count (count an int32) is
+formed in float32. The float64 runs are those of jax_enable_x64 with float64
+parameters, where the same numbers are float64. np.power stands for XLA's
+pow, which may round differently in the last place.
 
 Problem and recording: as tools/make_torch_reference.py, one fixed separable
 problem in n = 3 coordinates whose gradient uses only IEEE basic operations,
@@ -148,6 +160,55 @@ class ScaleByLion(Transform):
         return updates_new
 
 
+class ScaleByBelief(Transform):
+    """optax/_src/transform.py @ 006cebd2adddd064757543329c83eaed0890ed82.
+
+    def scale_by_belief(b1=0.9, b2=0.999, eps=1e-16, eps_root=1e-16, *,
+                        nesterov=False):
+      init_fn: mu = zeros_like(params); s = zeros_like(params); count = 0
+      update_fn:
+        mu = optax.tree.update_moment(updates, state.mu, b1, 1)
+        prediction_error = optax.tree.sub(updates, mu)
+        nu = optax.tree.update_moment_per_elem_norm(prediction_error,
+                                                    state.nu, b2, 2)
+        nu = jax.tree.map(lambda v: v + eps_root, nu)
+        count_inc = numerics.safe_increment(state.count)
+        mu_hat = optax.tree.bias_correction(mu, b1, count_inc)   # not nesterov
+        nu_hat = optax.tree.bias_correction(nu, b2, count_inc)
+        updates = jax.tree.map(
+            lambda m, v: None if m is None else m / (jnp.sqrt(v) + eps),
+            mu_hat, nu_hat, ...)
+        return updates, ScaleByBeliefState(count=count_inc, mu=mu, nu=nu)
+
+    So eps_root is added to the stored second moment every step, before the
+    bias correction, and eps to the square root of the corrected one.
+    """
+
+    def __init__(self, dtype, b1=0.9, b2=0.999, eps=1e-16, eps_root=1e-16):
+        super().__init__(dtype)
+        self.b1 = b1
+        self.b2 = b2
+        self.eps = eps
+        self.eps_root = eps_root
+
+    def init(self, params):
+        self.mu = np.zeros_like(params)
+        self.nu = np.zeros_like(params)
+        self.count = 0
+
+    def update(self, updates, params):
+        mu = update_moment(self, updates, self.mu, self.b1, 1)
+        prediction_error = updates - mu
+        nu = update_moment_per_elem_norm(self, prediction_error, self.nu, self.b2, 2)
+        nu = nu + self.w(self.eps_root)
+        count_inc = self.count + 1
+        mu_hat = bias_correction(self, mu, self.b1, count_inc)
+        nu_hat = bias_correction(self, nu, self.b2, count_inc)
+        out = mu_hat / (np.sqrt(nu_hat) + self.w(self.eps))
+        self.mu, self.nu, self.count = mu, nu, count_inc
+        return out
+
+
 def update_moment(t, updates, moments, decay, order):
     """optax/tree_utils/_tree_math.py @ 05a74255687ff15f55eb4a859958561e38919a9a.
 
@@ -159,6 +220,38 @@ def update_moment(t, updates, moments, decay, order):
     """
     assert order == 1
     return t.w(1 - decay) * updates + t.w(decay) * moments
+
+
+def update_moment_per_elem_norm(t, updates, moments, decay, order):
+    """optax/tree_utils/_tree_math.py @ 05a74255687ff15f55eb4a859958561e38919a9a.
+
+    def tree_update_moment_per_elem_norm(updates, moments, decay, order):
+      def orderth_norm(g):
+        if jnp.isrealobj(g):
+          return g ** order
+      ...
+      return jax.tree.map(
+          lambda g, t: (1 - decay) * orderth_norm(g) + decay * t ...)
+
+    g ** 2 is jax's integer_pow(g, 2), the one product g * g.
+    """
+    assert order == 2
+    return t.w(1 - decay) * (updates * updates) + t.w(decay) * moments
+
+
+def bias_correction(t, moment, decay, count):
+    """optax/tree_utils/_tree_math.py @ 05a74255687ff15f55eb4a859958561e38919a9a.
+
+    def tree_bias_correction(moment, decay, count):
+      bias_correction_ = 1 - decay**count
+      return jax.tree.map(
+          lambda t: t / bias_correction_.astype(t.dtype), moment)
+
+    decay (a Python float) ** count (an int32 array) is a float of the
+    default precision: float32, or float64 under jax_enable_x64.
+    """
+    bias_correction_ = t.w(1) - np.power(t.w(decay), t.w(count))
+    return moment / bias_correction_
 
 
 class AddDecayedWeights(Transform):
@@ -236,6 +329,19 @@ def lion(dtype, learning_rate, b1=0.9, b2=0.99, weight_decay=1e-3):
                  ScaleByLearningRate(dtype, learning_rate))
 
 
+def adabelief(dtype, learning_rate, b1=0.9, b2=0.999, eps=1e-16, eps_root=1e-16):
+    """optax.adabelief (alias.py @ 47fe6554e5567201ac246292ffd00aec480f4b65, and
+    tinker495/optax @ 321a0b4dc36fe34fc73234e61037c902ab48a668 with nesterov=False):
+
+    return combine.chain(
+        transform.scale_by_belief(b1=b1, b2=b2, eps=eps, eps_root=eps_root),
+        _scale_by_learning_rate(learning_rate),
+    )
+    """
+    return Chain(ScaleByBelief(dtype, b1, b2, eps, eps_root),
+                 ScaleByLearningRate(dtype, learning_rate))
+
+
 BOTH = ("float64", "float32")
 F64 = ("float64",)
 
@@ -255,6 +361,22 @@ RUNS = [
      "optax.scale_by_learning_rate(0.05))",
      lambda d: Chain(AddDecayedWeights(d, 0.5), ScaleByLion(d), ScaleByLearningRate(d, 0.05)),
      F64, "lion", "lr=0.05,weight_decay=0.5,decoupled_weight_decay=false"),
+    ("adabelief_default", "optax.adabelief(learning_rate=0.01)",
+     lambda d: adabelief(d, 0.01), BOTH, "adabelief", "lr=0.01"),
+    ("adabelief_betas_eps",
+     "optax.adabelief(learning_rate=0.05, b1=0.8, b2=0.99, eps=1e-3, eps_root=1e-4)",
+     lambda d: adabelief(d, 0.05, b1=0.8, b2=0.99, eps=1e-3, eps_root=1e-4), F64, "adabelief",
+     "lr=0.05,beta1=0.8,beta2=0.99,eps=1e-3,eps_root=1e-4"),
+    ("adabelief_l2",
+     "optax.chain(optax.add_decayed_weights(0.1), optax.scale_by_belief(), "
+     "optax.scale_by_learning_rate(0.01))",
+     lambda d: Chain(AddDecayedWeights(d, 0.1), ScaleByBelief(d), ScaleByLearningRate(d, 0.01)),
+     F64, "adabelief", "lr=0.01,weight_decay=0.1"),
+    ("adabelief_decoupled",
+     "optax.chain(optax.scale_by_belief(), optax.add_decayed_weights(0.1), "
+     "optax.scale_by_learning_rate(0.01))",
+     lambda d: Chain(ScaleByBelief(d), AddDecayedWeights(d, 0.1), ScaleByLearningRate(d, 0.01)),
+     F64, "adabelief", "lr=0.01,weight_decay=0.1,decoupled_weight_decay=true"),
 ]
 
 

@@ -134,6 +134,12 @@ std::vector<Variant<S>> every_variant() {
   lion.beta2 = S(0);
   add<Lion<S>>(list, " signSGD", lion);
 
+  using AdaBeliefOptions = typename AdaBelief<S>::Options;
+  AdaBeliefOptions adabelief;
+  adabelief.lr = S(0.01);
+  add<AdaBelief<S>>(list, "", adabelief);
+  adabelief.eps_root = S(1e-3);
+  add<AdaBelief<S>>(list, " eps_root", adabelief);
   return list;
 }
 

@@ -9,6 +9,7 @@
 #include <tuple>
 #include <type_traits>
 
+#include "../adabelief.hpp"
 #include "../adadelta.hpp"
 #include "../adagrad.hpp"
 #include "../adam.hpp"
@@ -54,6 +55,7 @@ inline constexpr std::tuple kOptimizers{
     Registered<Rprop>{"rprop"},
     Registered<ASGD>{"asgd"},
     Registered<Lion>{"lion"},
+    Registered<AdaBelief>{"adabelief"},
 };
 
 template <typename S, typename... R>
