@@ -49,9 +49,13 @@ class AdaBelief : public detail::OptimizerBase<AdaBelief<Scalar_>, Scalar_> {
   friend Base;
 
  public:
+  /// float or double.
   using Scalar = Scalar_;
+  /// Eigen's signed size type.
   using Index = Eigen::Index;
 
+  /// \brief The hyperparameters, in the order declared; the constructor
+  /// checks them.
   struct Options {
     /// Step size α; finite and >= 0. Default 0.001.
     Scalar lr = Scalar(0.001);
@@ -81,7 +85,9 @@ class AdaBelief : public detail::OptimizerBase<AdaBelief<Scalar_>, Scalar_> {
   /// \throws std::invalid_argument if an option is out of range.
   explicit AdaBelief(Options options = {}) : Base(checked(options).lr), options_(options) {}
 
+  /// The class name, as name() returns it and checkpoints record it.
   static constexpr std::string_view kName = "AdaBelief";
+  /// The class name, kName.
   std::string_view name() const noexcept override { return kName; }
 
   /// Calls f(name, field) for every option of o, in the order declared.

@@ -47,9 +47,13 @@ class Lion : public detail::OptimizerBase<Lion<Scalar_>, Scalar_> {
   friend Base;
 
  public:
+  /// float or double.
   using Scalar = Scalar_;
+  /// Eigen's signed size type.
   using Index = Eigen::Index;
 
+  /// \brief The hyperparameters, in the order declared; the constructor
+  /// checks them.
   struct Options {
     /// Step size α, the magnitude of every coordinate's move; finite and
     /// >= 0. Default 1e-4.
@@ -88,7 +92,9 @@ class Lion : public detail::OptimizerBase<Lion<Scalar_>, Scalar_> {
   /// \throws std::invalid_argument if an option is out of range.
   explicit Lion(Options options = {}) : Base(checked(options).lr), options_(options) {}
 
+  /// The class name, as name() returns it and checkpoints record it.
   static constexpr std::string_view kName = "Lion";
+  /// The class name, kName.
   std::string_view name() const noexcept override { return kName; }
 
   /// Calls f(name, field) for every option of o, in the order declared.
