@@ -213,6 +213,9 @@ std::vector<Variant<S>> variants() {
       variant<Adadelta<S>>("adadelta", {}),
       variant<Rprop<S>>("rprop", {}),
       variant<ASGD<S>>("asgd", {}),
+      // optax's Lion (Keras's too) and AdaBelief, which torch::optim 1.13 lacks too.
+      variant<Lion<S>>("lion", {}),
+      variant<AdaBelief<S>>("adabelief", {}),
   };
 }
 

@@ -321,6 +321,37 @@ struct Naive<descent::Rprop<S>> {
 };
 
 template <typename S>
+struct Naive<descent::Lion<S>> {
+  using Options = typename descent::Lion<S>::Options;
+  static int state_arrays(const Options&) { return 1; }
+  static void step(const Options& o, Buffers<S>& b, std::int64_t) {
+    auto& m = b.s0;
+    const bool decoupled = o.decoupled_weight_decay && o.weight_decay != S(0);
+    if (decoupled) b.x *= S(1 - double(o.lr) * double(o.weight_decay));
+    with_direction(o.maximize, decoupled ? S(0) : o.weight_decay, b, [&](const auto& d) {
+      b.x -= o.lr * (o.beta1 * m + (1 - o.beta1) * d).sign();
+      m = o.beta2 * m + (1 - o.beta2) * d;
+    });
+  }
+};
+
+template <typename S>
+struct Naive<descent::AdaBelief<S>> {
+  using Options = typename descent::AdaBelief<S>::Options;
+  static int state_arrays(const Options&) { return 2; }
+  static void step(const Options& o, Buffers<S>& b, std::int64_t t) {
+    const S step_size = S(double(o.lr) / (1 - std::pow(double(o.beta1), double(t))));
+    const S scale = S(1 / std::sqrt(1 - std::pow(double(o.beta2), double(t))));
+    auto &m = b.s0, &s = b.s1;
+    with_direction(o.maximize, o.weight_decay, b, [&](const auto& d) {
+      m = o.beta1 * m + (1 - o.beta1) * d;
+      s = o.beta2 * s + (1 - o.beta2) * (d - m).square() + o.eps_root;
+      b.x -= step_size * m / (s.sqrt() * scale + o.eps);
+    });
+  }
+};
+
+template <typename S>
 struct Naive<descent::ASGD<S>> {
   using Options = typename descent::ASGD<S>::Options;
   static int state_arrays(const Options&) { return 1; }

@@ -40,7 +40,11 @@
   KW template class descent::detail::OptimizerBase<descent::Rprop<S>, S>;                          \
   KW template class descent::Rprop<S>;                                                             \
   KW template class descent::detail::OptimizerBase<descent::ASGD<S>, S>;                           \
-  KW template class descent::ASGD<S>;
+  KW template class descent::ASGD<S>;                                                              \
+  KW template class descent::detail::OptimizerBase<descent::Lion<S>, S>;                           \
+  KW template class descent::Lion<S>;                                                              \
+  KW template class descent::detail::OptimizerBase<descent::AdaBelief<S>, S>;                      \
+  KW template class descent::AdaBelief<S>;
 
 #ifndef DESCENT_TEST_INSTANTIATE_HERE
 DESCENT_TEST_INSTANTIATIONS(extern, float)

@@ -390,3 +390,94 @@ TEMPLATE_TEST_CASE("first steps: ASGD", "[first-step][asgd]", float, double) {
   REQUIRE_THAT(double(asgd.averaged()(0)), WithinAbs((y0 + z0) / 2, hand_tol<S>()));
   REQUIRE_THAT(double(asgd.averaged()(1)), WithinAbs(double(before(1) + x(1)) / 2, hand_tol<S>()));
 }
+
+// The optimizers of optax and Keras beyond torch.optim.
+
+TEMPLATE_TEST_CASE("first steps: Lion", "[first-step][lion]", float, double) {
+  using S = TestType;
+  typename descent::Lion<S>::Options o;
+  o.lr = S(0.1);  // β₁ 0.9, β₂ 0.99, no decay
+  descent::Lion<S> lion(o);
+  auto x = vec2<S>(1, 1);
+  lion.step(x, vec2<S>(1, -2));  // m = 0: c = 0.1·g, x −= 0.1·sign(c)
+  require_values(x, 0.9, 1.1);
+  // m = 0.01·g = (0.01, −0.02); g = (−0.05, 1): c = 0.9·m + 0.1·g =
+  // (0.009 − 0.005, −0.018 + 0.1) = (0.004, 0.082): the first coordinate
+  // still steps down, against its gradient.
+  lion.step(x, vec2<S>(-0.05, 1));
+  require_values(x, 0.8, 1.0);
+  // m = 0.99·(0.01, −0.02) + 0.01·(−0.05, 1) = (0.0094, −0.0098); g =
+  // (−0.1, 0.5): c = (0.00846 − 0.01, −0.00882 + 0.05) = (−0.00154, 0.04118).
+  lion.step(x, vec2<S>(-0.1, 0.5));
+  require_values(x, 0.9, 0.9);
+
+  SECTION("sign(0) = 0: a zero gradient on a zero momentum leaves θ") {
+    descent::Lion<S> fresh(o);
+    auto y = vec2<S>(1, 1);
+    fresh.step(y, vec2<S>(0, 3));
+    CHECK(y(0) == S(1));
+    require_values(y, 1, 0.9);
+  }
+  SECTION("decoupled weight decay: θ ← (1 − lr·λ)·θ − lr·sign(c)") {
+    o.weight_decay = S(0.5);
+    descent::Lion<S> decayed(o);
+    auto y = vec2<S>(1, -2);
+    decayed.step(y, vec2<S>(-1, 0));  // (0.95·1 + 0.1, 0.95·(−2) − 0)
+    require_values(y, 1.05, -1.9);
+  }
+  SECTION("L2 weight decay: d = g + λ·θ enters c and m") {
+    o.weight_decay = S(0.5);
+    o.decoupled_weight_decay = false;
+    descent::Lion<S> l2(o);
+    auto y = vec2<S>(1, -2);
+    // d = (−1 + 0.5, 0 − 1) = (−0.5, −1): both coordinates step up.
+    l2.step(y, vec2<S>(-1, 0));
+    require_values(y, 1.1, -1.9);
+  }
+}
+
+TEMPLATE_TEST_CASE("first steps: AdaBelief", "[first-step][adabelief]", float, double) {
+  using S = TestType;
+  typename descent::AdaBelief<S>::Options o;
+  o.lr = S(0.1);
+  o.beta1 = S(0.5);
+  o.beta2 = S(0.5);
+  o.eps = S(0);
+  o.eps_root = S(0);
+  descent::AdaBelief<S> adabelief(o);
+  auto x = vec2<S>(1, 1);
+  // m = 0.5·g, s = 0.5·(g − m)² = g²/8; m̂ = g, ŝ = g²/4: x −= 0.1·g/(|g|/2)
+  adabelief.step(x, vec2<S>(1, -2));
+  require_values(x, 0.8, 1.2);
+  // g = (3, −2): m = (0.25 + 1.5, −0.5 − 1) = (1.75, −1.5); g − m = (1.25, −0.5);
+  // s = (1/16 + 0.78125, 0.25 + 0.125) = (0.84375, 0.375); m̂ = m/0.75,
+  // ŝ = s/0.75: x −= 0.1·m̂/√ŝ.
+  adabelief.step(x, vec2<S>(3, -2));
+  require_values(x, 0.8 - 0.1 * (1.75 / 0.75) / std::sqrt(0.84375 / 0.75),
+                 1.2 + 0.1 * (1.5 / 0.75) / std::sqrt(0.375 / 0.75));
+
+  SECTION("eps_root is kept in s, before the bias correction") {
+    o.eps_root = S(0.25);
+    descent::AdaBelief<S> rooted(o);
+    auto y = vec2<S>(1, 1);
+    // s = 0.5·(0.5·g)² + 0.25 = 0.25 for g = 0 and 0.75 for g = 2 (ŝ = 2·s):
+    // the zero-gradient coordinate stays; the other moves 0.1·2/√1.5.
+    rooted.step(y, vec2<S>(0, 2));
+    require_values(y, 1, 1 - 0.1 * 2 / std::sqrt(1.5));
+    // g = (0, 2) again: m = (0, 1.5), g − m = (0, 0.5); s = (0.125 + 0.25,
+    // 0.375 + 0.125 + 0.25) = (0.375, 0.75); m̂ = (0, 2), ŝ = s/0.75.
+    rooted.step(y, vec2<S>(0, 2));
+    require_values(y, 1, 1 - 0.1 * 2 / std::sqrt(1.5) - 0.1 * 2 / std::sqrt(1.0));
+  }
+  SECTION("a gradient equal to its average takes the largest step") {
+    // β₁ = 0: m = g and (g − m)² = 0, so s = ε_r·(1 + β₂ + …) and the step
+    // is lr·g/(√ŝ + ε) = lr·g/√ε_r on the first step.
+    o.beta1 = S(0);
+    o.eps_root = S(1.0 / 1024);
+    descent::AdaBelief<S> surprised(o);
+    auto y = vec2<S>(1, 1);
+    // s = ε_r, ŝ = ε_r/(1 − β₂) = 2/1024: the step is 0.1·g/√(2/1024) = 0.1·√512·g.
+    surprised.step(y, vec2<S>(0.25, -0.125));
+    require_values(y, 1 - 0.1 * 0.25 * std::sqrt(512.0), 1 + 0.1 * 0.125 * std::sqrt(512.0));
+  }
+}

@@ -353,3 +353,102 @@ TEMPLATE_TEST_CASE("identity: ASGD with lambd 0 is GradientDescent at float(lr),
   CHECK(support::max_rel_error(asgd.averaged().template cast<double>(), mean, 1.0) <= 1e-6);
   CHECK(support::max_rel_error(mean, x.template cast<double>(), 1.0) > 1e-3);  // ā is not θ
 }
+
+TEMPLATE_TEST_CASE("identity: Lion with beta1 = beta2 = 0 is signSGD, bit for bit",
+                   "[identity][lion]", float, double) {
+  // c = 0·m + 1·d = d, so θ ← θ − lr·sign(d), whatever m holds; lr·sign(d)
+  // is exact, so a plain loop gives the same bits. Sizes that hit every
+  // packet tail, on the bowl and with gradients of exactly 0 (sign 0: the
+  // coordinate stays).
+  using S = TestType;
+  for (const Eigen::Index n : support::tail_sizes()) {
+    typename descent::Lion<S>::Options o;
+    o.lr = S(0.05);
+    o.beta1 = S(0);
+    o.beta2 = S(0);
+    descent::Lion<S> lion(o);
+    const Bowl<S> bowl(n);
+    Vec<S> x = bowl.start();
+    Vec<S> y = x;
+    for (int t = 0; t < 50; ++t) {
+      Vec<S> g = bowl.grad(x);
+      for (Eigen::Index i = 0; i < n; i += 5) g(i) = S(0);
+      lion.step(x, g);
+      for (Eigen::Index i = 0; i < n; ++i) {
+        const S s = g(i) > S(0) ? S(1) : g(i) < S(0) ? S(-1) : S(0);
+        y(i) = y(i) - S(0.05) * s;
+      }
+    }
+    INFO("n = " << n);
+    CHECK(support::bitwise_equal(x, y));
+    for (Eigen::Index i = 0; i < n; i += 5) CHECK(x(i) == bowl.start()(i));
+  }
+}
+
+TEMPLATE_TEST_CASE("identity: Lion moves every coordinate by exactly lr (no decay)",
+                   "[identity][lion]", float, double) {
+  // |Δθ| = lr·|sign(c)| ∈ {0, lr}: with θ and lr powers of two the steps are
+  // exact, so after any number of steps each coordinate is a multiple of lr
+  // away from its start, and no further than steps·lr.
+  using S = TestType;
+  typename descent::Lion<S>::Options o;
+  o.lr = S(0.0625);
+  descent::Lion<S> lion(o);
+  const Bowl<S> bowl(kSize);
+  Vec<S> x = Vec<S>::Constant(kSize, S(1));
+  for (int t = 0; t < 40; ++t) lion.step(x, bowl.grad(x));
+  for (Eigen::Index i = 0; i < kSize; ++i) {
+    const double moved = (1.0 - double(x(i))) / 0.0625;
+    INFO("x(" << i << ") = " << x(i));
+    CHECK(moved == std::round(moved));
+    CHECK(std::abs(moved) <= 40);
+  }
+  CHECK(!(x == Vec<S>::Constant(kSize, S(1))));
+}
+
+TEMPLATE_TEST_CASE(
+    "identity: AdaBelief with beta1 0 is GradientDescent at lr/sqrt(eps_root/(1 - beta2))",
+    "[identity][adabelief]", float, double) {
+  // β₁ = 0: m = d, so d − m = 0 and s = ε_r·(1 + β₂ + … + β₂ᵗ⁻¹); its bias
+  // correction ŝ = s/(1 − β₂ᵗ) = ε_r/(1 − β₂) at every step. With ε = 0 and
+  // ε_r/(1 − β₂) = 1/16, every step is d/(1/4): GradientDescent at 4·lr.
+  using S = TestType;
+  typename descent::AdaBelief<S>::Options o;
+  o.lr = S(0.0125);
+  o.beta1 = S(0);
+  o.beta2 = S(0.5);
+  o.eps = S(0);
+  o.eps_root = S(1.0 / 32);
+  descent::AdaBelief<S> adabelief(o);
+  descent::GradientDescent<S> gd({S(0.05)});
+  const auto [x, y] = run_both<S>(adabelief, gd);
+  CHECK(support::max_rel_error(x, y, 1e-3) <= (std::is_same<S, float>::value ? 1e-5 : 1e-12));
+}
+
+TEMPLATE_TEST_CASE(
+    "identity: Lion and AdaBelief (eps = eps_root = 0) ignore a power-of-two "
+    "scale of the gradient, bit for bit",
+    "[identity][lion][adabelief]", float, double) {
+  // Scaling g by 4 scales m by 4 and s by 16 exactly, so sign(c) and
+  // m/√s are the same bits: both are invariant to the gradient's scale.
+  using S = TestType;
+  const Bowl<S> bowl(kSize);
+  const auto check = [&](auto a, auto b) {
+    Vec<S> x = bowl.start();
+    Vec<S> y = x;
+    for (int t = 0; t < kSteps; ++t) {
+      a.step(x, bowl.grad(x));
+      b.step(y, Vec<S>(S(4) * bowl.grad(y)));
+    }
+    CHECK(support::bitwise_equal(x, y));
+    CHECK(!(x == bowl.start()));
+  };
+  typename descent::Lion<S>::Options lion;
+  lion.lr = S(0.01);
+  check(descent::Lion<S>(lion), descent::Lion<S>(lion));
+  typename descent::AdaBelief<S>::Options adabelief;
+  adabelief.lr = S(0.01);
+  adabelief.eps = S(0);
+  adabelief.eps_root = S(0);
+  check(descent::AdaBelief<S>(adabelief), descent::AdaBelief<S>(adabelief));
+}

@@ -440,7 +440,7 @@ TEST_CASE("keras reference: weight_decay is decoupled on every Keras optimizer (
 }
 
 // ---------------------------------------------------------------------------
-// Adamax, Adadelta and Nadam: keras_reference::kRuns, each with the
+// Adamax, Adadelta, Nadam and Lion: keras_reference::kRuns, each with the
 // make_optimizer options (profile=keras and what the call sets) that
 // reproduce it; same tolerance.
 
@@ -520,4 +520,20 @@ TEST_CASE("keras reference: NAdam's keras() profile reproduces keras.optimizers.
   // Keras's schedule is 0.96^t (ψ = 1), with the paper's product.
   CHECK(keras_run_changed("nadam_default", "momentum_decay=0.004") > kResolved);
   CHECK(keras_run_changed("nadam_default", "pytorch_1_13=true") > kResolved);
+}
+
+TEST_CASE("keras reference: Lion's keras() profile reproduces keras.optimizers.Lion",
+          "[keras][lion]") {
+  // keras.optimizers.Lion's defaults (its __init__ signature).
+  const auto o = descent::Lion<double>::Options::keras();
+  CHECK(o.lr == 0.001);
+  CHECK(o.beta1 == 0.9);
+  CHECK(o.beta2 == 0.99);
+  CHECK(o.weight_decay == 0.0);
+  CHECK(o.decoupled_weight_decay);
+  CHECK_FALSE(o.maximize);
+
+  CHECK(check_keras_runs("lion") == 2);
+  CHECK(keras_run_changed("lion_betas_wd", "decoupled_weight_decay=false") > kResolved);
+  CHECK(keras_run_changed("lion_betas_wd", "beta2=0.99") > kResolved);
 }

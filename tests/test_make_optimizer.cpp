@@ -239,6 +239,24 @@ TEMPLATE_TEST_CASE("make_optimizer: profiles, then the other keys", "[factory]",
   CHECK(fields<AdaGrad<S>>(options_of<AdaGrad<S>>(make_optimizer<S>(
             "adagrad", {{"profile", "keras"}, {"eps", "1e-3"}}))) == fields<AdaGrad<S>>(keras));
 
+  // optax's, for the classes that have it.
+  CHECK(fields<Lion<S>>(options_of<Lion<S>>(make_optimizer<S>("lion", {{"profile", "Optax"}}))) ==
+        fields<Lion<S>>(Lion<S>::Options::optax()));
+  CHECK(fields<AdaBelief<S>>(
+            options_of<AdaBelief<S>>(make_optimizer<S>("adabelief", {{"profile", "optax"}}))) ==
+        fields<AdaBelief<S>>(AdaBelief<S>::Options::optax()));
+  require_message(
+      [] {
+        make_optimizer<S>("lion", {{"profile", "pytorch"}});
+      },
+      "descent::make_optimizer: Lion has no profile 'pytorch'; its profiles: keras, optax");
+  require_message(
+      [] {
+        make_optimizer<S>("adam", {{"profile", "optax"}});
+      },
+      "descent::make_optimizer: Adam has no profile 'optax'; its profiles: lecture, pytorch, "
+      "keras");
+
   // Momentum and Nesterov have only the lecture's.
   CHECK(make_optimizer<S>("momentum", {{"profile", "lecture"}})->name() == "Momentum");
   require_message(

@@ -73,6 +73,7 @@ std::vector<typename Opt::Options> variants() {
   if constexpr (has_lecture<Options>::value) starts.push_back(Options::lecture());
   if constexpr (has_pytorch<Options>::value) starts.push_back(Options::pytorch());
   if constexpr (has_keras<Options>::value) starts.push_back(Options::keras());
+  if constexpr (has_optax<Options>::value) starts.push_back(Options::optax());
 
   std::vector<Options> out;
   std::set<std::vector<double>> seen;

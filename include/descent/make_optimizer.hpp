@@ -46,13 +46,18 @@ template <typename O, typename = void>
 struct has_keras : std::false_type {};
 template <typename O>
 struct has_keras<O, std::void_t<decltype(O::keras())>> : std::true_type {};
+template <typename O, typename = void>
+struct has_optax : std::false_type {};
+template <typename O>
+struct has_optax<O, std::void_t<decltype(O::optax())>> : std::true_type {};
 
-/// The Options of a profile: lecture, pytorch or keras, in any case.
+/// The Options of a profile: lecture, pytorch, keras or optax, in any case.
 template <typename Options>
 Options profile_options(std::string_view cls, const std::string& profile) {
   const bool lecture = equal_ignoring_case(profile, "lecture");
   const bool pytorch = equal_ignoring_case(profile, "pytorch");
   const bool keras = equal_ignoring_case(profile, "keras");
+  const bool optax = equal_ignoring_case(profile, "optax");
   if constexpr (has_lecture<Options>::value) {
     if (lecture) return Options::lecture();
   }
@@ -61,6 +66,9 @@ Options profile_options(std::string_view cls, const std::string& profile) {
   }
   if constexpr (has_keras<Options>::value) {
     if (keras) return Options::keras();
+  }
+  if constexpr (has_optax<Options>::value) {
+    if (optax) return Options::optax();
   }
   std::string available;
   const auto add = [&available](bool has, const char* name) {
@@ -71,7 +79,8 @@ Options profile_options(std::string_view cls, const std::string& profile) {
   add(has_lecture<Options>::value, "lecture");
   add(has_pytorch<Options>::value, "pytorch");
   add(has_keras<Options>::value, "keras");
-  if (lecture || pytorch || keras) {
+  add(has_optax<Options>::value, "optax");
+  if (lecture || pytorch || keras || optax) {
     throw_factory(std::string(cls) + " has no profile '" + profile +
                   "'; its profiles: " + available);
   }
@@ -221,8 +230,9 @@ inline std::vector<std::string> optimizer_names() {
 ///   any case.
 /// \param options key → value. The keys are the option names of the class's
 ///   Options (those its for_each_option visits: lr, beta1, eps_placement, …),
-///   in any case, plus "profile" = lecture | pytorch | keras, which starts
-///   from Options::lecture(), pytorch() or keras() before the other keys are
+///   in any case, plus "profile" = lecture | pytorch | keras | optax, which
+///   starts from Options::lecture(), pytorch(), keras() or optax() before the
+///   other keys are
 ///   applied; without it the start is the default Options. Values: numbers
 ///   as C++ reads them with std::from_chars (no locale: "0.001", "1e-8",
 ///   "inf"; an optional leading '+'; nothing may follow), bools as true,

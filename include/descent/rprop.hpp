@@ -152,13 +152,6 @@ class Rprop : public detail::OptimizerBase<Rprop<Scalar_>, Scalar_> {
     constexpr Scalar k = sizeof(Scalar) == sizeof(float) ? Scalar(0x1p100) : Scalar(0x1p600);
     return min(max(a * V(k) * V(k), V(Scalar(0))), V(Scalar(1)));
   }
-  /// sign(a): −1, ±0 or 1, and NaN for NaN (max and min return their
-  /// second operand when either is NaN).
-  template <typename V>
-  static V sign(V a) {
-    constexpr Scalar k = sizeof(Scalar) == sizeof(float) ? Scalar(0x1p100) : Scalar(0x1p600);
-    return min(V(Scalar(1)), max(V(Scalar(-1)), a * V(k) * V(k)));
-  }
 
   void update(Scalar* x, const Scalar* g, Index n, std::int64_t) noexcept override {
     const Options& o = options_;

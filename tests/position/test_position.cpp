@@ -126,6 +126,21 @@ std::vector<Variant<S>> every_variant() {
     adamw.amsgrad = true;
     add<AdamW<S>>(list, where + ", amsgrad", adamw);
   }
+
+  using LionOptions = typename Lion<S>::Options;
+  LionOptions lion;
+  lion.lr = S(0.01);
+  add<Lion<S>>(list, "", lion);
+  lion.beta1 = S(0);
+  lion.beta2 = S(0);
+  add<Lion<S>>(list, " signSGD", lion);
+
+  using AdaBeliefOptions = typename AdaBelief<S>::Options;
+  AdaBeliefOptions adabelief;
+  adabelief.lr = S(0.01);
+  add<AdaBelief<S>>(list, "", adabelief);
+  adabelief.eps_root = S(1e-3);
+  add<AdaBelief<S>>(list, " eps_root", adabelief);
   return list;
 }
 
@@ -338,10 +353,10 @@ TEMPLATE_TEST_CASE("position: the tail's lanes compute what the packet's lanes c
       return b;
     };
     const auto same = [&](S a, S b) { return bits(a) == bits(b); };
-    const Bits sign = Bits(1) << (8 * sizeof(S) - 1);
+    const Bits sign_bit = Bits(1) << (8 * sizeof(S) - 1);
     const S inf = std::numeric_limits<S>::infinity();
     const S nan = std::numeric_limits<S>::quiet_NaN();
-    const S odd = from_bits(sign | bits(inf) | Bits(1));
+    const S odd = from_bits(sign_bit | bits(inf) | Bits(1));
     // Zeros, infinities, subnormals, quiet NaNs of both signs and other
     // payloads, a signaling NaN.
     const std::vector<S> special{S(0),
@@ -354,7 +369,7 @@ TEMPLATE_TEST_CASE("position: the tail's lanes compute what the packet's lanes c
                                  std::numeric_limits<S>::denorm_min(),
                                  std::numeric_limits<S>::max(),
                                  nan,
-                                 from_bits(Bits(sign | Bits(-1) >> 1)),
+                                 from_bits(Bits(sign_bit | Bits(-1) >> 1)),
                                  from_bits(Bits(Bits(-1) >> 1 & ~Bits(1))),
                                  from_bits(bits(inf) | Bits(2))};
     for (const S a : special) {
@@ -380,6 +395,8 @@ TEMPLATE_TEST_CASE("position: the tail's lanes compute what the packet's lanes c
         CHECK(same(packet(max_of), lane(max_of)));
         CHECK(same(packet(sqrt_of), lane(sqrt_of)));
         CHECK(same(packet(quotient), lane(quotient)));
+        const auto sign_of = [](auto x, auto) { return sign(x); };
+        CHECK(same(packet(sign_of), lane(sign_of)));
         // Which NaN a sum or product of two NaNs returns is the compiler's
         // choice of operand order; otherwise they agree bit for bit.
         const auto sum = [](auto x, auto y) { return x + y; };

@@ -68,6 +68,12 @@ void check_unit_interval(std::string_view cls, std::string_view field, T value) 
   if (!(value >= T(0) && value < T(1))) throw_invalid(cls, field, "in [0, 1)", value);
 }
 
+/// value in [0, 1].
+template <typename T>
+void check_closed_unit_interval(std::string_view cls, std::string_view field, T value) {
+  if (!(value >= T(0) && value <= T(1))) throw_invalid(cls, field, "in [0, 1]", value);
+}
+
 /// value > 0 and finite.
 template <typename T>
 void check_positive(std::string_view cls, std::string_view field, T value) {

@@ -12,6 +12,7 @@
 /// fuzz/checkpoint_targets.hpp, bench/lbfgs_bench.cpp), and make_optimizer
 /// refuses its name with a message that says so.
 
+#include "../adabelief.hpp"
 #include "../adadelta.hpp"
 #include "../adagrad.hpp"
 #include "../adam.hpp"
@@ -19,6 +20,7 @@
 #include "../adamw.hpp"
 #include "../asgd.hpp"
 #include "../gradient_descent.hpp"
+#include "../lion.hpp"
 #include "../momentum.hpp"
 #include "../nadam.hpp"
 #include "../nesterov.hpp"
@@ -59,6 +61,8 @@ inline constexpr std::tuple kOptimizers{
     Registered<Adadelta>{"adadelta"},
     Registered<Rprop>{"rprop"},
     Registered<ASGD>{"asgd"},
+    Registered<Lion>{"lion"},
+    Registered<AdaBelief>{"adabelief"},
 };
 
 template <typename S, typename... R>

@@ -1,8 +1,8 @@
 #pragma once
 /// \file
 /// The smallest SIMD layer the update kernels need: a packet of floats or
-/// doubles with + − × ÷, max (a > b ? a : b, so b if either is NaN) and a
-/// correctly rounded sqrt, for the widest vector
+/// doubles with + − × ÷, max (a > b ? a : b, so b if either is NaN), min,
+/// abs, sign and a correctly rounded sqrt, for the widest vector
 /// unit the translation unit is compiled for (AVX-512, AVX, SSE2), and a
 /// one-lane stand-in with the same interface for the loop tails and for other
 /// targets.
@@ -67,6 +67,19 @@ inline T opaque(T x) {
   return x;
 }
 
+/// sign(a) for One<S> and Pack<S> alike: −1, ±0 (the zero's own sign) or 1,
+/// and NaN for NaN. a is scaled by 2^200 (float) or 2^1200 (double), so that
+/// any nonzero a, the smallest subnormal included, is at least 1 in
+/// magnitude (larger ones overflow to ±inf), then clamped to [−1, 1] by max
+/// and min, which return their second operand, the NaN, when either is NaN.
+/// Built from the operations below, so a packet's lanes and One agree bit
+/// for bit.
+template <typename S, typename V>
+inline V sign_of(V a) {
+  const V k(sizeof(S) == sizeof(float) ? S(0x1p100) : S(0x1p600));
+  return min(V(S(1)), max(V(S(-1)), a * k * k));
+}
+
 /// One lane: the scalar form of a packet, for tails and plain targets.
 template <typename S>
 struct One {
@@ -87,6 +100,7 @@ struct One {
   // bit for bit (a NaN comes out as 0 − NaN makes it).
   friend One min(One a, One b) { return One(a.v < b.v ? a.v : b.v); }
   friend One abs(One a) { return max(a, One(S(0)) - a); }
+  friend One sign(One a) { return sign_of<S>(a); }
 };
 
 /// The widest packet of S; Pack<S>::size is 1 where there is none (and
@@ -116,6 +130,7 @@ struct Pack {
     friend Pack max(Pack a, Pack b) { return Pack(PFX##_max_##SFX(a.v, b.v)); }               \
     friend Pack min(Pack a, Pack b) { return Pack(PFX##_min_##SFX(a.v, b.v)); }               \
     friend Pack abs(Pack a) { return max(a, Pack(S(0)) - a); }                                \
+    friend Pack sign(Pack a) { return sign_of<S>(a); }                                        \
   }
 
 #if DESCENT_SIMD_BYTES >= 64 && defined(__AVX512F__)
