@@ -1,10 +1,13 @@
-// A tour of descent: every optimizer, from the same start, on four classic
-// 2-D test functions (the lecture's deep valley, Rosenbrock, Beale and
-// Himmelblau).
+// A tour of descent: the lecture's optimizers (with --all, every optimizer
+// descent has), from the same start, on four classic 2-D test functions (the
+// lecture's deep valley, Rosenbrock, Beale and Himmelblau).
 //
 //   ./tour                 5000 steps per run
 //   ./tour --quick         300 steps per run, no commentary (the ctest smoke test)
 //   ./tour --out DIR       write the figures to DIR (default: the current directory)
+//   ./tour --all           every optimizer descent has: the lecture's above, then
+//                          each other first-order one with its defaults (tables
+//                          and figures), then full-batch L-BFGS on each function
 //   ./tour --optimizer NAME [--opt KEY=VALUE]...
 //                          only that optimizer (descent::make_optimizer's names,
 //                          as --help lists them), with those options (its option names, or
@@ -160,6 +163,25 @@ std::vector<Method> methods() {
          return make<Adam<double>>(o);
        }},
   };
+}
+
+// --all: the lecture's optimizers above, then every other first-order one
+// descent has (its registry, through make_optimizer), with its defaults.
+std::vector<Method> all_methods() {
+  std::vector<Method> all = methods();
+  for (const std::string& name : descent::optimizer_names()) {
+    const std::string_view kind = descent::make_optimizer<double>(name, {})->name();
+    bool listed = false;
+    for (const Method& m : all) listed = listed || kind == m.name;
+    if (listed) continue;
+    all.push_back({kind.data(), "", [name](double lr) {  // kName: a string literal
+                     std::unique_ptr<Optimizer> optimizer =
+                         descent::make_optimizer<double>(name, {});
+                     optimizer->set_lr(lr);
+                     return optimizer;
+                   }});
+  }
+  return all;
 }
 
 // lr = 10^(k/4) from 1e-4 to 10, four points a decade, for every optimizer.
@@ -488,11 +510,47 @@ void write_figures(const std::vector<Table>& tables, const std::filesystem::path
   plot::write_svg(losses, (out / "tour_loss.svg").string());
 }
 
+// --all, last: full-batch L-BFGS (strong Wolfe, torch's defaults: lr 1, up to
+// 20 iterations per step()) from each function's start, until f − f* <
+// kTolerance, a step() that changes nothing, or as many function evaluations
+// as the first-order optimizers get steps.
+void lbfgs_table(const std::vector<Problem>& problems, int budget) {
+  std::printf(
+      "\nL-BFGS (LBFGS<double>, line_search StrongWolfe, torch's defaults), from the same "
+      "starts:\n%-24s%-12s%-24s%-14s%s\n%s\n",
+      "function", "final f", "to nearest minimizer", "evaluations", "step() calls",
+      std::string(84, '-').c_str());
+  for (const Problem& p : problems) {
+    descent::LBFGS<double>::Options options;
+    options.line_search = descent::LineSearch::StrongWolfe;
+    descent::LBFGS<double> lbfgs(options);
+    Vec x = p.start;
+    const auto f = [&p](const Eigen::VectorXd& at, Eigen::VectorXd& grad) {
+      const Vec point = at;
+      grad = p.grad(point);
+      return p.f(point);
+    };
+    long calls = 0;
+    while (p.f(x) - p.f_min >= kTolerance && lbfgs.function_evaluations() < budget) {
+      const Vec before = x;
+      lbfgs.step(x, f);
+      ++calls;
+      if (x == before) break;  // converged to its tolerances elsewhere
+    }
+    double distance = std::numeric_limits<double>::infinity();
+    for (const Vec& m : p.minimizers) distance = std::min(distance, (x - m).norm());
+    std::printf("%-24s%-12.2e%-24.2e%-14lld%ld\n", p.name, p.f(x), distance,
+                static_cast<long long>(lbfgs.function_evaluations()), calls);
+  }
+}
+
 }  // namespace
 
 constexpr const char* kUsageText =
-    "usage: tour [--quick] [--out DIR] [--optimizer NAME [--opt KEY=VALUE]...] [--help]\n"
+    "usage: tour [--quick] [--all] [--out DIR] [--optimizer NAME [--opt KEY=VALUE]...] [--help]\n"
     "  --quick             300 steps per run instead of 5000, no commentary\n"
+    "  --all               every optimizer (each with its defaults after the lecture's),\n"
+    "                      then full-batch L-BFGS on each function\n"
     "  --out DIR           write tour.svg and tour_loss.svg into DIR (default: .)\n"
     "  --optimizer NAME    run only this optimizer: one of descent::optimizer_names()\n"
     "                      (printed below) or a class name\n"
@@ -509,6 +567,7 @@ std::string usage() {
 
 int main(int argc, char** argv) {
   bool quick = false;
+  bool all = false;
   std::filesystem::path out = ".";
   std::string chosen;                          // --optimizer
   std::map<std::string, std::string> options;  // --opt
@@ -520,6 +579,8 @@ int main(int argc, char** argv) {
     const std::string_view arg = argv[i];
     if (arg == "--quick") {
       quick = true;
+    } else if (arg == "--all") {
+      all = true;
     } else if (arg == "--help" || arg == "-h") {
       std::printf("%s", usage().c_str());
       return 0;
@@ -535,10 +596,11 @@ int main(int argc, char** argv) {
     }
   }
   if (!options.empty() && chosen.empty()) return usage_error("--opt needs --optimizer");
+  if (all && !chosen.empty()) return usage_error("--all and --optimizer exclude each other");
   const int budget = quick ? 300 : 5000;
 
   const std::vector<Problem> test_functions = problems();
-  std::vector<Method> optimizers = methods();
+  std::vector<Method> optimizers = all ? all_methods() : methods();
   std::vector<double> grid = lr_grid();
 
   // --optimizer: that one only, built by name; a bad name, key or value is
@@ -609,6 +671,8 @@ int main(int argc, char** argv) {
       std::printf("%s\n", problem.note(table).c_str());
     }
   }
+
+  if (all) lbfgs_table(test_functions, budget);
 
   try {
     std::filesystem::create_directories(out);
