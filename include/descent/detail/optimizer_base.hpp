@@ -144,7 +144,7 @@ class OptimizerBase : public Optimizer<Scalar_> {
     if (Derived::kStateValues.empty()) return;  // as optimizers without them always wrote
     w.u32(static_cast<std::uint32_t>(Derived::kStateValues.size()));
     std::size_t k = 0;
-    for (const double* value : Derived::state_values(const_cast<Derived&>(self()))) {
+    for (const double* value : Derived::state_values(self())) {
       w.name(Derived::kStateValues[k++].name);
       w.f64(*value);
     }
