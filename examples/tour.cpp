@@ -631,7 +631,7 @@ int main(int argc, char** argv) {
 
   if (compare) {
     std::printf(
-        "descent tour: every optimizer from the same start, %d steps per run.\n"
+        "descent tour: %s from the same start, %d steps per run.\n"
         "lr: per function and optimizer, the best of the grid 10^(k/4), 1e-4 <= lr <= 10: "
         "fewest\n"
         "  steps to reach f - f* < %g, else lowest final f. Other options as listed, else "
@@ -642,7 +642,7 @@ int main(int argc, char** argv) {
         "SGD momentum=0.9 (Keras's form v <- 0.9 v - lr g) makes the same steps as Momentum "
         "(the\n"
         "lecture's) at 10 times the lr; their reach differs only at the ends of the grid.\n",
-        budget, kTolerance, kTolerance);
+        all ? "every optimizer" : "the lecture's optimizers", budget, kTolerance, kTolerance);
   } else {
     std::printf(
         "descent tour: %s from the same starts, %d steps per run.\n"
