@@ -1,7 +1,8 @@
 #pragma once
-// The optimizer classes the tests use, compiled once (instantiations.cpp)
-// instead of in every test file: each holds every variant of its fused
-// kernel, and compiling those is most of the suite's build time.
+// The optimizer classes the tests use, and make_optimizer, compiled once
+// (instantiations.cpp) instead of in every test file: each class holds
+// every variant of its fused kernel, and compiling those is most of the
+// suite's build time.
 
 #include <descent/descent.hpp>
 
@@ -44,7 +45,30 @@
   KW template class descent::detail::OptimizerBase<descent::Lion<S>, S>;                           \
   KW template class descent::Lion<S>;                                                              \
   KW template class descent::detail::OptimizerBase<descent::AdaBelief<S>, S>;                      \
-  KW template class descent::AdaBelief<S>;
+  KW template class descent::AdaBelief<S>;                                                         \
+  KW template std::unique_ptr<descent::Optimizer<S>> descent::make_optimizer<S>(                   \
+      std::string_view, const std::map<std::string, std::string>&);
+
+// X(Opt) for every public optimizer class in scalar S (instantiations.cpp
+// checks that they are the registry's): the generic tests' per-class
+// helpers (variants.hpp) are compiled for these once.
+#define DESCENT_TEST_CLASSES(X, S) \
+  X(descent::GradientDescent<S>)   \
+  X(descent::SGD<S>)               \
+  X(descent::Momentum<S>)          \
+  X(descent::Nesterov<S>)          \
+  X(descent::AdaGrad<S>)           \
+  X(descent::RMSprop<S>)           \
+  X(descent::Adam<S>)              \
+  X(descent::AdamW<S>)             \
+  X(descent::Adamax<S>)            \
+  X(descent::NAdam<S>)             \
+  X(descent::RAdam<S>)             \
+  X(descent::Adadelta<S>)          \
+  X(descent::Rprop<S>)             \
+  X(descent::ASGD<S>)              \
+  X(descent::Lion<S>)              \
+  X(descent::AdaBelief<S>)
 
 #ifndef DESCENT_TEST_INSTANTIATE_HERE
 DESCENT_TEST_INSTANTIATIONS(extern, float)

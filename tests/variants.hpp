@@ -5,6 +5,8 @@
 // errors) run over these, so a new optimizer is covered by its registry
 // line alone.
 
+#include "instantiations.hpp"
+
 #include <functional>
 #include <memory>
 #include <set>
@@ -160,3 +162,20 @@ std::vector<std::function<std::unique_ptr<descent::Optimizer<typename Opt::Scala
 }
 
 }  // namespace support
+
+// The helpers above, for every class: compiled once, in instantiations.cpp
+// (float) and instantiations_double.cpp (double), instead of in every test
+// file that iterates the classes.
+#define DESCENT_TEST_VARIANTS(KW, Opt)                                            \
+  KW template std::vector<typename Opt::Options> support::variants<Opt>();        \
+  KW template std::vector<                                                        \
+      std::function<std::unique_ptr<descent::Optimizer<typename Opt::Scalar>>()>> \
+  support::makers<Opt>();                                                         \
+  KW template std::string support::describe<Opt>(const typename Opt::Options&);
+#define DESCENT_TEST_VARIANTS_EXTERN(Opt) DESCENT_TEST_VARIANTS(extern, Opt)
+#define DESCENT_TEST_VARIANTS_HERE(Opt) DESCENT_TEST_VARIANTS(, Opt)
+
+#ifndef DESCENT_TEST_INSTANTIATE_HERE
+DESCENT_TEST_CLASSES(DESCENT_TEST_VARIANTS_EXTERN, float)
+DESCENT_TEST_CLASSES(DESCENT_TEST_VARIANTS_EXTERN, double)
+#endif
