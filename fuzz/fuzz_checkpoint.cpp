@@ -20,6 +20,10 @@
 #include <cstring>
 #include <string>
 
+// Compiled in checkpoint_targets_float.cpp, in parallel with this file.
+extern template void checkpoint_targets::optimizer_targets<float>(const std::string&,
+                                                                  const checkpoint_targets::Check&);
+
 extern "C" std::size_t LLVMFuzzerMutate(std::uint8_t* data, std::size_t size, std::size_t max_size);
 
 namespace {
