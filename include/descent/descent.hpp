@@ -23,4 +23,6 @@
 #include "scheduler.hpp"
 #include "sequential_lr.hpp"
 #include "step_lr.hpp"
+#include "swalr.hpp"
 #include "version.hpp"
+#include "weight_average.hpp"
