@@ -125,6 +125,28 @@ void lbfgs(const std::string& input, const Check& check) {
       check);
 }
 
+/// WeightAverage: a loaded one updates twice, and swaps in and out.
+template <typename S>
+void weight_average(const std::string& input, const Check& check) {
+  descent::WeightAverage<S> average;
+  try_load(
+      average, input,
+      [](descent::WeightAverage<S>& a) {
+        const Eigen::Index n = a.size() < 0 ? 3 : a.size();
+        if (n > 4096) return;
+        Eigen::Matrix<S, Eigen::Dynamic, 1> x = Eigen::Matrix<S, Eigen::Dynamic, 1>::Ones(n);
+        try {
+          a.update(x);
+          a.update(x);
+        } catch (const std::overflow_error&) {
+          // A count at its limit refuses the next update: fine.
+        }
+        a.swap(x);
+        a.swap(x);
+      },
+      check);
+}
+
 /// Steps a loaded scheduler: step(), or step(metric) for ReduceLROnPlateau.
 template <typename Sched>
 void step_once(Sched& s) {
@@ -197,6 +219,10 @@ inline void all_targets(const std::string& input, const Check& check) {
       input, [](O& o) { return descent::OneCycleLR<double>(o, 0.1, 20); }, check);
   scheduler(
       input, [](O& o) { return descent::ReduceLROnPlateau<double>(o); }, check);
+  scheduler(
+      input, [](O& o) { return descent::SWALR<double>(o, 0.05, 5); }, check);
+  weight_average<float>(input, check);
+  weight_average<double>(input, check);
   composites(input, check);
 }
 

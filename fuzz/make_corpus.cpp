@@ -1,5 +1,5 @@
 // Writes the seed corpus of fuzz_checkpoint: one small valid checkpoint of
-// every optimizer (float and double), LBFGS and scheduler, after a few steps
+// every optimizer (float and double), LBFGS, scheduler and weight average, after a few steps
 // on 3 parameters, and of the variants with optional state arrays.
 //   make_corpus DIR
 
@@ -93,6 +93,23 @@ int main(int argc, char** argv) {
   plateau.step(1.0);
   plateau.step(2.0);
   write(plateau, dir + "/reduce_lr_on_plateau_double.bin");
+  descent::SWALR<double> swalr(gd, 0.05, 5, descent::SWALR<double>::Anneal::linear);
+  swalr.step();
+  write(swalr, dir + "/swalr_double.bin");
+  const auto average = [&dir](auto scalar, const char* name, auto options) {
+    using S = decltype(scalar);
+    descent::WeightAverage<S> a(options);
+    Eigen::Matrix<S, 3, 1> x(1, -2, 3);
+    for (int t = 0; t < 3; ++t) {
+      x *= S(0.5);
+      a.update(x);
+    }
+    write(a, dir + "/" + name + ".bin");
+  };
+  auto ema = descent::WeightAverage<float>::Options::ema(0.9);
+  ema.overwrite_frequency = 2;
+  average(float{}, "weight_average_ema_float", ema);
+  average(double{}, "weight_average_swa_double", descent::WeightAverage<double>::Options::swa());
   descent::LinearLR<double> warmup(gd, 0.1, 1.0, 5);
   descent::CosineAnnealingLR<double> decay(gd, 20);
   descent::SequentialLR<double> sequential({&warmup, &decay}, {5});

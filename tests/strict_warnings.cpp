@@ -67,6 +67,35 @@ void exercise_schedulers() {
 }
 
 template <typename S>
+void exercise_averaging() {
+  using Vec = Eigen::Matrix<S, Eigen::Dynamic, 1>;
+  descent::SGD<S> a, b;
+  descent::SWALR<S> swalr({&a, &b}, std::vector<double>{0.1, 0.2}, 3,
+                          descent::SWALR<S>::Anneal::linear);
+  swalr.step();
+  std::stringstream sio;
+  swalr.save(sio);
+  swalr.load(sio);
+  for (const auto& options :
+       {descent::WeightAverage<S>::Options::ema(0.9), descent::WeightAverage<S>::Options::swa()}) {
+    descent::WeightAverage<S> average(options);
+    average.set_threads(2);
+    Vec x = Vec::Ones(10);
+    Eigen::Array<S, Eigen::Dynamic, 1> y = x.array();
+    average.update(x);
+    average.update(y);
+    average.swap(x);
+    average.swap(x);
+    { auto guard = average.swapped_in(Eigen::Map<Vec>(x.data(), 10)); }
+    average.copy_to(x);
+    std::stringstream io;
+    average.save(io);
+    average.load(io);
+    average.reset();
+  }
+}
+
+template <typename S>
 void exercise_clip_and_factory() {
   using Vec = Eigen::Matrix<S, Eigen::Dynamic, 1>;
   Vec v = Vec::Ones(10);
@@ -124,6 +153,7 @@ void exercise_all() {
   exercise_lbfgs<S>();
   exercise_clip_and_factory<S>();
   exercise_schedulers<S>();
+  exercise_averaging<S>();
   descent::detail::for_each_optimizer<S>(
       [](const auto&, auto tag) { exercise<S>(typename decltype(tag)::type()); });
 }

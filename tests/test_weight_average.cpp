@@ -262,6 +262,8 @@ TEST_CASE("WeightAverage: swap and the guard exchange, never lose, the raw weigh
   CHECK_THROWS_AS(ema.copy_to(x), std::logic_error);
   std::istringstream none(bytes_of(Average<double>()));
   CHECK_THROWS_AS(ema.load(none), descent::CheckpointError);
+  std::ostringstream out;
+  CHECK_THROWS_WITH(ema.save(out), Catch::Contains("swap it back first"));
   ema.swap(x);
   CHECK_FALSE(ema.swapped());
   CHECK(x == raw);
@@ -387,7 +389,7 @@ TEST_CASE("WeightAverage: corrupt or unfitting checkpoints are refused, nothing 
     CHECK(bytes_of(target) == before);
   }
   // Fields: payload at 24 + 13 ("WeightAverage"): count, size, kind, decay,
-  // overwrite_frequency, swapped, average.
+  // overwrite_frequency, average.
   const std::size_t p = 24 + 13;
   const auto with = [&](std::size_t at, std::uint64_t v, int width) {
     std::string b = good;
@@ -407,7 +409,6 @@ TEST_CASE("WeightAverage: corrupt or unfitting checkpoints are refused, nothing 
   std::memcpy(&decay_bits, &decay, 8);
   refused(fresh, with(p + 20, decay_bits, 8), "decay must be in [0, 1], got 1.5");
   refused(fresh, with(p + 28, ~std::uint64_t{0}, 8), "overwrite_frequency -1");
-  refused(fresh, with(p + 36, 2, 4), "swapped 2");
   // Another size than this one's; another kind of object; another scalar.
   Average<double> other;
   Vec<double> five(5);

@@ -48,6 +48,8 @@
 ///     CosineAnnealingLR  T_max i64, eta_min f64
 ///     LinearLR           start_factor f64, end_factor f64, total_iters i64
 ///     ConstantLR         factor f64, total_iters i64
+///     SWALR              anneal_epochs i64, anneal_strategy u32 (0 cos,
+///                        1 linear), count u32, swa_lr f64 per optimizer
 ///     OneCycleLR         total_steps i64, pct_start f64, anneal_strategy u32
 ///                        (0 cos, 1 linear), div_factor f64, final_div_factor
 ///                        f64, three_phase u32 (0, 1), count u32, max_lr f64
@@ -62,6 +64,11 @@
 /// (0 min, 1 max), factor f64, patience i64, threshold f64, threshold_mode
 /// u32 (0 rel, 1 abs), cooldown i64, eps f64, count n u32, then per
 /// optimizer min_lr f64 and last lr f64.
+///
+/// Weight average payload (object 3, kind "WeightAverage"): count i64
+/// (updates taken in), size i64 (−1 before the first update), kind u32 (0
+/// Ema, 1 Swa), decay f64, overwrite_frequency i64, then the average as
+/// length u64 (0 or size) and its elements in the scalar type.
 
 #include <stdexcept>
 #include <string>

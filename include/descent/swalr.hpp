@@ -62,8 +62,11 @@ class SWALR : public LRScheduler<Scalar_> {
       : SWALR(optimizers, std::vector<double>(optimizers.pointers().size(), swa_lr), anneal_epochs,
               anneal_strategy) {}
 
+  /// \param optimizers one optimizer or several (OptimizerList).
   /// \param swa_lrs one swa_lr per optimizer, in order (PyTorch's list per
   ///   param group); each finite and >= 0.
+  /// \param anneal_epochs epochs the annealing takes; >= 0. Default 10.
+  /// \param anneal_strategy cos or linear. Default cos.
   /// \throws std::invalid_argument if an argument is out of range or
   ///   swa_lrs has another length than optimizers.
   SWALR(const OptimizerList<Scalar>& optimizers, std::vector<double> swa_lrs,

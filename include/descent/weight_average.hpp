@@ -46,7 +46,7 @@ namespace descent {
 /// To evaluate with the average, exchange it with the parameters
 /// (swap(), or the scoped guard swapped_in()) and exchange them back: the
 /// raw weights are never overwritten, they wait in this object meanwhile.
-/// While they do, update(), load() and reset() refuse. Averaging does not
+/// While they do, update(), save(), load() and reset() refuse. Averaging does not
 /// look at gradients, so the optimizers' non-finite policy does not apply:
 /// a NaN parameter makes its average NaN.
 ///
@@ -191,7 +191,7 @@ class WeightAverage {
   ///   the average's size; std::logic_error before the first update.
   template <typename Params>
   void swap(Params&& params) {
-    const Index n = checked_params(params, "swap");
+    checked_params(params, "swap");
     if (count_ == 0) {
       throw std::logic_error(who("swap") + ": there is no average before the first update()");
     }
@@ -271,17 +271,21 @@ class WeightAverage {
   /// The thread count set by set_threads().
   int threads() const noexcept { return threads_; }
 
-  /// \brief Writes options, count, swapped flag and average in the format of
+  /// \brief Writes count, options and average in the format of
   /// checkpoint.hpp (object 3, kind "WeightAverage").
-  /// \throws CheckpointError if writing fails.
+  /// \throws CheckpointError if writing fails, or while the average is
+  ///   swapped out (it is then in the parameters, not here).
   void save(std::ostream& out) const {
+    if (swapped_) {
+      throw CheckpointError(who("save") +
+                            ": the average is swapped into the parameters; swap it back first");
+    }
     detail::Writer w(detail::ObjectKind::Average, kName, int(sizeof(Scalar)));
     w.i64(count_);
     w.i64(count_ == 0 ? -1 : std::int64_t(average_.size()));
     w.u32(static_cast<std::uint32_t>(options_.kind));
     w.f64(options_.decay);
     w.i64(options_.overwrite_frequency);
-    w.u32(swapped_ ? 1u : 0u);
     w.array(average_.data(), average_.size());
     w.finish(out, who("save"));
   }
@@ -300,7 +304,6 @@ class WeightAverage {
     Options options;
     options.decay = r.f64("decay");
     const std::int64_t frequency = r.i64("overwrite_frequency");
-    const std::uint32_t swapped = r.u32("swapped");
     if (swapped_) r.fail("this average is swapped out; swap it back before loading");
     if (count < 0 || count == kMaxCount) {
       r.fail("count " + std::to_string(count) + " is not in [0, 2^63 − 1)");
@@ -326,14 +329,10 @@ class WeightAverage {
     } catch (const std::invalid_argument& e) {
       r.fail(std::string("invalid options: ") + e.what());
     }
-    if (swapped > 1 || (swapped == 1 && count == 0)) {
-      r.fail("swapped " + std::to_string(swapped) + " is not 0 or, after an update, 1");
-    }
     Vector staged = r.template array<Scalar, Vector>(count == 0 ? 0 : size, "average");
     r.finish();
     options_ = options;
     count_ = count;
-    swapped_ = swapped == 1;
     average_.swap(staged);
   }
 
