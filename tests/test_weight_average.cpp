@@ -348,7 +348,8 @@ TEMPLATE_TEST_CASE("WeightAverage: a checkpoint resumes bit for bit", "[average]
     CHECK(bytes_of(run) == bytes_of(resumed));
 
     // Files.
-    const std::string path = "weight_average_checkpoint.bin";
+    const std::string path = "weight_average_checkpoint_" + std::to_string(sizeof(S)) +
+                             (swa_kind ? "_swa.bin" : "_ema.bin");
     run.save_file(path);
     Average<S> from_file;
     from_file.load_file(path);

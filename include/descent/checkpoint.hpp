@@ -8,7 +8,8 @@
 ///     offset  size  field
 ///     0       8     magic "DESCENT\x1a"
 ///     8       4     format version, u32 (this library writes and reads 1)
-///     12      1     object: 1 = optimizer, 2 = scheduler, 3 = weight average
+///     12      1     object: 1 = optimizer, 2 = scheduler, 3 = weight average,
+///                       4 = optimizer wrapper
 ///     13      1     scalar size in bytes: 4 = float, 8 = double
 ///     14      2     length K of the kind name, u16
 ///     16      K     kind name, ASCII: the class's name(), e.g. "Adam"

@@ -10,9 +10,11 @@
 #include "detail/registry.hpp"  // every first-order optimizer, through the one list
 #include "eps_placement.hpp"
 #include "exponential_lr.hpp"
+#include "gradient_accumulation.hpp"
 #include "lambda_lr.hpp"
 #include "lbfgs.hpp"  // full-batch L-BFGS, whose step takes the function
 #include "linear_lr.hpp"
+#include "lookahead.hpp"
 #include "make_optimizer.hpp"
 #include "minibatch.hpp"
 #include "momentum_form.hpp"

@@ -43,9 +43,10 @@ namespace descent::detail {
 
 constexpr char kMagic[8] = {'D', 'E', 'S', 'C', 'E', 'N', 'T', '\x1a'};
 constexpr std::uint32_t kFormatVersion = 1;
-enum class ObjectKind : std::uint8_t { Optimizer = 1, Scheduler = 2, Average = 3 };
+enum class ObjectKind : std::uint8_t { Optimizer = 1, Scheduler = 2, Average = 3, Wrapper = 4 };
 
-/// "an optimizer", "a scheduler" or "a weight average", for messages.
+/// "an optimizer", "a scheduler", "a weight average" or "an optimizer
+/// wrapper", for messages.
 inline const char* object_name(std::uint8_t kind) {
   switch (kind) {
     case static_cast<std::uint8_t>(ObjectKind::Optimizer):
@@ -54,6 +55,8 @@ inline const char* object_name(std::uint8_t kind) {
       return "a scheduler";
     case static_cast<std::uint8_t>(ObjectKind::Average):
       return "a weight average";
+    case static_cast<std::uint8_t>(ObjectKind::Wrapper):
+      return "an optimizer wrapper";
     default:
       return "an unknown object";
   }
@@ -99,6 +102,11 @@ class Writer {
   void name(std::string_view s) {
     put(static_cast<std::uint16_t>(s.size()));
     bytes_.insert(bytes_.end(), s.begin(), s.end());
+  }
+  /// A nested record (a wrapped optimizer's checkpoint): length u64, bytes.
+  void bytes(const std::string& b) {
+    put(static_cast<std::uint64_t>(b.size()));
+    bytes_.insert(bytes_.end(), b.begin(), b.end());
   }
   template <typename S>
   void array(const S* data, std::int64_t n) {
@@ -223,6 +231,14 @@ class Reader {
     std::string s(reinterpret_cast<const char*>(bytes_.data() + pos_), n);
     pos_ += n;
     return s;
+  }
+  /// A nested record written by Writer::bytes.
+  std::string bytes(const char* what) {
+    const auto n = get<std::uint64_t>(what);
+    need(n, what);
+    std::string b(reinterpret_cast<const char*>(bytes_.data() + pos_), static_cast<std::size_t>(n));
+    pos_ += static_cast<std::size_t>(n);
+    return b;
   }
   /// An array of S of exactly `expected` elements.
   template <typename S, typename Vector>
