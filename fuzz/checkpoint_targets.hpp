@@ -147,6 +147,30 @@ void weight_average(const std::string& input, const Check& check) {
       check);
 }
 
+/// A wrapper around a fresh Inner: a loaded one steps twice.
+template <typename Wrapper, typename Inner>
+void wrapper(const std::string& input, const Check& check) {
+  using S = typename Inner::Scalar;
+  Inner inner;
+  Wrapper w(inner);
+  try_load(
+      w, input,
+      [&inner](Wrapper& loaded) {
+        const Eigen::Index n = inner.state_size() < 0 ? 3 : inner.state_size();
+        if (n > 4096) return;
+        Eigen::Matrix<S, Eigen::Dynamic, 1> x = Eigen::Matrix<S, Eigen::Dynamic, 1>::Ones(n);
+        try {
+          loaded.step(x, x);
+          loaded.step(x, x);
+        } catch (const std::invalid_argument&) {
+          // Wrapper state and wrapped optimizer of different sizes: refused.
+        } catch (const std::overflow_error&) {
+        } catch (const std::domain_error&) {
+        }
+      },
+      check);
+}
+
 /// Steps a loaded scheduler: step(), or step(metric) for ReduceLROnPlateau.
 template <typename Sched>
 void step_once(Sched& s) {
@@ -223,6 +247,8 @@ inline void all_targets(const std::string& input, const Check& check) {
       input, [](O& o) { return descent::SWALR<double>(o, 0.05, 5); }, check);
   weight_average<float>(input, check);
   weight_average<double>(input, check);
+  wrapper<descent::Lookahead<double>, descent::Adam<double>>(input, check);
+  wrapper<descent::GradientAccumulation<float>, descent::SGD<float>>(input, check);
   composites(input, check);
 }
 

@@ -93,6 +93,26 @@ void exercise_averaging() {
     average.load(io);
     average.reset();
   }
+  descent::Adam<S> adam;
+  descent::Lookahead<S> lookahead(adam, {2, 0.5, true});
+  descent::GradientAccumulation<S> accumulation(
+      adam, {2, descent::GradientAccumulation<S>::Mean::RunningMean});
+  lookahead.set_threads(2);
+  accumulation.set_threads(2);
+  Vec x = Vec::Ones(10);
+  const Vec g = Vec::Constant(10, S(0.5));
+  for (int t = 0; t < 3; ++t) {
+    lookahead.step(x, g);
+    accumulation.step(x, g * S(2));
+    accumulation.step(x.segment(0, 10), g);
+  }
+  std::stringstream io;
+  lookahead.save(io);
+  lookahead.load(io);
+  accumulation.save(io);
+  accumulation.load(io);
+  (void)lookahead.slow_weights();
+  (void)accumulation.accumulated();
 }
 
 template <typename S>

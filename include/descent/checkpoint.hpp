@@ -70,6 +70,18 @@
 /// (updates taken in), size i64 (−1 before the first update), kind u32 (0
 /// Ema, 1 Swa), decay f64, overwrite_frequency i64, then the average as
 /// length u64 (0 or size) and its elements in the scalar type.
+///
+/// Optimizer wrapper payload (object 4): the wrapper's state, then the
+/// wrapped optimizer's whole checkpoint as length u64 and bytes.
+///
+///     Lookahead             sync_period i64, slow_step_size f64,
+///                           reset_state u32, steps since sync i64, size i64
+///                           (−1: none yet), slow weights (length u64: 0 or
+///                           size, elements)
+///     GradientAccumulation  steps i64, mean u32 (0 SumThenDivide, 1
+///                           RunningMean), micro-steps i64, size i64 (−1:
+///                           none yet), accumulator (length u64: size if
+///                           micro-steps > 0, else 0; elements)
 
 #include <stdexcept>
 #include <string>

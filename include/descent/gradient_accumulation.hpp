@@ -136,6 +136,8 @@ class GradientAccumulation : public detail::Wrapper<Scalar_> {
     w.array(accumulator_.data(), micro_ > 0 ? accumulator_.size() : 0);
   }
 
+  /// Reads and checks what write_state() wrote; returns what makes it
+  /// current.
   std::function<void()> stage_state(detail::Reader& r) override {
     Options o;
     const std::int64_t steps = r.i64("steps");

@@ -139,6 +139,8 @@ class Lookahead : public detail::Wrapper<Scalar_> {
     w.array(slow_.data(), slow_.size());
   }
 
+  /// Reads and checks what write_state() wrote; returns what makes it
+  /// current.
   std::function<void()> stage_state(detail::Reader& r) override {
     Options o;
     const std::int64_t period = r.i64("sync_period");
