@@ -171,6 +171,29 @@ void wrapper(const std::string& input, const Check& check) {
       check);
 }
 
+/// ScheduleFree: a loaded one steps twice (in train mode) and switches modes.
+template <typename S>
+void schedule_free(const std::string& input, const Check& check) {
+  descent::ScheduleFree<S> opt;
+  try_load(
+      opt, input,
+      [](descent::ScheduleFree<S>& o) {
+        const Eigen::Index n = o.state_size() < 0 ? 3 : o.state_size();
+        if (n > 4096) return;
+        Eigen::Matrix<S, Eigen::Dynamic, 1> x = Eigen::Matrix<S, Eigen::Dynamic, 1>::Ones(n);
+        o.train(x);
+        try {
+          o.step(x, x);
+          o.step(x, x);
+        } catch (const std::overflow_error&) {
+        } catch (const std::domain_error&) {
+        }
+        o.eval(x);
+        o.train(x);
+      },
+      check);
+}
+
 /// Steps a loaded scheduler: step(), or step(metric) for ReduceLROnPlateau.
 template <typename Sched>
 void step_once(Sched& s) {
@@ -249,6 +272,8 @@ inline void all_targets(const std::string& input, const Check& check) {
   weight_average<double>(input, check);
   wrapper<descent::Lookahead<double>, descent::Adam<double>>(input, check);
   wrapper<descent::GradientAccumulation<float>, descent::SGD<float>>(input, check);
+  schedule_free<float>(input, check);
+  schedule_free<double>(input, check);
   composites(input, check);
 }
 

@@ -123,6 +123,15 @@ int main(int argc, char** argv) {
     Eigen::Vector3f y(1, -2, 3);
     for (int t = 0; t < 4; ++t) accumulation.step(y, y);
     write(accumulation, dir + "/gradient_accumulation_sgd_float.bin");
+    descent::ScheduleFree<double> adamw_sf;
+    Eigen::Vector3d z(1, -2, 3);
+    for (int t = 0; t < 3; ++t) adamw_sf.step(z, z);
+    adamw_sf.eval(z);
+    write(adamw_sf, dir + "/schedule_free_adamw_double.bin");
+    descent::ScheduleFree<float> sgd_sf(descent::ScheduleFree<float>::Options::sgd());
+    Eigen::Vector3f w(1, -2, 3);
+    for (int t = 0; t < 3; ++t) sgd_sf.step(w, w * 0.1f);
+    write(sgd_sf, dir + "/schedule_free_sgd_float.bin");
   }
   descent::LinearLR<double> warmup(gd, 0.1, 1.0, 5);
   descent::CosineAnnealingLR<double> decay(gd, 20);

@@ -113,6 +113,20 @@ void exercise_averaging() {
   accumulation.load(io);
   (void)lookahead.slow_weights();
   (void)accumulation.accumulated();
+  for (const auto& options :
+       {descent::ScheduleFree<S>::Options::sgd(), descent::ScheduleFree<S>::Options::adamw()}) {
+    descent::ScheduleFree<S> sf(options);
+    sf.set_threads(2);
+    sf.step(x, g);
+    sf.step(x.segment(0, 10), g * S(2));
+    sf.eval(x);
+    sf.train(x);
+    sf.set_lr(S(0.1));
+    std::stringstream sf_io;
+    sf.save(sf_io);
+    sf.load(sf_io);
+    sf.reset();
+  }
 }
 
 template <typename S>

@@ -1,8 +1,10 @@
 // Lookahead and GradientAccumulation: against optax's and Keras's wrapper
-// code (tests/data/wrapper_reference.hpp), identities with the wrapped
-// optimizer, bit-equality of accumulation with one step on the mean,
-// threads, the non-finite policy, checkpoints and argument checks.
+// code (tests/data/wrapper_reference.hpp); Schedule-Free SGD and AdamW
+// against the reference's code (tests/data/schedule_free_reference.hpp); identities with the
+// wrapped optimizer, bit-equality of accumulation with one step on the mean, threads, the
+// non-finite policy, checkpoints and argument checks.
 
+#include "data/schedule_free_reference.hpp"
 #include "data/wrapper_reference.hpp"
 #include "support.hpp"
 
@@ -439,4 +441,168 @@ TEST_CASE("Wrappers: bad arguments name the field and value", "[wrappers][errors
   Eigen::MatrixXd m = Eigen::MatrixXd::Ones(4, 4);
   descent::Lookahead<double> la(sgd);
   CHECK_THROWS_WITH(la.step(m.row(1), Vec<double>::Ones(4)), Catch::Contains("contiguously"));
+}
+
+namespace {
+
+namespace sf = schedule_free_reference;
+
+template <typename S>
+typename descent::ScheduleFree<S>::Options schedule_free_options(const sf::Run& run) {
+  typename descent::ScheduleFree<S>::Options o;
+  o.method =
+      run.adamw ? descent::ScheduleFree<S>::Method::AdamW : descent::ScheduleFree<S>::Method::SGD;
+  o.lr = S(run.lr);
+  o.beta1 = S(run.beta1);
+  o.beta2 = S(run.beta2);
+  o.eps = S(run.eps);
+  o.weight_decay = S(run.weight_decay);
+  o.warmup_steps = run.warmup_steps;
+  o.r = run.r;
+  o.weight_lr_power = run.weight_lr_power;
+  return o;
+}
+
+template <typename S>
+void check_schedule_free(const sf::Run& run) {
+  descent::ScheduleFree<S> opt(schedule_free_options<S>(run));
+  Vec<S> y = x0<S>();
+  double worst = 0;
+  for (int k = 0; k < sf::kSteps; ++k) {
+    opt.step(y, gradient(y));
+    worst = std::max(worst, row_error(y, run.y[k]));
+    if (k + 1 == sf::kMiddle) {
+      opt.eval(y);
+      CHECK_FALSE(opt.train_mode());
+      worst = std::max(worst, row_error(y, run.x_middle));
+      CHECK_THROWS_AS(opt.step(y, gradient(y)), std::logic_error);
+      opt.train(y);
+      worst = std::max(worst, row_error(y, run.y_middle));
+    }
+  }
+  opt.eval(y);
+  worst = std::max(worst, row_error(y, run.x_end));
+  report(std::string(run.call) + ", " + run.dtype, worst, sizeof(S) == 8 ? 1e-10 : 1e-5);
+}
+
+}  // namespace
+
+TEST_CASE("ScheduleFree reproduces SGDScheduleFree and AdamWScheduleFree", "[schedule_free]") {
+  for (const sf::Run* run : sf::kRuns) {
+    INFO(run->call << ", " << run->dtype);
+    if (std::string(run->dtype) == "float32") {
+      check_schedule_free<float>(*run);
+    } else {
+      check_schedule_free<double>(*run);
+    }
+  }
+}
+
+TEMPLATE_TEST_CASE("ScheduleFree: modes, threads, the non-finite policy and checkpoints",
+                   "[schedule_free][checkpoint][threads]", float, double) {
+  using S = TestType;
+  using SF = descent::ScheduleFree<S>;
+  auto o = SF::Options::adamw();
+  o.lr = S(0.05);
+  o.warmup_steps = 3;
+  o.weight_decay = S(0.01);
+  // Before the first step eval and train only switch the mode.
+  SF fresh(o);
+  Vec<S> x = Vec<S>::LinSpaced(5, S(-1), S(1));
+  const Vec<S> start = x;
+  fresh.eval(x);
+  CHECK(bitwise_equal(x, start));
+  CHECK_THROWS_AS(fresh.step(x, x), std::logic_error);
+  fresh.train(x);
+  fresh.train(x);  // a no-op in train mode
+  CHECK(bitwise_equal(x, start));
+
+  // Threads: the same bits; then a checkpoint in eval mode resumes bit for bit.
+  const Eigen::Index n = 2 * descent::detail::kParallelThreshold + 9;
+  for (const auto method : {SF::Method::SGD, SF::Method::AdamW}) {
+    o.method = method;
+    o.lr = method == SF::Method::SGD ? S(0.1) : S(0.05);
+    SF one(o), two(o);
+    two.set_threads(2);
+    Vec<S> a = Vec<S>::LinSpaced(n, S(-2), S(2)), b = a;
+    const auto g_at = [](const Vec<S>& p) {
+      return (p.array().sin() + p.array() * S(0.1)).matrix().eval();
+    };
+    for (int k = 0; k < 5; ++k) {
+      one.step(a, g_at(a));
+      two.step(b, g_at(b));
+    }
+    CHECK(bitwise_equal(a, b));
+    one.eval(a);
+    two.eval(b);
+    CHECK(bitwise_equal(a, b));
+    const std::string saved = bytes_of(one);
+    SF resumed(SF::Options::sgd());
+    std::istringstream in(saved);
+    resumed.load(in);
+    CHECK(bytes_of(resumed) == saved);
+    CHECK_FALSE(resumed.train_mode());
+    for (SF* opt : {&one, &resumed}) {
+      Vec<S>& p = opt == &one ? a : b;
+      opt->train(p);
+      for (int k = 0; k < 4; ++k) opt->step(p, g_at(p));
+      opt->eval(p);
+    }
+    CHECK(bitwise_equal(a, b));
+    CHECK(bytes_of(one) == bytes_of(resumed));
+    // Corrupt (a small run's checkpoint, every byte): refused, unchanged.
+    SF small(o);
+    Vec<S> q = Vec<S>::LinSpaced(3, S(-1), S(1));
+    for (int k = 0; k < 3; ++k) small.step(q, g_at(q));
+    const std::string good = bytes_of(small);
+    for (std::size_t at = 0; at < good.size(); ++at) {
+      std::string bad = good;
+      bad[at] = static_cast<char>(bad[at] ^ 0x20);
+      SF target(o);
+      const std::string before = bytes_of(target);
+      std::istringstream corrupt(bad);
+      CHECK_THROWS_AS(target.load(corrupt), descent::CheckpointError);
+      CHECK(bytes_of(target) == before);
+    }
+    std::istringstream intact(good);
+    SF target(o);
+    target.load(intact);
+    CHECK(bytes_of(target) == good);
+  }
+
+  // The non-finite policy: Skip leaves everything, Throw too, and says why.
+  o.nonfinite = descent::NonFinite::Skip;
+  SF skipping(o);
+  Vec<S> p = Vec<S>::Ones(4), bad = p;
+  bad(3) = std::numeric_limits<S>::infinity();
+  skipping.step(p, p);
+  const Vec<S> at = p;
+  skipping.step(p, bad);
+  CHECK(skipping.skipped_steps() == 1);
+  CHECK(skipping.iterations() == 1);
+  CHECK(bitwise_equal(p, at));
+  o.nonfinite = descent::NonFinite::Throw;
+  SF strict(o);
+  CHECK_THROWS_WITH(strict.step(p, bad), Catch::Contains("grad[3] is inf"));
+  CHECK(strict.iterations() == 0);
+}
+
+TEST_CASE("ScheduleFree: bad arguments name the field and value", "[schedule_free][errors]") {
+  using SF = descent::ScheduleFree<double>;
+  auto o = SF::Options::sgd();
+  o.beta1 = 1.0;
+  CHECK_THROWS_WITH(SF(o), "descent::ScheduleFree: beta1 must be in (0, 1), got 1");
+  o = SF::Options::adamw();
+  o.warmup_steps = -1;
+  CHECK_THROWS_WITH(SF(o), "descent::ScheduleFree: warmup_steps must be >= 0, got -1");
+  o = SF::Options::adamw();
+  o.r = -0.5;
+  CHECK_THROWS_WITH(SF(o), Catch::Contains("r must be finite and >= 0, got -0.5"));
+  o = SF::Options::adamw();
+  o.lr = -1;
+  CHECK_THROWS_WITH(SF(o), Catch::Contains("lr must be finite and >= 0, got -1"));
+  SF ok;
+  CHECK_THROWS_WITH(ok.set_lr(std::numeric_limits<double>::quiet_NaN()), Catch::Contains("lr"));
+  Vec<double> x = Vec<double>::Ones(3), g = Vec<double>::Ones(2);
+  CHECK_THROWS_WITH(ok.step(x, g), Catch::Contains("params has 3 elements but grad has 2"));
 }

@@ -66,6 +66,12 @@
 /// u32 (0 rel, 1 abs), cooldown i64, eps f64, count n u32, then per
 /// optimizer min_lr f64 and last lr f64.
 ///
+/// ScheduleFree (schedule_free.hpp) writes an optimizer record of kind
+/// "ScheduleFree" with the same fields: iterations (k), skipped steps, lr,
+/// state size; the options method, beta1, beta2, eps, weight_decay,
+/// warmup_steps, r, weight_lr_power and nonfinite; 2 state arrays z and v (v
+/// empty for SGD); then 3 state values lr_max, weight_sum and train_mode.
+///
 /// Weight average payload (object 3, kind "WeightAverage"): count i64
 /// (updates taken in), size i64 (−1 before the first update), kind u32 (0
 /// Ema, 1 Swa), decay f64, overwrite_frequency i64, then the average as

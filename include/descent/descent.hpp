@@ -22,6 +22,7 @@
 #include "one_cycle_lr.hpp"
 #include "optimizer.hpp"
 #include "reduce_lr_on_plateau.hpp"
+#include "schedule_free.hpp"
 #include "scheduler.hpp"
 #include "sequential_lr.hpp"
 #include "step_lr.hpp"
