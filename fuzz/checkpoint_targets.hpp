@@ -125,6 +125,75 @@ void lbfgs(const std::string& input, const Check& check) {
       check);
 }
 
+/// WeightAverage: a loaded one updates twice, and swaps in and out.
+template <typename S>
+void weight_average(const std::string& input, const Check& check) {
+  descent::WeightAverage<S> average;
+  try_load(
+      average, input,
+      [](descent::WeightAverage<S>& a) {
+        const Eigen::Index n = a.size() < 0 ? 3 : a.size();
+        if (n > 4096) return;
+        Eigen::Matrix<S, Eigen::Dynamic, 1> x = Eigen::Matrix<S, Eigen::Dynamic, 1>::Ones(n);
+        try {
+          a.update(x);
+          a.update(x);
+        } catch (const std::overflow_error&) {
+          // A count at its limit refuses the next update: fine.
+        }
+        a.swap(x);
+        a.swap(x);
+      },
+      check);
+}
+
+/// A wrapper around a fresh Inner: a loaded one steps twice.
+template <typename Wrapper, typename Inner>
+void wrapper(const std::string& input, const Check& check) {
+  using S = typename Inner::Scalar;
+  Inner inner;
+  Wrapper w(inner);
+  try_load(
+      w, input,
+      [&inner](Wrapper& loaded) {
+        const Eigen::Index n = inner.state_size() < 0 ? 3 : inner.state_size();
+        if (n > 4096) return;
+        Eigen::Matrix<S, Eigen::Dynamic, 1> x = Eigen::Matrix<S, Eigen::Dynamic, 1>::Ones(n);
+        try {
+          loaded.step(x, x);
+          loaded.step(x, x);
+        } catch (const std::invalid_argument&) {
+          // Wrapper state and wrapped optimizer of different sizes: refused.
+        } catch (const std::overflow_error&) {
+        } catch (const std::domain_error&) {
+        }
+      },
+      check);
+}
+
+/// ScheduleFree: a loaded one steps twice (in train mode) and switches modes.
+template <typename S>
+void schedule_free(const std::string& input, const Check& check) {
+  descent::ScheduleFree<S> opt;
+  try_load(
+      opt, input,
+      [](descent::ScheduleFree<S>& o) {
+        const Eigen::Index n = o.state_size() < 0 ? 3 : o.state_size();
+        if (n > 4096) return;
+        Eigen::Matrix<S, Eigen::Dynamic, 1> x = Eigen::Matrix<S, Eigen::Dynamic, 1>::Ones(n);
+        o.train(x);
+        try {
+          o.step(x, x);
+          o.step(x, x);
+        } catch (const std::overflow_error&) {
+        } catch (const std::domain_error&) {
+        }
+        o.eval(x);
+        o.train(x);
+      },
+      check);
+}
+
 /// Steps a loaded scheduler: step(), or step(metric) for ReduceLROnPlateau.
 template <typename Sched>
 void step_once(Sched& s) {
@@ -201,6 +270,14 @@ inline void all_targets(const std::string& input, const Check& check) {
       input, [](O& o) { return descent::OneCycleLR<double>(o, 0.1, 20); }, check);
   scheduler(
       input, [](O& o) { return descent::ReduceLROnPlateau<double>(o); }, check);
+  scheduler(
+      input, [](O& o) { return descent::SWALR<double>(o, 0.05, 5); }, check);
+  weight_average<float>(input, check);
+  weight_average<double>(input, check);
+  wrapper<descent::Lookahead<double>, descent::Adam<double>>(input, check);
+  wrapper<descent::GradientAccumulation<float>, descent::SGD<float>>(input, check);
+  schedule_free<float>(input, check);
+  schedule_free<double>(input, check);
   composites(input, check);
 }
 

@@ -1,6 +1,7 @@
 // Writes the seed corpus of fuzz_checkpoint: one small valid checkpoint of
-// every optimizer (float and double), LBFGS and scheduler, after a few steps
-// on 3 parameters, and of the variants with optional state arrays.
+// every optimizer (float and double), LBFGS, scheduler, weight average and
+// optimizer wrapper, after a few steps on 3 parameters, and of the variants
+// with optional state arrays.
 //   make_corpus DIR
 
 #include <cstdio>
@@ -93,6 +94,45 @@ int main(int argc, char** argv) {
   plateau.step(1.0);
   plateau.step(2.0);
   write(plateau, dir + "/reduce_lr_on_plateau_double.bin");
+  descent::GradientDescent<double> swa_gd;  // its own: SWALR changes the lr
+  descent::SWALR<double> swalr(swa_gd, 0.05, 5, descent::SWALR<double>::Anneal::linear);
+  swalr.step();
+  write(swalr, dir + "/swalr_double.bin");
+  const auto average = [&dir](auto scalar, const char* name, auto options) {
+    using S = decltype(scalar);
+    descent::WeightAverage<S> a(options);
+    Eigen::Matrix<S, 3, 1> x(1, -2, 3);
+    for (int t = 0; t < 3; ++t) {
+      x *= S(0.5);
+      a.update(x);
+    }
+    write(a, dir + "/" + name + ".bin");
+  };
+  auto ema = descent::WeightAverage<float>::Options::ema(0.9);
+  ema.overwrite_frequency = 2;
+  average(float{}, "weight_average_ema_float", ema);
+  average(double{}, "weight_average_swa_double", descent::WeightAverage<double>::Options::swa());
+  {
+    descent::Adam<double> adam;
+    descent::Lookahead<double> lookahead(adam, {3, 0.5, false});
+    Eigen::Vector3d x(1, -2, 3);
+    for (int t = 0; t < 4; ++t) lookahead.step(x, x);
+    write(lookahead, dir + "/lookahead_adam_double.bin");
+    descent::SGD<float> sgd;
+    descent::GradientAccumulation<float> accumulation(sgd, {3});
+    Eigen::Vector3f y(1, -2, 3);
+    for (int t = 0; t < 4; ++t) accumulation.step(y, y);
+    write(accumulation, dir + "/gradient_accumulation_sgd_float.bin");
+    descent::ScheduleFree<double> adamw_sf;
+    Eigen::Vector3d z(1, -2, 3);
+    for (int t = 0; t < 3; ++t) adamw_sf.step(z, z);
+    adamw_sf.eval(z);
+    write(adamw_sf, dir + "/schedule_free_adamw_double.bin");
+    descent::ScheduleFree<float> sgd_sf(descent::ScheduleFree<float>::Options::sgd());
+    Eigen::Vector3f w(1, -2, 3);
+    for (int t = 0; t < 3; ++t) sgd_sf.step(w, w * 0.1f);
+    write(sgd_sf, dir + "/schedule_free_sgd_float.bin");
+  }
   descent::LinearLR<double> warmup(gd, 0.1, 1.0, 5);
   descent::CosineAnnealingLR<double> decay(gd, 20);
   descent::SequentialLR<double> sequential({&warmup, &decay}, {5});

@@ -67,6 +67,69 @@ void exercise_schedulers() {
 }
 
 template <typename S>
+void exercise_averaging() {
+  using Vec = Eigen::Matrix<S, Eigen::Dynamic, 1>;
+  descent::SGD<S> a, b;
+  descent::SWALR<S> swalr({&a, &b}, std::vector<double>{0.1, 0.2}, 3,
+                          descent::SWALR<S>::Anneal::linear);
+  swalr.step();
+  std::stringstream sio;
+  swalr.save(sio);
+  swalr.load(sio);
+  for (const auto& options :
+       {descent::WeightAverage<S>::Options::ema(0.9), descent::WeightAverage<S>::Options::swa()}) {
+    descent::WeightAverage<S> average(options);
+    average.set_threads(2);
+    Vec x = Vec::Ones(10);
+    Eigen::Array<S, Eigen::Dynamic, 1> y = x.array();
+    average.update(x);
+    average.update(y);
+    average.swap(x);
+    average.swap(x);
+    { auto guard = average.swapped_in(Eigen::Map<Vec>(x.data(), 10)); }
+    average.copy_to(x);
+    std::stringstream io;
+    average.save(io);
+    average.load(io);
+    average.reset();
+  }
+  descent::Adam<S> adam;
+  descent::Lookahead<S> lookahead(adam, {2, 0.5, true});
+  descent::GradientAccumulation<S> accumulation(
+      adam, {2, descent::GradientAccumulation<S>::Mean::RunningMean});
+  lookahead.set_threads(2);
+  accumulation.set_threads(2);
+  Vec x = Vec::Ones(10);
+  const Vec g = Vec::Constant(10, S(0.5));
+  for (int t = 0; t < 3; ++t) {
+    lookahead.step(x, g);
+    accumulation.step(x, g * S(2));
+    accumulation.step(x.segment(0, 10), g);
+  }
+  std::stringstream io;
+  lookahead.save(io);
+  lookahead.load(io);
+  accumulation.save(io);
+  accumulation.load(io);
+  (void)lookahead.slow_weights();
+  (void)accumulation.accumulated();
+  for (const auto& options :
+       {descent::ScheduleFree<S>::Options::sgd(), descent::ScheduleFree<S>::Options::adamw()}) {
+    descent::ScheduleFree<S> sf(options);
+    sf.set_threads(2);
+    sf.step(x, g);
+    sf.step(x.segment(0, 10), g * S(2));
+    sf.eval(x);
+    sf.train(x);
+    sf.set_lr(S(0.1));
+    std::stringstream sf_io;
+    sf.save(sf_io);
+    sf.load(sf_io);
+    sf.reset();
+  }
+}
+
+template <typename S>
 void exercise_clip_and_factory() {
   using Vec = Eigen::Matrix<S, Eigen::Dynamic, 1>;
   Vec v = Vec::Ones(10);
@@ -124,6 +187,7 @@ void exercise_all() {
   exercise_lbfgs<S>();
   exercise_clip_and_factory<S>();
   exercise_schedulers<S>();
+  exercise_averaging<S>();
   descent::detail::for_each_optimizer<S>(
       [](const auto&, auto tag) { exercise<S>(typename decltype(tag)::type()); });
 }

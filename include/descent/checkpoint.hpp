@@ -8,7 +8,8 @@
 ///     offset  size  field
 ///     0       8     magic "DESCENT\x1a"
 ///     8       4     format version, u32 (this library writes and reads 1)
-///     12      1     object: 1 = optimizer, 2 = scheduler
+///     12      1     object: 1 = optimizer, 2 = scheduler, 3 = weight average,
+///                       4 = optimizer wrapper
 ///     13      1     scalar size in bytes: 4 = float, 8 = double
 ///     14      2     length K of the kind name, u16
 ///     16      K     kind name, ASCII: the class's name(), e.g. "Adam"
@@ -48,6 +49,8 @@
 ///     CosineAnnealingLR  T_max i64, eta_min f64
 ///     LinearLR           start_factor f64, end_factor f64, total_iters i64
 ///     ConstantLR         factor f64, total_iters i64
+///     SWALR              anneal_epochs i64, anneal_strategy u32 (0 cos,
+///                        1 linear), count u32, swa_lr f64 per optimizer
 ///     OneCycleLR         total_steps i64, pct_start f64, anneal_strategy u32
 ///                        (0 cos, 1 linear), div_factor f64, final_div_factor
 ///                        f64, three_phase u32 (0, 1), count u32, max_lr f64
@@ -62,6 +65,29 @@
 /// (0 min, 1 max), factor f64, patience i64, threshold f64, threshold_mode
 /// u32 (0 rel, 1 abs), cooldown i64, eps f64, count n u32, then per
 /// optimizer min_lr f64 and last lr f64.
+///
+/// ScheduleFree (schedule_free.hpp) writes an optimizer record of kind
+/// "ScheduleFree" with the same fields: iterations (k), skipped steps, lr,
+/// state size; the options method, beta1, beta2, eps, weight_decay,
+/// warmup_steps, r, weight_lr_power and nonfinite; 2 state arrays z and v (v
+/// empty for SGD); then 3 state values lr_max, weight_sum and train_mode.
+///
+/// Weight average payload (object 3, kind "WeightAverage"): count i64
+/// (updates taken in), size i64 (−1 before the first update), kind u32 (0
+/// Ema, 1 Swa), decay f64, overwrite_frequency i64, then the average as
+/// length u64 (0 or size) and its elements in the scalar type.
+///
+/// Optimizer wrapper payload (object 4): the wrapper's state, then the
+/// wrapped optimizer's whole checkpoint as length u64 and bytes.
+///
+///     Lookahead             sync_period i64, slow_step_size f64,
+///                           reset_state u32, steps since sync i64, size i64
+///                           (−1: none yet), slow weights (length u64: 0 or
+///                           size, elements)
+///     GradientAccumulation  steps i64, mean u32 (0 SumThenDivide, 1
+///                           RunningMean), micro-steps i64, size i64 (−1:
+///                           none yet), accumulator (length u64: size if
+///                           micro-steps > 0, else 0; elements)
 
 #include <stdexcept>
 #include <string>

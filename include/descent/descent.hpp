@@ -10,9 +10,11 @@
 #include "detail/registry.hpp"  // every first-order optimizer, through the one list
 #include "eps_placement.hpp"
 #include "exponential_lr.hpp"
+#include "gradient_accumulation.hpp"
 #include "lambda_lr.hpp"
 #include "lbfgs.hpp"  // full-batch L-BFGS, whose step takes the function
 #include "linear_lr.hpp"
+#include "lookahead.hpp"
 #include "make_optimizer.hpp"
 #include "minibatch.hpp"
 #include "momentum_form.hpp"
@@ -20,7 +22,10 @@
 #include "one_cycle_lr.hpp"
 #include "optimizer.hpp"
 #include "reduce_lr_on_plateau.hpp"
+#include "schedule_free.hpp"
 #include "scheduler.hpp"
 #include "sequential_lr.hpp"
 #include "step_lr.hpp"
+#include "swalr.hpp"
 #include "version.hpp"
+#include "weight_average.hpp"
