@@ -231,13 +231,16 @@ inline void composites(const std::string& input, const Check& check) {
       chained, input, [](auto& s) { step_once(s); }, check);
 }
 
-/// Every optimizer class in scalar S, and LBFGS<S>. (The fuzzer compiles
-/// the float ones in a file of their own, beside the rest.)
+/// Every optimizer class in scalar S, LBFGS<S>, WeightAverage<S> and
+/// ScheduleFree<S>. (The fuzzer compiles the float ones in a file of their
+/// own, beside the rest.)
 template <typename S>
 void optimizer_targets(const std::string& input, const Check& check) {
   descent::detail::for_each_optimizer<S>(
       [&](const auto&, auto tag) { optimizer<typename decltype(tag)::type>(input, check); });
   lbfgs<S>(input, check);
+  weight_average<S>(input, check);
+  schedule_free<S>(input, check);
 }
 
 inline void all_targets(const std::string& input, const Check& check) {
@@ -272,12 +275,8 @@ inline void all_targets(const std::string& input, const Check& check) {
       input, [](O& o) { return descent::ReduceLROnPlateau<double>(o); }, check);
   scheduler(
       input, [](O& o) { return descent::SWALR<double>(o, 0.05, 5); }, check);
-  weight_average<float>(input, check);
-  weight_average<double>(input, check);
   wrapper<descent::Lookahead<double>, descent::Adam<double>>(input, check);
   wrapper<descent::GradientAccumulation<float>, descent::SGD<float>>(input, check);
-  schedule_free<float>(input, check);
-  schedule_free<double>(input, check);
   composites(input, check);
 }
 
