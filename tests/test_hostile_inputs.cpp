@@ -405,7 +405,8 @@ TEST_CASE("hostile: skipped steps saturate at 2^63 - 1", "[hostile]") {
   CHECK(adam.iterations() == 1);
 }
 
-TEST_CASE("hostile: every field of every seed checkpoint set to an extreme value", "[hostile]") {
+TEST_CASE("hostile: every field of every seed checkpoint set to an extreme value",
+          "[hostile][long]") {
   // The fuzzer's structure-aware mutation, done exhaustively: at every offset
   // of every seed checkpoint's payload, each extreme value as an i64/f64 and
   // as a u32, resealed. Every load must be refused cleanly or load an object
@@ -527,7 +528,7 @@ TEST_CASE("save_file: concurrent saves to one path all succeed and readers see w
 }
 
 TEST_CASE("save_file: a save killed at any moment leaves the old or the new checkpoint",
-          "[hostile][save_file]") {
+          "[hostile][save_file][long]") {
   Folder folder;
   const std::string path = folder / "killed.ckpt";
   descent::Adam<double> a({0.01}), b({0.02});
