@@ -28,3 +28,4 @@
 #include "sequential_lr.hpp"
 #include "step_lr.hpp"
 #include "version.hpp"
+#include "warmup_cosine_lr.hpp"

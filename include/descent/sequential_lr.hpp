@@ -33,8 +33,9 @@ namespace descent {
 ///
 /// The children serve as formulas: they are not stepped (their epoch() stays
 /// put) and must outlive this scheduler; do not step them yourself. A child
-/// may be any scheduler but a SequentialLR, a ChainedScheduler, a OneCycleLR
-/// or a CyclicLR (which replace PyTorch's initial lr with their own). The lr is
+/// may be any scheduler but a SequentialLR, a ChainedScheduler, a
+/// OneCycleLR, a CyclicLR or a WarmupCosineLR (which replace PyTorch's
+/// initial lr with their own). The lr is
 /// PyTorch's to the rounding of each child's closed form.
 template <typename Scalar_>
 class SequentialLR : public LRScheduler<Scalar_> {
