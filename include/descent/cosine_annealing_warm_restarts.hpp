@@ -191,6 +191,7 @@ class CosineAnnealingWarmRestarts : public LRScheduler<Scalar_> {
     }
     // Integer runs: T_0, T_0·T_mult, …; a run longer than the rest of e ends
     // the loop before T_i can overflow.
+    if (T_mult_ == 1) return {double(e % T_0_), double(T_0_)};
     long cur = e, t_i = T_0_;
     while (cur >= t_i) {
       cur -= t_i;

@@ -2,8 +2,10 @@
 /// \file
 /// MultiplicativeLR (lecture section 9).
 
+#include "detail/check.hpp"
 #include "scheduler.hpp"
 
+#include <cmath>
 #include <cstddef>
 #include <functional>
 #include <stdexcept>
@@ -19,14 +21,15 @@ namespace descent {
 ///
 /// PyTorch's form is recursive: lr_e = lr_{e−1}·λ(e), lr_0 = base_lr. This
 /// forms the same product, left to right from base_lr, so the sequence is
-/// PyTorch's bit for bit. It keeps the product at the current epoch, so a
-/// step() costs one call of λ per optimizer; lr_at(e) of an earlier epoch
-/// multiplies from base_lr again (e calls). λ must be a function of the
-/// epoch alone. As for LambdaLR, λ is not data: construct the scheduler
-/// with the same λ before load(). Multiplicative: it can be a
-/// ChainedScheduler link (PyTorch's chain multiplies by λ(e) too); there its
-/// factor λ(1)·…·λ(e) is formed anew each epoch. The optimizers must outlive
-/// the scheduler.
+/// PyTorch's bit for bit. It keeps the product at the current epoch, and its
+/// checkpoint holds it, so a step() costs one call of λ per optimizer, also
+/// after a resume; lr_at(e) of an earlier epoch multiplies from base_lr
+/// again (e calls). λ must be a function of the epoch alone. As for
+/// LambdaLR, λ is not data: construct the scheduler with the same λ before
+/// load(). Multiplicative: it can be a ChainedScheduler link (PyTorch's
+/// chain multiplies by λ(e) too); there its factor λ(1)·…·λ(e) is formed
+/// anew each epoch, e calls of λ. The optimizers must outlive the
+/// scheduler.
 template <typename Scalar_>
 class MultiplicativeLR : public LRScheduler<Scalar_> {
  public:
@@ -72,8 +75,25 @@ class MultiplicativeLR : public LRScheduler<Scalar_> {
     }
   }
 
-  std::function<void()> stage_params(detail::Reader&) override {
-    return [this] { cached_epoch_ = -1; };
+  // The product at the current epoch, per optimizer, so that a resumed run
+  // steps from it (and in double, whatever Scalar last_lr() has).
+  void write_params(detail::Writer& w) const override {
+    for (std::size_t i = 0; i < this->num_optimizers(); ++i) w.f64(compute_lr(this->epoch(), i));
+  }
+
+  std::function<void()> stage_params(detail::Reader& r) override {
+    std::vector<double> products(this->num_optimizers());
+    for (double& p : products) {
+      p = r.f64("lr product");
+      if (!(p >= 0) || !std::isfinite(p)) {
+        r.fail("lr product " + detail::to_text(p) + " is not finite and >= 0");
+      }
+    }
+    return [this, products]() mutable {
+      cached_ = std::move(products);
+      cached_base_ = this->base_lrs();
+      cached_epoch_ = this->epoch();
+    };
   }
 
  private:

@@ -198,8 +198,7 @@ class OneCycleLR : public LRScheduler<Scalar_> {
     return [this, total, o, max_lrs] {
       total_steps_ = static_cast<long>(total);
       options_ = o;
-      max_lrs_ = max_lrs;
-      rebase();
+      max_lrs_ = max_lrs;  // the base lrs are the checkpoint's
     };
   }
 

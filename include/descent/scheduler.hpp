@@ -285,7 +285,8 @@ class LRScheduler {
   /// The factor(epoch) of a multiplicative schedule.
   virtual double chain_factor(long) const { return 1.0; }
   /// Schedules that replace the optimizers' lr as base with their own
-  /// (OneCycleLR's initial lr, CyclicLR's base_lr) answer true: SequentialLR
+  /// (OneCycleLR's initial lr, CyclicLR's base_lr, WarmupCosineLR's
+  /// init_value) answer true: SequentialLR
   /// refuses them, as PyTorch's would restart the others from it.
   virtual bool own_base_lrs() const noexcept { return false; }
   /// SequentialLR and ChainedScheduler, which do not nest.
@@ -295,7 +296,8 @@ class LRScheduler {
   virtual void write_params(detail::Writer&) const {}
 
   /// Reads and checks them without changing anything; returns what makes
-  /// them current, which cannot fail.
+  /// them current, which cannot fail, and runs once the loaded epoch and
+  /// base lrs are current.
   virtual std::function<void()> stage_params(detail::Reader&) {
     return [] {};
   }
@@ -395,8 +397,11 @@ class LRScheduler {
     for (LRScheduler* c : children) c->base_lrs_ = children[0]->base_lrs_;
   }
 
+  /// c.multiplicative(), for a composite's checks.
   static bool child_multiplicative(const LRScheduler& c) { return c.multiplicative(); }
+  /// c.chain_factor(e), for ChainedScheduler.
   static double child_factor(const LRScheduler& c, long e) { return c.chain_factor(e); }
+  /// c.own_base_lrs(), for SequentialLR's check.
   static bool child_own_base_lrs(const LRScheduler& c) { return c.own_base_lrs(); }
 
   /// Checkpoint records of the children: count u32, then per child its kind
@@ -476,10 +481,10 @@ class LRScheduler {
       last_lrs.push_back(static_cast<Scalar>(last[i]));
     }
     return [this, epoch, commit_params, base_lrs, last_lrs] {
-      commit_params();
       epoch_ = epoch;
       base_lrs_ = base_lrs;
       last_lrs_ = last_lrs;
+      commit_params();  // after them, so that it sees the loaded epoch and base lrs
     };
   }
 
