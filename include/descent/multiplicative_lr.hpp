@@ -99,7 +99,8 @@ class MultiplicativeLR : public LRScheduler<Scalar_> {
  private:
   /// start·λ(from + 1)·…·λ(to), left to right.
   double product(double start, long from, long to) const {
-    for (long k = from + 1; k <= to; ++k) start *= lambda_(k);
+    // k < to before ++k: `k <= to` would never end for to = LONG_MAX.
+    for (long k = from; k < to;) start *= lambda_(++k);
     return start;
   }
 
