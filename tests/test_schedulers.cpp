@@ -4,9 +4,12 @@
 // test_torch_reference.cpp (LambdaLR, StepLR) and test_torch_schedules.cpp
 // (the others).
 
+#include "data/warmup_cosine_reference.hpp"
 #include "support.hpp"
 
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <functional>
 #include <map>
 #include <sstream>
@@ -718,4 +721,96 @@ TEST_CASE("schedulers: hand-computed values of the new schedulers", "[scheduler]
   CHECK(warm.T_i() == 4);
   CHECK(warm.T_cur() == 1);
   CHECK_THAT(d.lr(), WithinRel((1 + std::cos(3.141592653589793 / 4)) / 2, 1e-15));
+}
+
+TEST_CASE("schedulers: WarmupCosineLR is optax's and Keras's schedule, also resumed mid-warm-up",
+          "[scheduler][sched][optax][keras]") {
+  namespace ref = warmup_cosine_reference;
+  using W = descent::WarmupCosineLR<double>;
+  for (const ref::Case* c : {&ref::optax_basic, &ref::optax_end_exponent, &ref::optax_no_warmup,
+                             &ref::keras_basic, &ref::keras_alpha}) {
+    INFO(c->call);
+    const double* a = c->args;
+    const auto make = [&](const descent::OptimizerList<double>& l) {
+      return c->keras ? W::keras(l, a[0], long(a[1]), a[2], a[3], long(a[4]))
+                      : W::optax(l, a[0], a[1], long(a[2]), long(a[3]), a[4], a[5]);
+    };
+    auto x = gd(0.5), y = gd(0.7);
+    W s = make({&x, &y});
+    const long warmup = s.warmup_steps();
+    const long save_at = warmup / 2;  // mid-warm-up (step 0 when there is none)
+    std::string saved;
+    double worst = 0;
+    for (long e = 0; e < ref::kSteps; ++e) {
+      if (e > 0) s.step();
+      INFO("step " << e);
+      const double want = c->lr[e];
+      const double rel = want == 0 ? std::abs(x.lr()) : std::abs(x.lr() - want) / want;
+      worst = std::max(worst, rel);
+      CHECK(rel <= 1e-12);
+      CHECK(y.lr() == x.lr());
+      if (e == save_at) saved = support::bytes_of(s);
+    }
+    if (std::getenv("DESCENT_PRINT_ERRORS") != nullptr) {
+      std::printf("worst relative error %.3g: %s\n", worst, c->call);
+    }
+    auto u = gd(0.1), v = gd(0.1);
+    W t = make({&u, &v});
+    std::istringstream in(saved);
+    t.load(in);
+    REQUIRE(t.epoch() == save_at);
+    for (long e = save_at + 1; e < ref::kSteps; ++e) {
+      t.step();
+      CHECK(t.lr_at(e) == s.lr_at(e));
+      CHECK(u.lr() == s.lr_at(e));
+    }
+    CHECK(support::bytes_of(t) == support::bytes_of(s));
+  }
+}
+
+TEST_CASE("schedulers: WarmupCosineLR checks its arguments and its checkpoints",
+          "[scheduler][sched][errors]") {
+  using W = descent::WarmupCosineLR<double>;
+  auto a = gd(0.1);
+  const std::vector<descent::Optimizer<double>*> one{&a};
+  require_invalid([&] { W::optax(one, 0.0, 0.1, 10, 10); },
+                  "descent::WarmupCosineLR: decay_steps must be > warmup_steps = 10 (optax's "
+                  "counts the warm-up), got 10",
+                  one);
+  require_invalid([&] { W::optax(one, 0.0, 0.1, -1, 10); },
+                  "descent::WarmupCosineLR: warmup_steps must be >= 0, got -1", one);
+  require_invalid([&] { W::optax(one, 0.0, -0.1, 1, 10); },
+                  "descent::WarmupCosineLR: peak_value must be finite and >= 0, got -0.1", one);
+  require_invalid([&] { W::optax(one, NAN, 0.1, 1, 10); }, "init_value must be finite", one);
+  require_invalid([&] { W::optax(one, 0.0, 0.1, 1, 10, 0.0, -1.0); },
+                  "descent::WarmupCosineLR: exponent must be finite and >= 0, got -1", one);
+  require_invalid([&] { W::keras(one, 0.0, 0, 0.0, 0.1, 5); },
+                  "descent::WarmupCosineLR: decay_steps must be >= 1, got 0", one);
+  require_invalid([&] { W::keras(one, 0.0, 10, -0.5, 0.1, 5); },
+                  "descent::WarmupCosineLR: alpha must be finite and >= 0, got -0.5", one);
+  // A checkpoint of another form's schedule loads (the form is data); one
+  // whose decay_steps is 0 is refused and changes nothing.
+  W optax = W::optax(one, 0.0, 0.1, 10, 100);
+  W keras = W::keras(one, 0.0, 90, 0.0, 0.1, 10);
+  std::istringstream optax_bytes(support::bytes_of(optax));
+  keras.load(optax_bytes);
+  CHECK(keras.form() == W::Form::optax);
+  CHECK(keras.decay_steps() == 90);
+  std::string bytes = support::bytes_of(optax);
+  const std::string before = support::bytes_of(keras);
+  // The payload ends with ... warmup_steps, decay_steps, alpha, exponent, then
+  // the checksum: decay_steps is 8 + 8 + 8 + 4 bytes from the end.
+  const std::size_t decay_at = bytes.size() - 4 - 8 - 8 - 8;
+  for (int b = 0; b < 8; ++b) bytes[decay_at + std::size_t(b)] = 0;
+  const std::uint32_t crc = descent::detail::crc32(
+      reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size() - 4);
+  for (int b = 0; b < 4; ++b) bytes[bytes.size() - 4 + std::size_t(b)] = char(crc >> (8 * b));
+  std::istringstream in(bytes);
+  try {
+    keras.load(in);
+    FAIL("no CheckpointError");
+  } catch (const descent::CheckpointError& e) {
+    CHECK_THAT(std::string(e.what()), Contains("decay_steps must be >= 1, got 0"));
+  }
+  CHECK(support::bytes_of(keras) == before);
 }
