@@ -1,9 +1,10 @@
 // The lecture's section 9 figures: the learning rate against the epoch for
-// LambdaLR and StepLR, as each schedule sets it on a real optimizer; and a
-// second figure with every other scheduler of descent.
+// LambdaLR and StepLR, as each schedule sets it on a real optimizer; a
+// second figure with the other schedulers of descent, and a third with
+// torch 1.13's remaining ones and the momentum CyclicLR and OneCycleLR cycle.
 //
 //   ./schedules             write schedules.svg and .csv, schedules_all.svg
-//                           and .csv, print tables
+//                           and .csv, schedules_more.svg and .csv, print tables
 //   ./schedules --quick     the same (there is nothing to shorten; for the tests)
 //   ./schedules --out DIR   write the files to DIR (default: the current directory)
 //
@@ -80,6 +81,31 @@ Schedule record_plateau(const char* column, const char* label, double base_lr,
     scheduler.step(loss);
   }
   return s;
+}
+
+// The lr and the momentum (or β₁) of a scheduler that cycles momentum, on
+// the optimizer `make_optimizer` builds: momentum[e] is the one in force
+// during epoch e.
+struct Cycled {
+  Schedule lr, momentum;
+};
+
+Cycled record_cycled(
+    const char* column, const char* label, const char* momentum_label,
+    const std::function<std::unique_ptr<descent::Optimizer<double>>()>& make_optimizer,
+    const std::function<std::unique_ptr<descent::LRScheduler<double>>(descent::Optimizer<double>&)>&
+        make) {
+  const std::unique_ptr<descent::Optimizer<double>> optimizer = make_optimizer();
+  const std::unique_ptr<descent::LRScheduler<double>> scheduler = make(*optimizer);
+  Cycled c{{column, label, {}}, {column, momentum_label, {}}};
+  Eigen::VectorXd x = Eigen::VectorXd::Constant(1, 1.0);
+  for (long e = 0; e <= kEpochs; ++e) {
+    c.lr.lr.push_back(optimizer->lr());
+    c.momentum.lr.push_back(optimizer->momentum());
+    optimizer->step(x, x);
+    if (e < kEpochs) scheduler->step();
+  }
+  return c;
 }
 
 // The shortest decimal that reads back as the same double.
@@ -254,6 +280,96 @@ int main(int argc, char** argv) {
     all.panels.push_back(panel);
   }
 
+  // The third figure: torch 1.13's other schedulers, the momentum that
+  // CyclicLR and OneCycleLR cycle, on an axis of its own (OneCycleLR's lr is
+  // in the second figure), and WarmupCosineLR. Nine series: the ninth takes
+  // the first's colour, in another panel, so no panel repeats a colour.
+  descent::CyclicLR<double>::Options triangular, triangular2, exp_range;
+  triangular.step_size_up = triangular2.step_size_up = exp_range.step_size_up = 10;
+  triangular2.mode = descent::CyclicLR<double>::Mode::triangular2;
+  exp_range.mode = descent::CyclicLR<double>::Mode::exp_range;
+  exp_range.gamma = 0.98;
+  triangular.cycle_momentum = true;
+  descent::OneCycleLR<double>::Options one_cycle_momentum;
+  one_cycle_momentum.cycle_momentum = true;
+  const Cycled cyclic_sgd = record_cycled(
+      "cyclic_sgd", "CyclicLR: 0.01 ↔ 0.1, 10 up, 10 down (SGD)",
+      "CyclicLR: SGD momentum 0.9 ↔ 0.8",
+      [] {
+        descent::SGD<double>::Options o;
+        o.momentum = 0.9;
+        return std::make_unique<descent::SGD<double>>(o);
+      },
+      [&](descent::Optimizer<double>& o) {
+        return std::make_unique<descent::CyclicLR<double>>(o, 0.01, 0.1, triangular);
+      });
+  const Cycled one_cycle_adam = record_cycled(
+      "one_cycle_adam", "OneCycleLR: max_lr 0.1 (Adam)", "OneCycleLR: Adam β₁ 0.95 ↔ 0.85",
+      [] { return std::make_unique<descent::Adam<double>>(); },
+      [&](descent::Optimizer<double>& o) {
+        return std::make_unique<descent::OneCycleLR<double>>(o, 0.1, 101, one_cycle_momentum);
+      });
+  const std::vector<std::vector<Schedule>> panels_more = {
+      {
+          record("multiplicative", "MultiplicativeLR: λ = 0.97, ×1.5 every 25 epochs", 0.1,
+                 single([](descent::Optimizer<double>& o) {
+                   return std::make_unique<descent::MultiplicativeLR<double>>(
+                       o, [](long e) { return e % 25 == 0 ? 1.5 : 0.97; });
+                 })),
+          record("polynomial", "PolynomialLR: 60 epochs, power 2", 0.1,
+                 single([](descent::Optimizer<double>& o) {
+                   return std::make_unique<descent::PolynomialLR<double>>(o, 60, 2.0);
+                 })),
+          record("warm_restarts", "CosineAnnealingWarmRestarts: T_0 10, T_mult 2", 0.1,
+                 single([](descent::Optimizer<double>& o) {
+                   return std::make_unique<descent::CosineAnnealingWarmRestarts<double>>(o, 10, 2,
+                                                                                         0.001);
+                 })),
+      },
+      {
+          cyclic_sgd.lr,
+          record("cyclic_triangular2", "CyclicLR: triangular2", 0.1,
+                 [&](descent::Optimizer<double>& o) {
+                   return std::make_unique<descent::CyclicLR<double>>(o, 0.01, 0.1, triangular2);
+                 }),
+          record("cyclic_exp_range", "CyclicLR: exp_range, γ 0.98", 0.1,
+                 [&](descent::Optimizer<double>& o) {
+                   return std::make_unique<descent::CyclicLR<double>>(o, 0.01, 0.1, exp_range);
+                 }),
+      },
+      {cyclic_sgd.momentum, one_cycle_adam.momentum},
+      {
+          record("warmup_cosine", "WarmupCosineLR (optax): 0 → 0.1 in 10, cosine to 0.001 by 100",
+                 0.1, single([](descent::Optimizer<double>& o) {
+                   return std::make_unique<descent::WarmupCosineLR<double>>(
+                       descent::WarmupCosineLR<double>::optax(o, 0.0, 0.1, 10, 100, 0.001));
+                 })),
+      },
+  };
+  const char* titles_more[] = {"MultiplicativeLR, PolynomialLR, warm restarts", "CyclicLR: lr",
+                               "their momentum and β₁", "a warm-up then a cosine, in one"};
+  plot::Figure more{"torch 1.13's other schedulers, and cycled momentum", {}};
+  std::vector<const Schedule*> columns_more;
+  for (std::size_t p = 0; p < panels_more.size(); ++p) {
+    plot::Panel panel = linear;
+    panel.title = titles_more[p];
+    if (p == 2) {
+      panel.ylabel = "momentum, β₁";
+      panel.yrange = std::pair(0.75, 1.0);
+    }
+    for (const Schedule& s : panels_more[p]) {
+      panel.series.push_back(staircase(s));
+      if (p != 2) columns_more.push_back(&s);
+    }
+    more.panels.push_back(panel);
+  }
+  // The CSV's momentum columns, named apart from the lr columns.
+  Schedule cyclic_momentum = cyclic_sgd.momentum, one_cycle_beta1 = one_cycle_adam.momentum;
+  cyclic_momentum.column = "cyclic_sgd_momentum";
+  one_cycle_beta1.column = "one_cycle_adam_beta1";
+  columns_more.push_back(&cyclic_momentum);
+  columns_more.push_back(&one_cycle_beta1);
+
   std::printf("\nthe other schedulers: lr during some epochs\n%5s", "epoch");
   for (const Schedule* s : columns) std::printf(" %11s", s->column);
   std::printf("\n");
@@ -280,6 +396,8 @@ int main(int argc, char** argv) {
   const std::filesystem::path svg = out / "schedules.svg", csv = out / "schedules.csv";
   const std::filesystem::path svg_all = out / "schedules_all.svg";
   const std::filesystem::path csv_all = out / "schedules_all.csv";
+  const std::filesystem::path svg_more = out / "schedules_more.svg";
+  const std::filesystem::path csv_more = out / "schedules_more.csv";
   try {
     std::filesystem::create_directories(out);
     plot::write_svg(figure, svg.string());
@@ -288,11 +406,14 @@ int main(int argc, char** argv) {
     write_csv(csv, first);
     plot::write_svg(all, svg_all.string());
     write_csv(csv_all, columns);
+    plot::write_svg(more, svg_more.string());
+    write_csv(csv_more, columns_more);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "schedules: %s\n", e.what());
     return 1;
   }
-  std::printf("\nWrote %s, %s, %s and %s\n", svg.string().c_str(), csv.string().c_str(),
-              svg_all.string().c_str(), csv_all.string().c_str());
+  std::printf("\nWrote %s, %s, %s, %s, %s and %s\n", svg.string().c_str(), csv.string().c_str(),
+              svg_all.string().c_str(), csv_all.string().c_str(), svg_more.string().c_str(),
+              csv_more.string().c_str());
   return 0;
 }

@@ -216,6 +216,17 @@ void scheduler(const std::string& input, const Make& make, const Check& check) {
       sched, input, [](auto& s) { step_once(s); }, check);
 }
 
+/// A scheduler over an SGD with momentum, which cycle_momentum needs.
+template <typename Make>
+void momentum_scheduler(const std::string& input, const Make& make, const Check& check) {
+  descent::SGD<double>::Options o;
+  o.momentum = 0.9;
+  descent::SGD<double> sgd(o);
+  auto sched = make(sgd);
+  try_load(
+      sched, input, [](auto& s) { step_once(s); }, check);
+}
+
 /// The composites, whose checkpoints hold their children's.
 inline void composites(const std::string& input, const Check& check) {
   descent::GradientDescent<double> gd;
@@ -275,6 +286,35 @@ inline void all_targets(const std::string& input, const Check& check) {
       input, [](O& o) { return descent::ReduceLROnPlateau<double>(o); }, check);
   scheduler(
       input, [](O& o) { return descent::SWALR<double>(o, 0.05, 5); }, check);
+  scheduler(
+      input, [](O& o) { return descent::MultiplicativeLR<double>(o, [](long) { return 0.9; }); },
+      check);
+  scheduler(
+      input, [](O& o) { return descent::PolynomialLR<double>(o, 10, 2.0); }, check);
+  scheduler(
+      input, [](O& o) { return descent::CosineAnnealingWarmRestarts<double>(o, 3, 2, 0.001); },
+      check);
+  scheduler(
+      input, [](O& o) { return descent::CyclicLR<double>(o, 0.01, 0.1); }, check);
+  scheduler(
+      input, [](O& o) { return descent::WarmupCosineLR<double>::optax(o, 0.0, 0.1, 5, 20); },
+      check);
+  momentum_scheduler(
+      input,
+      [](O& o) {
+        descent::CyclicLR<double>::Options c;
+        c.cycle_momentum = true;
+        return descent::CyclicLR<double>(o, 0.01, 0.1, c);
+      },
+      check);
+  momentum_scheduler(
+      input,
+      [](O& o) {
+        descent::OneCycleLR<double>::Options c;
+        c.cycle_momentum = true;
+        return descent::OneCycleLR<double>(o, 0.1, 20, c);
+      },
+      check);
   wrapper<descent::Lookahead<double>, descent::Adam<double>>(input, check);
   wrapper<descent::GradientAccumulation<float>, descent::SGD<float>>(input, check);
   composites(input, check);

@@ -143,4 +143,36 @@ int main(int argc, char** argv) {
   descent::ChainedScheduler<double> chained({&constant, &exponential});
   chained.step();
   write(chained, dir + "/chained_scheduler_double.bin");
+  descent::MultiplicativeLR<double> multiplicative(gd, [](long) { return 0.9; });
+  multiplicative.step();
+  write(multiplicative, dir + "/multiplicative_lr_double.bin");
+  descent::PolynomialLR<double> polynomial(gd, 10, 2.0);
+  polynomial.step();
+  write(polynomial, dir + "/polynomial_lr_double.bin");
+  descent::CosineAnnealingWarmRestarts<double> warm(gd, 3, 2, 0.001);
+  warm.step();
+  warm.step(4.5);  // a fractional T_cur, in the second run
+  write(warm, dir + "/cosine_annealing_warm_restarts_double.bin");
+  descent::CyclicLR<double>::Options cyclic_options;
+  cyclic_options.step_size_up = 4;
+  cyclic_options.mode = descent::CyclicLR<double>::Mode::triangular2;
+  descent::CyclicLR<double> cyclic(gd, 0.01, 0.1, cyclic_options);
+  cyclic.step();
+  write(cyclic, dir + "/cyclic_lr_double.bin");
+  auto warmup_cosine = descent::WarmupCosineLR<double>::optax(gd, 0.0, 0.1, 5, 20, 0.001);
+  warmup_cosine.step();
+  write(warmup_cosine, dir + "/warmup_cosine_lr_double.bin");
+  // Schedulers that cycle momentum, on an SGD with momentum.
+  descent::SGD<double>::Options sgd_options;
+  sgd_options.momentum = 0.9;
+  descent::SGD<double> sgd(sgd_options);
+  cyclic_options.cycle_momentum = true;
+  descent::CyclicLR<double> cyclic_momentum(sgd, 0.01, 0.1, cyclic_options);
+  cyclic_momentum.step();
+  write(cyclic_momentum, dir + "/cyclic_lr_momentum_double.bin");
+  descent::OneCycleLR<double>::Options one_cycle_options;
+  one_cycle_options.cycle_momentum = true;
+  descent::OneCycleLR<double> one_cycle_momentum(sgd, 0.1, 20, one_cycle_options);
+  one_cycle_momentum.step();
+  write(one_cycle_momentum, dir + "/one_cycle_lr_momentum_double.bin");
 }

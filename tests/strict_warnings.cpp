@@ -64,6 +64,29 @@ void exercise_schedulers() {
   std::stringstream io;
   plateau.save(io);
   plateau.load(io);
+
+  // torch 1.13's other schedulers, momentum cycling and the setters.
+  descent::MultiplicativeLR<S> multiplicative(both, [](long) { return 0.9; });
+  descent::PolynomialLR<S> polynomial(both, 10, 2.0);
+  descent::CosineAnnealingWarmRestarts<S> warm(both, 3, 2, 0.001);
+  warm.step(2.5);
+  typename descent::CyclicLR<S>::Options cyclic_options;
+  cyclic_options.cycle_momentum = true;
+  descent::CyclicLR<S> cyclic(both, 0.01, 0.1, cyclic_options);
+  typename descent::OneCycleLR<S>::Options one_cycle_options;
+  one_cycle_options.cycle_momentum = true;
+  descent::OneCycleLR<S> one_cycle_momentum(both, 0.1, 100, one_cycle_options);
+  auto warmup_cosine = descent::WarmupCosineLR<S>::optax(both, 0.0, 0.1, 5, 50);
+  for (descent::LRScheduler<S>* s : std::vector<descent::LRScheduler<S>*>{
+           &multiplicative, &polynomial, &warm, &cyclic, &one_cycle_momentum, &warmup_cosine}) {
+    s->step();
+    std::stringstream saved;
+    s->save(saved);
+    s->load(saved);
+  }
+  a.set_momentum(a.momentum());
+  a.set_weight_decay(S(0.01));
+  (void)a.weight_decay();
 }
 
 template <typename S>

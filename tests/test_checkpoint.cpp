@@ -210,7 +210,7 @@ TEST_CASE("checkpoint: invalid contents with a valid frame are refused", "[check
   for (int b = 0; b < 8; ++b) bytes[step_size_at + b] = 0;
   support::reseal(bytes);
   descent::StepLR<double> target(gd, 7);
-  require_refused(target, bytes, "step_size 0 is not >= 1");
+  require_refused(target, bytes, "descent::StepLR: step_size must be >= 1, got 0");
 }
 
 TEST_CASE("checkpoint: a corrupt element count never sizes an allocation", "[checkpoint]") {

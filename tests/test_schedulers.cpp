@@ -4,9 +4,12 @@
 // test_torch_reference.cpp (LambdaLR, StepLR) and test_torch_schedules.cpp
 // (the others).
 
+#include "data/warmup_cosine_reference.hpp"
 #include "support.hpp"
 
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <functional>
 #include <map>
 #include <sstream>
@@ -458,4 +461,356 @@ TEMPLATE_TEST_CASE("schedulers: a linear warm-up then a cosine, by hand, rounded
     INFO("epoch " << e);
     CHECK_THAT(double(sgd.lr()), WithinRel(double(static_cast<S>(it->second)), 1e-14));
   }
+}
+
+// ---------------------------------------------------------------------------
+// Momentum and weight decay as scheduled hyperparameters, and the schedulers
+// of torch 1.13 added with them (their PyTorch sequences are in
+// test_torch_schedules.cpp).
+
+namespace {
+
+/// The message of the std::invalid_argument that f throws, or "".
+template <typename F>
+std::string invalid_message(const F& f) {
+  try {
+    f();
+  } catch (const std::invalid_argument& e) {
+    return e.what();
+  }
+  return "";
+}
+
+}  // namespace
+
+TEST_CASE("optimizers: momentum or beta1 and weight decay are set through Optimizer<S>",
+          "[scheduler][sched][momentum]") {
+  descent::SGD<double> sgd;
+  descent::Momentum<double> momentum;
+  descent::Adam<double> adam;
+  descent::AdaGrad<double> adagrad;
+  descent::RMSprop<double> rmsprop;
+  CHECK(static_cast<descent::Optimizer<double>&>(sgd).momentum_option() == "momentum");
+  CHECK(momentum.momentum_option() == "beta");
+  CHECK(adam.momentum_option() == "beta1");
+  CHECK(rmsprop.momentum_option() == "momentum");
+  CHECK(adagrad.momentum_option().empty());
+  CHECK_FALSE(adagrad.has_momentum());
+  CHECK(adam.has_momentum());
+
+  descent::Optimizer<double>& o = adam;
+  CHECK(o.momentum() == 0.9);
+  o.set_momentum(0.5);
+  CHECK(adam.options().beta1 == 0.5);
+  CHECK(o.momentum() == 0.5);
+  o.set_weight_decay(0.25);
+  CHECK(adam.options().weight_decay == 0.25);
+  CHECK(o.weight_decay() == 0.25);
+
+  // Refused with the constructor's own message, and nothing changes.
+  const std::string constructor = invalid_message([] {
+    descent::Adam<double>::Options bad;
+    bad.beta1 = 1.5;
+    descent::Adam<double>{bad};
+  });
+  CHECK(constructor == "descent::Adam: beta1 must be in [0, 1), got 1.5");
+  CHECK(invalid_message([&] { o.set_momentum(1.5); }) == constructor);
+  CHECK(invalid_message([&] { o.set_weight_decay(-1); }) ==
+        "descent::Adam: weight_decay must be finite and >= 0, got -1");
+  CHECK(invalid_message([&] { momentum.set_momentum(-0.1); }) ==
+        "descent::Momentum: beta must be in [0, 1), got -0.1");
+  CHECK(o.momentum() == 0.5);
+  CHECK(o.weight_decay() == 0.25);
+  CHECK(invalid_message([&] { adagrad.set_momentum(0.9); }) ==
+        "descent::AdaGrad::set_momentum: AdaGrad has no momentum or beta1 option");
+  CHECK(invalid_message([&] { static_cast<void>(adagrad.momentum()); }) ==
+        "descent::AdaGrad::momentum: AdaGrad has no momentum or beta1 option");
+}
+
+TEST_CASE("optimizers: a set momentum steps and saves as one given at construction",
+          "[scheduler][sched][momentum][checkpoint]") {
+  using Vec = Eigen::VectorXd;
+  const Vec g = Vec::LinSpaced(5, -1.0, 2.0);
+  auto with_beta1 = [](double beta1) {
+    return support::with_options<descent::Adam<double>>([&](auto& o) { o.beta1 = beta1; });
+  };
+  descent::Adam<double> set = with_beta1(0.9), built = with_beta1(0.6), plain = with_beta1(0.9);
+  // Untouched options save to the bytes they always had.
+  CHECK(support::bytes_of(set) == support::bytes_of(plain));
+  set.set_momentum(0.6);
+  CHECK(support::bytes_of(set) == support::bytes_of(built));
+  Vec x = Vec::Ones(5), y = Vec::Ones(5);
+  for (int k = 0; k < 3; ++k) {
+    set.step(x, g);
+    built.step(y, g);
+  }
+  CHECK(x == y);
+  // Changed between steps: the checkpoint holds it and a load restores it.
+  set.set_momentum(0.3);
+  set.set_weight_decay(0.01);
+  const std::string saved = support::bytes_of(set);
+  std::istringstream in(saved);
+  plain.load(in);
+  CHECK(plain.momentum() == 0.3);
+  CHECK(plain.weight_decay() == 0.01);
+  CHECK(support::bytes_of(plain) == saved);
+}
+
+TEST_CASE("optimizers: SGD's momentum cannot switch its velocity on or off between steps",
+          "[scheduler][sched][momentum]") {
+  descent::SGD<double> sgd;
+  sgd.set_momentum(0.5);  // before the first step: the velocity is built for it
+  CHECK(sgd.options().momentum == 0.5);
+  Eigen::VectorXd x = Eigen::VectorXd::Ones(3);
+  sgd.step(x, x);
+  sgd.set_momentum(0.7);
+  CHECK(invalid_message([&] { sgd.set_momentum(0); }) ==
+        "descent::SGD: momentum 0 would drop the state array velocity after the first step; "
+        "set it before the first step, or reset()");
+  CHECK(sgd.momentum() == 0.7);
+  sgd.reset();
+  sgd.set_momentum(0);
+  CHECK(sgd.momentum() == 0);
+}
+
+TEST_CASE(
+    "schedulers: the new schedulers check every argument, and a refused one changes "
+    "nothing",
+    "[scheduler][sched][errors]") {
+  auto a = gd(0.1), b = gd(0.2);
+  const std::vector<descent::Optimizer<double>*> both{&a, &b};
+  SECTION("MultiplicativeLR") {
+    require_invalid([&] { descent::MultiplicativeLR<double>(both, nullptr); },
+                    "descent::MultiplicativeLR: lambda must not be empty", both);
+  }
+  SECTION("PolynomialLR") {
+    require_invalid([&] { descent::PolynomialLR<double>(both, 0); },
+                    "descent::PolynomialLR: total_iters must be >= 1, got 0", both);
+    require_invalid([&] { descent::PolynomialLR<double>(both, 5, -1.0); },
+                    "descent::PolynomialLR: power must be finite and >= 0, got -1", both);
+  }
+  SECTION("CosineAnnealingWarmRestarts") {
+    using W = descent::CosineAnnealingWarmRestarts<double>;
+    require_invalid([&] { W(both, 0); },
+                    "descent::CosineAnnealingWarmRestarts: T_0 must be >= 1, got 0", both);
+    require_invalid([&] { W(both, 5, 0); },
+                    "descent::CosineAnnealingWarmRestarts: T_mult must be >= 1, got 0", both);
+    require_invalid([&] { W(both, 5, 1, -0.5); },
+                    "descent::CosineAnnealingWarmRestarts: eta_min must be finite and >= 0, got "
+                    "-0.5",
+                    both);
+    W w(both, 5);
+    w.step();
+    require_invalid([&] { w.step(-1.0); },
+                    "descent::CosineAnnealingWarmRestarts: epoch must be finite, >= 0 and < 2^63, "
+                    "got -1",
+                    both);
+    require_invalid([&] { w.step(NAN); }, "epoch must be finite", both);
+    require_invalid([&] { w.step(1e300); }, "got 1e+300", both);
+    CHECK(w.epoch() == 1);
+    CHECK(w.T_cur() == 1);
+  }
+  SECTION("CyclicLR") {
+    using C = descent::CyclicLR<double>;
+    C::Options o;
+    require_invalid([&] { C(both, -0.1, 0.1); },
+                    "descent::CyclicLR: base_lr must be finite and >= 0, got -0.1", both);
+    require_invalid([&] { C(both, 0.1, INFINITY); }, "max_lr must be finite and >= 0, got inf",
+                    both);
+    require_invalid(
+        [&] {
+          C(both, std::vector<double>{0.1, 0.2, 0.3}, std::vector<double>{1});
+        },
+        "descent::CyclicLR: the number of base_lr values must be 1 or the number of "
+        "optimizers, 2, got 3",
+        both);
+    o.step_size_up = 0;
+    require_invalid([&] { C(both, 0.01, 0.1, o); },
+                    "descent::CyclicLR: step_size_up must be finite and > 0, got 0", both);
+    o = C::Options();
+    o.step_size_down = NAN;
+    require_invalid([&] { C(both, 0.01, 0.1, o); }, "step_size_down must be finite, got nan", both);
+    o = C::Options();
+    o.mode = static_cast<C::Mode>(7);
+    require_invalid([&] { C(both, 0.01, 0.1, o); },
+                    "descent::CyclicLR: mode must be triangular (0), triangular2 (1) or exp_range "
+                    "(2), got 7",
+                    both);
+    o = C::Options();
+    o.gamma = 0;
+    require_invalid([&] { C(both, 0.01, 0.1, o); }, "gamma must be finite and > 0, got 0", both);
+    o = C::Options();
+    o.max_momentum = {1.0};
+    require_invalid([&] { C(both, 0.01, 0.1, o); },
+                    "descent::CyclicLR: max_momentum must be in [0, 1), got 1", both);
+    o = C::Options();
+    o.cycle_momentum = true;
+    require_invalid([&] { C(both, 0.01, 0.1, o); },
+                    "descent::CyclicLR: cycle_momentum needs optimizers with a momentum or beta1, "
+                    "and optimizer 0 is a GradientDescent, which has none",
+                    both);
+  }
+  SECTION("OneCycleLR's momenta") {
+    using One = descent::OneCycleLR<double>;
+    One::Options o;
+    o.base_momentum = {1.2};
+    require_invalid([&] { One(both, 0.1, 10, o); },
+                    "descent::OneCycleLR: base_momentum must be in [0, 1), got 1.2", both);
+    o = One::Options();
+    o.cycle_momentum = true;
+    require_invalid([&] { One(both, 0.1, 10, o); },
+                    "descent::OneCycleLR: cycle_momentum needs optimizers", both);
+  }
+}
+
+TEST_CASE("schedulers: a momentum an optimizer refuses changes no optimizer and no epoch",
+          "[scheduler][sched][momentum]") {
+  descent::Adam<double> adam;
+  auto sgd = support::with_options<descent::SGD<double>>([](auto& o) { o.momentum = 0.9; });
+  Eigen::VectorXd x = Eigen::VectorXd::Ones(2);
+  sgd.step(x, x);  // the velocity is built: SGD now refuses momentum 0
+  using C = descent::CyclicLR<double>;
+  C::Options o;
+  o.step_size_up = 2;
+  o.cycle_momentum = true;
+  o.base_momentum = {0.0};
+  C schedule({&adam, &sgd}, 0.01, 0.1, o);
+  CHECK(adam.momentum() == 0.9);  // epoch 0: max_momentum
+  schedule.step();                // halfway up: 0.45
+  CHECK(adam.momentum() == 0.45);
+  CHECK(sgd.momentum() == 0.45);
+  const std::string message = invalid_message([&] { schedule.step(); });
+  CHECK_THAT(message, Contains("descent::CyclicLR: the schedule gives momentum 0 at epoch 2 for "
+                               "optimizer 1, which the optimizer refuses: descent::SGD: momentum "
+                               "0 would drop the state array velocity"));
+  CHECK(schedule.epoch() == 1);
+  CHECK(adam.momentum() == 0.45);
+  CHECK(sgd.momentum() == 0.45);
+  CHECK(adam.lr() == schedule.lr_at(1));
+}
+
+TEST_CASE("schedulers: hand-computed values of the new schedulers", "[scheduler][sched]") {
+  auto a = gd(0.1);
+  // CyclicLR, triangular2 over 4 up and 4 down: heights 1, 1/2, 1/4.
+  using C = descent::CyclicLR<double>;
+  C::Options o;
+  o.step_size_up = 4;
+  o.mode = C::Mode::triangular2;
+  C cyclic(a, 0.0, 0.8, o);
+  CHECK(cyclic.lr_at(0) == 0.0);
+  CHECK(cyclic.lr_at(2) == 0.4);
+  CHECK(cyclic.lr_at(4) == 0.8);
+  CHECK(cyclic.lr_at(6) == 0.4);
+  CHECK(cyclic.lr_at(12) == 0.4);
+  CHECK(cyclic.lr_at(20) == 0.2);
+  CHECK(a.lr() == 0.0);
+  // PolynomialLR, power 2 over 4: 1, 9/16, 1/4, 1/16, 0.
+  auto c = gd(1.0);
+  descent::PolynomialLR<double> square(c, 4, 2.0);
+  const double want[] = {1, 0.5625, 0.25, 0.0625, 0, 0};
+  for (long e = 0; e <= 5; ++e) CHECK(square.lr_at(e) == want[e]);
+  // CosineAnnealingWarmRestarts, T_0 2, T_mult 2: runs of 2, 4, 8 epochs.
+  auto d = gd(1.0);
+  descent::CosineAnnealingWarmRestarts<double> warm(d, 2, 2);
+  CHECK(warm.lr_at(0) == 1.0);
+  CHECK_THAT(warm.lr_at(1), WithinRel(0.5, 1e-15));
+  CHECK(warm.lr_at(2) == 1.0);  // restart
+  CHECK_THAT(warm.lr_at(4), WithinRel(0.5, 1e-15));
+  CHECK(warm.lr_at(6) == 1.0);  // restart after 2 + 4
+  warm.step(3.0);               // T_cur 1 of T_i 4
+  CHECK(warm.T_i() == 4);
+  CHECK(warm.T_cur() == 1);
+  CHECK_THAT(d.lr(), WithinRel((1 + std::cos(3.141592653589793 / 4)) / 2, 1e-15));
+}
+
+TEST_CASE("schedulers: WarmupCosineLR is optax's and Keras's schedule, also resumed mid-warm-up",
+          "[scheduler][sched][optax][keras]") {
+  namespace ref = warmup_cosine_reference;
+  using W = descent::WarmupCosineLR<double>;
+  for (const ref::Case* c : {&ref::optax_basic, &ref::optax_end_exponent, &ref::optax_no_warmup,
+                             &ref::keras_basic, &ref::keras_alpha}) {
+    INFO(c->call);
+    const double* a = c->args;
+    const auto make = [&](const descent::OptimizerList<double>& l) {
+      return c->keras ? W::keras(l, a[0], long(a[1]), a[2], a[3], long(a[4]))
+                      : W::optax(l, a[0], a[1], long(a[2]), long(a[3]), a[4], a[5]);
+    };
+    auto x = gd(0.5), y = gd(0.7);
+    W s = make({&x, &y});
+    const long warmup = s.warmup_steps();
+    const long save_at = warmup / 2;  // mid-warm-up (step 0 when there is none)
+    std::string saved;
+    double worst = 0;
+    for (long e = 0; e < ref::kSteps; ++e) {
+      if (e > 0) s.step();
+      INFO("step " << e);
+      const double want = c->lr[e];
+      const double rel = want == 0 ? std::abs(x.lr()) : std::abs(x.lr() - want) / want;
+      worst = std::max(worst, rel);
+      CHECK(rel <= 1e-12);
+      CHECK(y.lr() == x.lr());
+      if (e == save_at) saved = support::bytes_of(s);
+    }
+    if (std::getenv("DESCENT_PRINT_ERRORS") != nullptr) {
+      std::printf("worst relative error %.3g: %s\n", worst, c->call);
+    }
+    auto u = gd(0.1), v = gd(0.1);
+    W t = make({&u, &v});
+    std::istringstream in(saved);
+    t.load(in);
+    REQUIRE(t.epoch() == save_at);
+    for (long e = save_at + 1; e < ref::kSteps; ++e) {
+      t.step();
+      CHECK(t.lr_at(e) == s.lr_at(e));
+      CHECK(u.lr() == s.lr_at(e));
+    }
+    CHECK(support::bytes_of(t) == support::bytes_of(s));
+  }
+}
+
+TEST_CASE("schedulers: WarmupCosineLR checks its arguments and its checkpoints",
+          "[scheduler][sched][errors]") {
+  using W = descent::WarmupCosineLR<double>;
+  auto a = gd(0.1);
+  const std::vector<descent::Optimizer<double>*> one{&a};
+  require_invalid([&] { W::optax(one, 0.0, 0.1, 10, 10); },
+                  "descent::WarmupCosineLR: decay_steps must be > warmup_steps = 10 (optax's "
+                  "counts the warm-up), got 10",
+                  one);
+  require_invalid([&] { W::optax(one, 0.0, 0.1, -1, 10); },
+                  "descent::WarmupCosineLR: warmup_steps must be >= 0, got -1", one);
+  require_invalid([&] { W::optax(one, 0.0, -0.1, 1, 10); },
+                  "descent::WarmupCosineLR: peak_value must be finite and >= 0, got -0.1", one);
+  require_invalid([&] { W::optax(one, NAN, 0.1, 1, 10); }, "init_value must be finite", one);
+  require_invalid([&] { W::optax(one, 0.0, 0.1, 1, 10, 0.0, -1.0); },
+                  "descent::WarmupCosineLR: exponent must be finite and >= 0, got -1", one);
+  require_invalid([&] { W::keras(one, 0.0, 0, 0.0, 0.1, 5); },
+                  "descent::WarmupCosineLR: decay_steps must be >= 1, got 0", one);
+  require_invalid([&] { W::keras(one, 0.0, 10, -0.5, 0.1, 5); },
+                  "descent::WarmupCosineLR: alpha must be finite and >= 0, got -0.5", one);
+  // A checkpoint of another form's schedule loads (the form is data); one
+  // whose decay_steps is 0 is refused and changes nothing.
+  W optax = W::optax(one, 0.0, 0.1, 10, 100);
+  W keras = W::keras(one, 0.0, 90, 0.0, 0.1, 10);
+  std::istringstream optax_bytes(support::bytes_of(optax));
+  keras.load(optax_bytes);
+  CHECK(keras.form() == W::Form::optax);
+  CHECK(keras.decay_steps() == 90);
+  std::string bytes = support::bytes_of(optax);
+  const std::string before = support::bytes_of(keras);
+  // The payload ends with ... warmup_steps, decay_steps, alpha, exponent, then
+  // the checksum: decay_steps is 8 + 8 + 8 + 4 bytes from the end.
+  const std::size_t decay_at = bytes.size() - 4 - 8 - 8 - 8;
+  for (int b = 0; b < 8; ++b) bytes[decay_at + std::size_t(b)] = 0;
+  const std::uint32_t crc = descent::detail::crc32(
+      reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size() - 4);
+  for (int b = 0; b < 4; ++b) bytes[bytes.size() - 4 + std::size_t(b)] = char(crc >> (8 * b));
+  std::istringstream in(bytes);
+  try {
+    keras.load(in);
+    FAIL("no CheckpointError");
+  } catch (const descent::CheckpointError& e) {
+    CHECK_THAT(std::string(e.what()), Contains("decay_steps must be >= 1, got 0"));
+  }
+  CHECK(support::bytes_of(keras) == before);
 }

@@ -89,12 +89,14 @@ double check_close(double got, double want) {
   return rel;
 }
 
-void report(const ts::Schedule& ref, double worst) {
+void report_call(const char* torch_call, double worst) {
   // DESCENT_PRINT_ERRORS=1 prints the worst relative error of each case.
   if (std::getenv("DESCENT_PRINT_ERRORS") != nullptr) {
-    std::printf("worst relative error %.3g: %s\n", worst, ref.torch_call);
+    std::printf("worst relative error %.3g: %s\n", worst, torch_call);
   }
 }
+
+void report(const ts::Schedule& ref, double worst) { report_call(ref.torch_call, worst); }
 
 std::string bytes_of_all(Groups& g, Sched& s) {
   std::stringstream out;
@@ -224,13 +226,145 @@ std::function<std::unique_ptr<Sched>(const List&)> child(Args... args) {
   return [=](const List& l) { return std::make_unique<T>(l, args...); };
 }
 
+/// The run of a scheduler that cycles momentum, on SGD (momentum 0.9,
+/// PyTorch's form) or Adam optimizers as the case says: every lr and momentum
+/// (β₁) against PyTorch's; then the run resumed from epoch 37 continues bit
+/// for bit. `make` builds the scheduler over the optimizers.
+using MakeCycled = std::function<std::unique_ptr<Sched>(const List&)>;
+
+std::vector<std::unique_ptr<descent::Optimizer<double>>> cycled_optimizers(const ts::Cycled& ref,
+                                                                           bool adam) {
+  std::vector<std::unique_ptr<descent::Optimizer<double>>> opts;
+  for (int g = 0; g < ref.groups; ++g) {
+    if (adam) {
+      descent::Adam<double>::Options o = descent::Adam<double>::Options::pytorch();
+      o.lr = ref.base_lr[g];
+      opts.push_back(std::make_unique<descent::Adam<double>>(o));
+    } else {
+      descent::SGD<double>::Options o = descent::SGD<double>::Options::pytorch();
+      o.lr = ref.base_lr[g];
+      o.momentum = 0.9;
+      opts.push_back(std::make_unique<descent::SGD<double>>(o));
+    }
+  }
+  return opts;
+}
+
+List list_of(const std::vector<std::unique_ptr<descent::Optimizer<double>>>& opts) {
+  std::vector<descent::Optimizer<double>*> p;
+  for (const auto& o : opts) p.push_back(o.get());
+  return List(p);
+}
+
+/// `adam` overrides the case's optimizer (CyclicLR's β₁, which PyTorch 1.13
+/// does not cycle, follows the momentum it records for SGD).
+void run_cycled(const ts::Cycled& ref, const MakeCycled& make, bool adam) {
+  INFO(ref.torch_call << (adam ? ", on Adam" : ""));
+  auto opts = cycled_optimizers(ref, adam);
+  auto s = make(list_of(opts));
+  REQUIRE(s->cycles_momentum());
+  double worst = 0;
+  std::string checkpoint;
+  std::vector<std::string> saved;
+  const auto epoch = [](auto& optimizers) {
+    for (auto& o : optimizers) {
+      Eigen::Matrix<double, 1, 1> x(1.0);
+      o->step(x, Eigen::Matrix<double, 1, 1>::Zero());
+    }
+  };
+  for (long e = 0; e <= ts::kEpochs; ++e) {
+    if (e > 0) {
+      epoch(opts);
+      s->step();
+    }
+    INFO("epoch " << e);
+    for (int k = 0; k < ref.groups; ++k) {
+      INFO("group " << k);
+      const auto i = std::size_t(k);
+      worst = std::max(worst, check_close(opts[i]->lr(), ref.lr[e][k]));
+      worst = std::max(worst, check_close(opts[i]->momentum(), ref.momentum[e][k]));
+      CHECK(s->momentum_at(e, i) == opts[i]->momentum());
+      CHECK(s->lr_at(e, i) == opts[i]->lr());
+    }
+    if (e == kResumeAt) {
+      checkpoint = support::bytes_of(*s);
+      saved.clear();
+      for (const auto& o : opts) saved.push_back(support::bytes_of(*o));
+    }
+  }
+  report_call(ref.torch_call, worst);
+
+  auto resumed = cycled_optimizers(ref, adam);
+  auto t = make(list_of(resumed));
+  for (std::size_t k = 0; k < resumed.size(); ++k) {
+    std::istringstream in(saved[k]);
+    resumed[k]->load(in);
+  }
+  std::istringstream in(checkpoint);
+  t->load(in);
+  REQUIRE(t->epoch() == kResumeAt);
+  for (long e = kResumeAt + 1; e <= ts::kEpochs; ++e) {
+    epoch(resumed);
+    t->step();
+  }
+  for (std::size_t k = 0; k < resumed.size(); ++k) {
+    CHECK(support::bytes_of(*resumed[k]) == support::bytes_of(*opts[k]));
+  }
+  CHECK(support::bytes_of(*t) == support::bytes_of(*s));
+}
+
+using Warm = descent::CosineAnnealingWarmRestarts<double>;
+
+/// Per-batch fractional epochs mixed with step(): every lr and epoch against
+/// PyTorch's; a checkpoint after the fractional steps resumes bit for bit.
+void run_fractional(const ts::Fractional& ref, long T_0, long T_mult, double eta_min) {
+  INFO(ref.torch_call);
+  Opt::Options o;
+  o.lr = ref.base_lr;
+  Opt opt(o);
+  Warm s(opt, T_0, T_mult, eta_min);
+  double worst = 0;
+  constexpr int kSaveAt = 62;  // after the fractional epochs and two step()s
+  std::string checkpoint;
+  std::vector<double> seen;
+  for (int k = 0; k < ts::kFractionalSteps; ++k) {
+    INFO("call " << k << ", epoch " << ts::kFractionalEpochs[k]);
+    if (ts::kFractionalEpochs[k] < 0) {
+      s.step();
+    } else {
+      s.step(ts::kFractionalEpochs[k]);
+    }
+    CHECK(s.epoch() == ref.last_epoch[k]);
+    worst = std::max(worst, check_close(opt.lr(), ref.lr[k]));
+    seen.push_back(opt.lr());
+    if (k == kSaveAt) checkpoint = support::bytes_of(s);
+  }
+  report_call(ref.torch_call, worst);
+  Opt other(o);
+  Warm t(other, T_0, T_mult, eta_min);
+  std::istringstream in(checkpoint);
+  t.load(in);
+  for (int k = kSaveAt + 1; k < ts::kFractionalSteps; ++k) {
+    if (ts::kFractionalEpochs[k] < 0) {
+      t.step();
+    } else {
+      t.step(ts::kFractionalEpochs[k]);
+    }
+    CHECK(other.lr() == seen[std::size_t(k)]);
+  }
+  CHECK(support::bytes_of(t) == support::bytes_of(s));
+}
+
 using descent::ChainedScheduler;
 using descent::ConstantLR;
 using descent::CosineAnnealingLR;
+using descent::CyclicLR;
 using descent::ExponentialLR;
 using descent::LinearLR;
+using descent::MultiplicativeLR;
 using descent::MultiStepLR;
 using descent::OneCycleLR;
+using descent::PolynomialLR;
 using descent::SequentialLR;
 using descent::StepLR;
 using Ms = std::vector<long>;
@@ -379,4 +513,142 @@ TEST_CASE("torch schedules: two param groups, each with its own base lr", "[torc
   o.patience = 2;
   o.min_lr = {0.01, 0.004};
   run_plateau(ts::groups_plateau, o);
+}
+
+TEST_CASE("torch schedules: MultiplicativeLR, bit for bit", "[torch][sched]") {
+  run_case(ts::multiplicative_const, [](const List& l) {
+    return one<MultiplicativeLR<double>>(l, [](long) { return 0.95; });
+  });
+  run_case(ts::multiplicative_varying, [](const List& l) {
+    return one<MultiplicativeLR<double>>(
+        l, [](long e) { return e % 10 != 0 ? 1.0 - 0.01 * double(e % 7) : 1.5; });
+  });
+  run_case(ts::groups_multiplicative, [](const List& l) {
+    return one<MultiplicativeLR<double>>(l, [](long) { return 0.97; });
+  });
+}
+
+TEST_CASE("torch schedules: PolynomialLR", "[torch][sched]") {
+  run_case(ts::polynomial_default, [](const List& l) { return one<PolynomialLR<double>>(l); });
+  run_case(ts::polynomial_square,
+           [](const List& l) { return one<PolynomialLR<double>>(l, 40L, 2.0); });
+  run_case(ts::polynomial_sqrt,
+           [](const List& l) { return one<PolynomialLR<double>>(l, 100L, 0.5); });
+  run_case(ts::groups_polynomial,
+           [](const List& l) { return one<PolynomialLR<double>>(l, 60L, 1.5); });
+}
+
+TEST_CASE("torch schedules: CosineAnnealingWarmRestarts, by step() and fractional epochs",
+          "[torch][sched]") {
+  run_case(ts::warm_restarts_10, [](const List& l) { return one<Warm>(l, 10L); });
+  run_case(ts::warm_restarts_5_2_eta, [](const List& l) { return one<Warm>(l, 5L, 2L, 0.001); });
+  run_case(ts::warm_restarts_1_3, [](const List& l) { return one<Warm>(l, 1L, 3L, 0.01); });
+  run_case(ts::groups_warm_restarts, [](const List& l) { return one<Warm>(l, 7L, 2L, 0.0005); });
+  run_fractional(ts::fractional_t10, 10, 1, 0);
+  run_fractional(ts::fractional_t3_mult2_eta, 3, 2, 0.001);
+  run_fractional(ts::fractional_t2_mult3, 2, 3, 0);
+}
+
+TEST_CASE("torch schedules: CyclicLR", "[torch][sched]") {
+  using C = CyclicLR<double>;
+  run_case(ts::cyclic_triangular, [](const List& l) {
+    C::Options o;
+    o.step_size_up = 10;
+    return one<C>(l, 0.01, 0.1, o);
+  });
+  run_case(ts::cyclic_triangular2, [](const List& l) {
+    C::Options o;
+    o.step_size_up = 5;
+    o.step_size_down = 15;
+    o.mode = C::Mode::triangular2;
+    return one<C>(l, 0.001, 0.1, o);
+  });
+  run_case(ts::cyclic_exp_range, [](const List& l) {
+    C::Options o;
+    o.step_size_up = 8;
+    o.mode = C::Mode::exp_range;
+    o.gamma = 0.97;
+    return one<C>(l, 0.01, 0.2, o);
+  });
+  run_case(ts::cyclic_custom_cycle, [](const List& l) {
+    C::Options o;
+    o.step_size_up = 6;
+    o.step_size_down = 4;
+    o.scale_fn = [](double x) { return 0.5 * (1 + std::sin(x * 3.141592653589793 / 2)); };
+    return one<C>(l, 0.02, 0.3, o);
+  });
+  run_case(ts::cyclic_custom_iterations, [](const List& l) {
+    C::Options o;
+    o.step_size_up = 7;
+    o.scale_fn = [](double x) { return 1 / (1 + 0.01 * x); };
+    o.scale_mode = C::ScaleMode::iterations;
+    return one<C>(l, 0.01, 0.1, o);
+  });
+  run_case(ts::cyclic_sawtooth, [](const List& l) {
+    C::Options o;
+    o.step_size_up = 9;
+    o.step_size_down = 0;
+    return one<C>(l, 0.01, 0.1, o);
+  });
+  run_case(ts::groups_cyclic, [](const List& l) {
+    C::Options o;
+    o.step_size_up = 12;
+    o.step_size_down = 8;
+    o.mode = C::Mode::triangular2;
+    return one<C>(l, std::vector<double>{0.01, 0.001}, std::vector<double>{0.1, 0.02}, o);
+  });
+}
+
+TEST_CASE("torch schedules: CyclicLR and OneCycleLR cycling momentum and beta1", "[torch][sched]") {
+  using C = CyclicLR<double>;
+  using One = OneCycleLR<double>;
+  const MakeCycled cyclic_sgd = [](const List& l) {
+    C::Options o;
+    o.step_size_up = 10;
+    o.step_size_down = 5;
+    o.cycle_momentum = true;
+    return std::make_unique<C>(l, 0.01, 0.1, o);
+  };
+  const MakeCycled cyclic_exp_range = [](const List& l) {
+    C::Options o;
+    o.step_size_up = 6;
+    o.mode = C::Mode::exp_range;
+    o.gamma = 0.98;
+    o.cycle_momentum = true;
+    o.base_momentum = {0.7};
+    o.max_momentum = {0.95};
+    return std::make_unique<C>(l, 0.01, 0.1, o);
+  };
+  const MakeCycled cyclic_groups = [](const List& l) {
+    C::Options o;
+    o.step_size_up = 8;
+    o.mode = C::Mode::triangular2;
+    o.cycle_momentum = true;
+    o.base_momentum = {0.8, 0.85};
+    o.max_momentum = {0.9, 0.95};
+    return std::make_unique<C>(l, std::vector<double>{0.01, 0.002}, std::vector<double>{0.1, 0.05},
+                               o);
+  };
+  for (const bool adam : {false, true}) {
+    run_cycled(ts::cycled_cyclic_sgd, cyclic_sgd, adam);
+    run_cycled(ts::cycled_cyclic_exp_range, cyclic_exp_range, adam);
+    run_cycled(ts::cycled_cyclic_groups, cyclic_groups, adam);
+  }
+  const auto one_cycle = [](std::vector<double> max_lr, long total, One::Options o) {
+    o.cycle_momentum = true;
+    return [=](const List& l) { return std::make_unique<One>(l, max_lr, total, o); };
+  };
+  run_cycled(ts::cycled_onecycle_sgd, one_cycle({0.1}, 100, {}), false);
+  run_cycled(ts::cycled_onecycle_adam, one_cycle({0.01}, 100, {}), true);
+  One::Options linear_three;
+  linear_three.pct_start = 0.4;
+  linear_three.anneal_strategy = One::Anneal::linear;
+  linear_three.three_phase = true;
+  linear_three.base_momentum = {0.8};
+  linear_three.max_momentum = {0.9};
+  run_cycled(ts::cycled_onecycle_adam_linear_three, one_cycle({0.02}, 101, linear_three), true);
+  One::Options groups;
+  groups.base_momentum = {0.85, 0.8};
+  groups.max_momentum = {0.95, 0.9};
+  run_cycled(ts::cycled_onecycle_groups, one_cycle({0.1, 0.05}, 101, groups), true);
 }

@@ -176,11 +176,163 @@ CASES = [
      "OneCycleLR(max_lr=[0.1, 0.05], total_steps=100, cycle_momentum=False), two groups",
      [0.1, 0.05],
      lambda o: S.OneCycleLR(o, max_lr=[0.1, 0.05], total_steps=100, cycle_momentum=False)),
+    # torch 1.13's other schedulers.
+    ("multiplicative_const", "MultiplicativeLR(lr_lambda=lambda e: 0.95), lr 0.1", [0.1],
+     lambda o: S.MultiplicativeLR(o, lr_lambda=lambda e: 0.95)),
+    ("multiplicative_varying",
+     "MultiplicativeLR(lr_lambda=lambda e: 1.0 - 0.01 * (e % 7) if e % 10 else 1.5), lr 0.3",
+     [0.3], lambda o: S.MultiplicativeLR(o, lr_lambda=lambda e: 1.0 - 0.01 * (e % 7) if e % 10 else 1.5)),
+    ("polynomial_default", "PolynomialLR() (total_iters 5, power 1), lr 0.1", [0.1],
+     lambda o: S.PolynomialLR(o)),
+    ("polynomial_square", "PolynomialLR(total_iters=40, power=2.0), lr 0.2", [0.2],
+     lambda o: S.PolynomialLR(o, total_iters=40, power=2.0)),
+    ("polynomial_sqrt", "PolynomialLR(total_iters=100, power=0.5), lr 1.0", [1.0],
+     lambda o: S.PolynomialLR(o, total_iters=100, power=0.5)),
+    ("warm_restarts_10", "CosineAnnealingWarmRestarts(T_0=10), lr 0.1", [0.1],
+     lambda o: S.CosineAnnealingWarmRestarts(o, T_0=10)),
+    ("warm_restarts_5_2_eta", "CosineAnnealingWarmRestarts(T_0=5, T_mult=2, eta_min=0.001), lr 0.1",
+     [0.1], lambda o: S.CosineAnnealingWarmRestarts(o, T_0=5, T_mult=2, eta_min=0.001)),
+    ("warm_restarts_1_3", "CosineAnnealingWarmRestarts(T_0=1, T_mult=3, eta_min=0.01), lr 0.5",
+     [0.5], lambda o: S.CosineAnnealingWarmRestarts(o, T_0=1, T_mult=3, eta_min=0.01)),
+    ("cyclic_triangular",
+     "CyclicLR(base_lr=0.01, max_lr=0.1, step_size_up=10, cycle_momentum=False)", [0.05],
+     lambda o: S.CyclicLR(o, base_lr=0.01, max_lr=0.1, step_size_up=10, cycle_momentum=False)),
+    ("cyclic_triangular2",
+     "CyclicLR(base_lr=0.001, max_lr=0.1, step_size_up=5, step_size_down=15, "
+     "mode='triangular2', cycle_momentum=False)", [0.05],
+     lambda o: S.CyclicLR(o, base_lr=0.001, max_lr=0.1, step_size_up=5, step_size_down=15,
+                          mode="triangular2", cycle_momentum=False)),
+    ("cyclic_exp_range",
+     "CyclicLR(base_lr=0.01, max_lr=0.2, step_size_up=8, mode='exp_range', gamma=0.97, "
+     "cycle_momentum=False)", [0.05],
+     lambda o: S.CyclicLR(o, base_lr=0.01, max_lr=0.2, step_size_up=8, mode="exp_range",
+                          gamma=0.97, cycle_momentum=False)),
+    ("cyclic_custom_cycle",
+     "CyclicLR(base_lr=0.02, max_lr=0.3, step_size_up=6, step_size_down=4, "
+     "scale_fn=lambda x: 0.5 * (1 + math.sin(x * math.pi / 2)), scale_mode='cycle', "
+     "cycle_momentum=False)", [0.05],
+     lambda o: S.CyclicLR(o, base_lr=0.02, max_lr=0.3, step_size_up=6, step_size_down=4,
+                          scale_fn=lambda x: 0.5 * (1 + math.sin(x * math.pi / 2)),
+                          scale_mode="cycle", cycle_momentum=False)),
+    ("cyclic_custom_iterations",
+     "CyclicLR(base_lr=0.01, max_lr=0.1, step_size_up=7, scale_fn=lambda x: 1 / (1 + 0.01 * x), "
+     "scale_mode='iterations', cycle_momentum=False)", [0.05],
+     lambda o: S.CyclicLR(o, base_lr=0.01, max_lr=0.1, step_size_up=7,
+                          scale_fn=lambda x: 1 / (1 + 0.01 * x), scale_mode="iterations",
+                          cycle_momentum=False)),
+    ("cyclic_sawtooth",
+     "CyclicLR(base_lr=0.01, max_lr=0.1, step_size_up=9, step_size_down=0, cycle_momentum=False)",
+     [0.05],
+     lambda o: S.CyclicLR(o, base_lr=0.01, max_lr=0.1, step_size_up=9, step_size_down=0,
+                          cycle_momentum=False)),
+    ("groups_multiplicative", "MultiplicativeLR(lr_lambda=lambda e: 0.97), groups lr 0.1 and 0.02",
+     [0.1, 0.02], lambda o: S.MultiplicativeLR(o, lr_lambda=lambda e: 0.97)),
+    ("groups_polynomial", "PolynomialLR(total_iters=60, power=1.5), groups lr 0.1 and 0.02",
+     [0.1, 0.02], lambda o: S.PolynomialLR(o, total_iters=60, power=1.5)),
+    ("groups_warm_restarts",
+     "CosineAnnealingWarmRestarts(T_0=7, T_mult=2, eta_min=0.0005), groups lr 0.1 and 0.01",
+     [0.1, 0.01], lambda o: S.CosineAnnealingWarmRestarts(o, T_0=7, T_mult=2, eta_min=0.0005)),
+    ("groups_cyclic",
+     "CyclicLR(base_lr=[0.01, 0.001], max_lr=[0.1, 0.02], step_size_up=12, step_size_down=8, "
+     "mode='triangular2', cycle_momentum=False), two groups", [0.1, 0.02],
+     lambda o: S.CyclicLR(o, base_lr=[0.01, 0.001], max_lr=[0.1, 0.02], step_size_up=12,
+                          step_size_down=8, mode="triangular2", cycle_momentum=False)),
     ("groups_plateau",
      "ReduceLROnPlateau(factor=0.5, patience=2, min_lr=[0.01, 0.004]) on the loss sequence, "
      "groups lr 0.1 and 0.02", [0.1, 0.02],
      (lambda o: S.ReduceLROnPlateau(o, factor=0.5, patience=2, min_lr=[0.01, 0.004]), LOSS)),
 ]
+
+# (identifier, description, optimizer "SGD" or "Adam", base lrs, factory): the
+# scheduler cycles momentum; each row records the groups' lr and momentum
+# (SGD's `momentum`, Adam's betas[0]) from optimizer.param_groups.
+CYCLED = [
+    ("cycled_cyclic_sgd",
+     "CyclicLR(base_lr=0.01, max_lr=0.1, step_size_up=10, step_size_down=5), SGD(momentum=0.9)",
+     "SGD", [0.05],
+     lambda o: S.CyclicLR(o, base_lr=0.01, max_lr=0.1, step_size_up=10, step_size_down=5)),
+    ("cycled_cyclic_exp_range",
+     "CyclicLR(base_lr=0.01, max_lr=0.1, step_size_up=6, mode='exp_range', gamma=0.98, "
+     "base_momentum=0.7, max_momentum=0.95), SGD(momentum=0.9)", "SGD", [0.05],
+     lambda o: S.CyclicLR(o, base_lr=0.01, max_lr=0.1, step_size_up=6, mode="exp_range",
+                          gamma=0.98, base_momentum=0.7, max_momentum=0.95)),
+    ("cycled_cyclic_groups",
+     "CyclicLR(base_lr=[0.01, 0.002], max_lr=[0.1, 0.05], step_size_up=8, mode='triangular2', "
+     "base_momentum=[0.8, 0.85], max_momentum=[0.9, 0.95]), SGD(momentum=0.9), two groups",
+     "SGD", [0.05, 0.01],
+     lambda o: S.CyclicLR(o, base_lr=[0.01, 0.002], max_lr=[0.1, 0.05], step_size_up=8,
+                          mode="triangular2", base_momentum=[0.8, 0.85],
+                          max_momentum=[0.9, 0.95])),
+    ("cycled_onecycle_sgd", "OneCycleLR(max_lr=0.1, total_steps=100), SGD(momentum=0.9)", "SGD",
+     [0.1], lambda o: S.OneCycleLR(o, max_lr=0.1, total_steps=100)),
+    ("cycled_onecycle_adam", "OneCycleLR(max_lr=0.01, total_steps=100), Adam (betas[0])", "Adam",
+     [0.01], lambda o: S.OneCycleLR(o, max_lr=0.01, total_steps=100)),
+    ("cycled_onecycle_adam_linear_three",
+     "OneCycleLR(max_lr=0.02, total_steps=101, pct_start=0.4, anneal_strategy='linear', "
+     "three_phase=True, base_momentum=0.8, max_momentum=0.9), Adam (betas[0])", "Adam", [0.02],
+     lambda o: S.OneCycleLR(o, max_lr=0.02, total_steps=101, pct_start=0.4,
+                            anneal_strategy="linear", three_phase=True, base_momentum=0.8,
+                            max_momentum=0.9)),
+    ("cycled_onecycle_groups",
+     "OneCycleLR(max_lr=[0.1, 0.05], total_steps=101, base_momentum=[0.85, 0.8], "
+     "max_momentum=[0.95, 0.9]), Adam (betas[0]), two groups", "Adam", [0.1, 0.05],
+     lambda o: S.OneCycleLR(o, max_lr=[0.1, 0.05], total_steps=101, base_momentum=[0.85, 0.8],
+                            max_momentum=[0.95, 0.9])),
+]
+
+# CosineAnnealingWarmRestarts stepped per batch with fractional epochs, as its
+# documentation shows, mixed with plain step() calls (None).
+FRACTIONAL_STEPS = ([e + i / 5 for e in range(0, 12) for i in range(5)]
+                    + [None] * 10 + [2.5, None, None, 31.75, None, 0.3, None])
+FRACTIONAL = [
+    ("fractional_t10", "CosineAnnealingWarmRestarts(T_0=10), lr 0.1", 0.1,
+     lambda o: S.CosineAnnealingWarmRestarts(o, T_0=10)),
+    ("fractional_t3_mult2_eta",
+     "CosineAnnealingWarmRestarts(T_0=3, T_mult=2, eta_min=0.001), lr 0.1", 0.1,
+     lambda o: S.CosineAnnealingWarmRestarts(o, T_0=3, T_mult=2, eta_min=0.001)),
+    ("fractional_t2_mult3", "CosineAnnealingWarmRestarts(T_0=2, T_mult=3), lr 0.5", 0.5,
+     lambda o: S.CosineAnnealingWarmRestarts(o, T_0=2, T_mult=3)),
+]
+
+
+def run_cycled(kind, base_lrs, make):
+    params = [torch.zeros(1, dtype=torch.float64, requires_grad=True) for _ in base_lrs]
+    groups = [{"params": [p], "lr": lr} for p, lr in zip(params, base_lrs)]
+    if kind == "SGD":
+        opt = torch.optim.SGD(groups, lr=base_lrs[0], momentum=0.9)
+        mom = lambda g: g["momentum"]
+    else:
+        opt = torch.optim.Adam(groups, lr=base_lrs[0])
+        mom = lambda g: g["betas"][0]
+    sched = make(opt)
+    rows = [([g["lr"] for g in opt.param_groups], [mom(g) for g in opt.param_groups])]
+    assert rows[0][0] == list(sched.get_last_lr())
+    for _ in range(N_EPOCHS):
+        for p in params:
+            p.grad = torch.zeros_like(p)
+        opt.step()
+        sched.step()
+        rows.append(([g["lr"] for g in opt.param_groups], [mom(g) for g in opt.param_groups]))
+    for lrs, moms in rows:
+        for v in lrs + moms:
+            assert type(v) is float, type(v)
+    return rows
+
+
+def run_fractional(base_lr, make):
+    p = torch.zeros(1, dtype=torch.float64, requires_grad=True)
+    opt = torch.optim.SGD([p], lr=base_lr)
+    sched = make(opt)
+    rows = []
+    for epoch in FRACTIONAL_STEPS:
+        p.grad = torch.zeros_like(p)
+        opt.step()
+        if epoch is None:
+            sched.step()
+        else:
+            sched.step(epoch)
+        rows.append((sched.last_epoch, opt.param_groups[0]["lr"]))
+    return rows
 
 
 def run(base_lrs, make):
@@ -274,12 +426,60 @@ def main():
             w("        {%s},  // %d" % (", ".join(r(v) for v in pad(row)), e))
         w("    }};")
         w("")
+    w("/// A run whose scheduler also cycles momentum: momentum[e][g] is param group")
+    w("/// g's momentum (SGD) or betas[0] (Adam) after e scheduler.step() calls.")
+    w("struct Cycled {")
+    w("  const char* torch_call;")
+    w("  const char* optimizer;  // \"SGD\" (momentum 0.9) or \"Adam\"")
+    w("  int groups;")
+    w("  double base_lr[2];")
+    w("  double lr[kEpochs + 1][2];")
+    w("  double momentum[kEpochs + 1][2];")
+    w("};")
+    w("")
+    for ident, desc, kind, base_lrs, make in CYCLED:
+        rows = run_cycled(kind, base_lrs, make)
+        pad = lambda row: list(row) + [0.0] * (2 - len(row))
+        w("constexpr Cycled %s{" % ident)
+        w('    "%s",' % desc.replace('"', '\\"'))
+        w('    "%s", %d, {%s},' % (kind, len(base_lrs), ", ".join(r(v) for v in pad(base_lrs))))
+        for part in (0, 1):
+            w("    {")
+            for e, row in enumerate(rows):
+                w("        {%s},  // %d" % (", ".join(r(v) for v in pad(row[part])), e))
+            w("    }%s" % (",", "};")[part])
+        w("")
+    w("/// CosineAnnealingWarmRestarts stepped with step(epoch[k]), or step() where")
+    w("/// epoch[k] < 0; after it PyTorch's last_epoch is last_epoch[k], the lr lr[k].")
+    w("constexpr int kFractionalSteps = %d;" % len(FRACTIONAL_STEPS))
+    w("constexpr double kFractionalEpochs[kFractionalSteps] = {")
+    for i in range(0, len(FRACTIONAL_STEPS), 6):
+        w("    %s," % ", ".join(r(-1.0 if v is None else v) for v in FRACTIONAL_STEPS[i:i + 6]))
+    w("};")
+    w("struct Fractional {")
+    w("  const char* torch_call;")
+    w("  double base_lr;")
+    w("  long last_epoch[kFractionalSteps];")
+    w("  double lr[kFractionalSteps];")
+    w("};")
+    w("")
+    for ident, desc, base_lr, make in FRACTIONAL:
+        rows = run_fractional(base_lr, make)
+        w("constexpr Fractional %s{" % ident)
+        w('    "%s", %s,' % (desc, r(base_lr)))
+        w("    {%s}," % ", ".join(str(e) for e, _ in rows))
+        w("    {")
+        for i in range(0, len(rows), 4):
+            w("        %s," % ", ".join(r(v) for _, v in rows[i:i + 4]))
+        w("    }};")
+        w("")
     w("}  // namespace torch_schedules")
     w("")
 
     with open(out_path, "w") as f:
         f.write("\n".join(lines))
-    print("wrote %s (%d bytes, %d cases)" % (out_path, os.path.getsize(out_path), len(CASES)),
+    print("wrote %s (%d bytes, %d cases)" % (out_path, os.path.getsize(out_path),
+                                          len(CASES) + len(CYCLED) + len(FRACTIONAL)),
           file=sys.stderr)
 
 

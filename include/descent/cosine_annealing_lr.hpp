@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <functional>
 #include <limits>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 
@@ -41,8 +42,7 @@ class CosineAnnealingLR : public LRScheduler<Scalar_> {
   ///   optimizers are then unchanged).
   CosineAnnealingLR(const OptimizerList<Scalar>& optimizers, long T_max, double eta_min = 0)
       : LRScheduler<Scalar>(kName, optimizers), T_max_(T_max), eta_min_(eta_min) {
-    detail::check_at_least(kName, "T_max", T_max, 1);
-    detail::check_nonnegative(kName, "eta_min", eta_min);
+    check(T_max_, eta_min_);
     this->apply(0);
   }
 
@@ -82,11 +82,11 @@ class CosineAnnealingLR : public LRScheduler<Scalar_> {
   std::function<void()> stage_params(detail::Reader& r) override {
     const std::int64_t T_max = r.i64("T_max");
     const double eta_min = r.f64("eta_min");
-    if (T_max < 1 || T_max > std::numeric_limits<long>::max()) {
-      r.fail("T_max " + std::to_string(T_max) + " is not >= 1");
-    }
-    if (!(eta_min >= 0) || !std::isfinite(eta_min)) {
-      r.fail("eta_min " + detail::to_text(eta_min) + " is not finite and >= 0");
+    if (T_max > std::numeric_limits<long>::max()) r.fail("T_max is out of range");
+    try {
+      check(static_cast<long>(T_max), eta_min);
+    } catch (const std::invalid_argument& e) {
+      r.fail(e.what());
     }
     return [this, T_max, eta_min] {
       T_max_ = static_cast<long>(T_max);
@@ -96,6 +96,12 @@ class CosineAnnealingLR : public LRScheduler<Scalar_> {
 
  private:
   static constexpr double kPi = 3.141592653589793;  // math.pi
+
+  /// The one check of the constructor and the checkpoint loader.
+  static void check(long T_max, double eta_min) {
+    detail::check_at_least(kName, "T_max", T_max, 1);
+    detail::check_nonnegative(kName, "eta_min", eta_min);
+  }
 
   // PyTorch's cos(math.pi * epoch / T_max), in that order.
   double cos_at(long e) const { return std::cos(kPi * double(e) / double(T_max_)); }

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstddef>
 #include <functional>
+#include <stdexcept>
 #include <string_view>
 
 namespace descent {
@@ -31,7 +32,7 @@ class ExponentialLR : public LRScheduler<Scalar_> {
   ///   are then unchanged).
   ExponentialLR(const OptimizerList<Scalar>& optimizers, double gamma)
       : LRScheduler<Scalar>(kName, optimizers), gamma_(gamma) {
-    detail::check_positive(kName, "gamma", gamma);
+    check(gamma_);
     this->apply(0);
   }
 
@@ -53,13 +54,18 @@ class ExponentialLR : public LRScheduler<Scalar_> {
 
   std::function<void()> stage_params(detail::Reader& r) override {
     const double gamma = r.f64("gamma");
-    if (!(gamma > 0) || !std::isfinite(gamma)) {
-      r.fail("gamma " + detail::to_text(gamma) + " is not finite and > 0");
+    try {
+      check(gamma);
+    } catch (const std::invalid_argument& e) {
+      r.fail(e.what());
     }
     return [this, gamma] { gamma_ = gamma; };
   }
 
  private:
+  /// The one check of the constructor and the checkpoint loader.
+  static void check(double gamma) { detail::check_positive(kName, "gamma", gamma); }
+
   double gamma_;
 };
 

@@ -34,11 +34,20 @@ namespace descent {
 ///     linear:  lr = (end − start)·pct + start
 ///
 /// PyTorch's defaults (Options): pct_start 0.3, cos, div_factor 25,
-/// final_div_factor 1e4, two phases. What differs: the optimizers' lr is
-/// ignored (base_lr() is initial_lr, as PyTorch's initial_lr); PyTorch's
-/// cycle_momentum (momentum cycled inversely to lr) is left out, since
-/// descent's momentum is not a scheduled quantity; total_steps is given
-/// directly (PyTorch's epochs·steps_per_epoch is that product). As PyTorch,
+/// final_div_factor 1e4, two phases, base_momentum 0.85, max_momentum 0.95.
+/// With cycle_momentum each optimizer's momentum or β₁
+/// (Optimizer::momentum_option(); PyTorch's `momentum`, else `betas[0]`) is
+/// annealed inversely to the lr, phase by phase and with the same shape:
+///
+///     two phases:   max_momentum → base_momentum → max_momentum
+///     three_phase:  max_momentum → base_momentum → max_momentum → max_momentum
+///
+/// What differs: cycle_momentum defaults to false (PyTorch: true), as
+/// CyclicLR's, since PyTorch's default refuses an optimizer without momentum
+/// and overrides the momentum of one that has it unasked; the optimizers' lr
+/// is ignored (base_lr() is initial_lr, as PyTorch's initial_lr);
+/// total_steps is given directly (PyTorch's epochs·steps_per_epoch is that
+/// product). As PyTorch,
 /// step T extrapolates the last phase (with linear annealing its lr can then
 /// be negative, which step() refuses) and stepping past T throws
 /// std::invalid_argument. Not a SequentialLR or ChainedScheduler child. The
@@ -67,6 +76,15 @@ class OneCycleLR : public LRScheduler<Scalar_> {
     double final_div_factor = 1e4;
     /// Three phases (back down to initial_lr before the last). Default false.
     bool three_phase = false;
+    /// Also cycle each optimizer's momentum or β₁, inversely to the lr.
+    /// Default false (PyTorch: true; see the class).
+    bool cycle_momentum = false;
+    /// The momentum at the lr's peak: one for all optimizers or one each;
+    /// in [0, 1). Default 0.85.
+    std::vector<double> base_momentum{0.85};
+    /// The momentum at the lr's ends: one or one each; in [0, 1). Default
+    /// 0.95.
+    std::vector<double> max_momentum{0.95};
   };
 
   /// One cycle of total_steps steps with a peak lr per optimizer.
@@ -83,68 +101,61 @@ class OneCycleLR : public LRScheduler<Scalar_> {
         max_lrs_(std::move(max_lr)),
         total_steps_(total_steps),
         options_(options) {
-    if (max_lrs_.size() == 1) max_lrs_.resize(this->num_optimizers(), max_lrs_[0]);
+    for (auto* v : {&max_lrs_, &options_.base_momentum, &options_.max_momentum}) {
+      if (v->size() == 1) v->resize(this->num_optimizers(), (*v)[0]);
+    }
     check(max_lrs_, this->num_optimizers(), total_steps_, options_);
+    if (options_.cycle_momentum) detail::check_momentum_optimizers(kName, this->optimizers());
     rebase();
     this->apply(0);
   }
   /// One peak lr for every optimizer; as above.
   OneCycleLR(const OptimizerList<Scalar>& optimizers, double max_lr, long total_steps,
              Options options = {})
-      : OneCycleLR(optimizers, std::vector<double>{max_lr}, total_steps, options) {}
+      : OneCycleLR(optimizers, std::vector<double>{max_lr}, total_steps, std::move(options)) {}
 
   /// One per optimizer.
   const std::vector<double>& max_lrs() const noexcept { return max_lrs_; }
   /// Steps in the cycle.
   long total_steps() const noexcept { return total_steps_; }
-  /// The shape of the cycle.
+  /// The shape of the cycle, with one momentum per optimizer.
   const Options& options() const noexcept { return options_; }
+  bool cycles_momentum() const noexcept override { return options_.cycle_momentum; }
 
   /// The class name, as name() returns it and checkpoints record it.
   static constexpr std::string_view kName = "OneCycleLR";
   std::string_view name() const noexcept override { return kName; }
 
  protected:
+  bool own_base_lrs() const noexcept override { return true; }
   double compute_lr(long e, std::size_t i) const override {
-    if (e > total_steps_) {
-      throw std::invalid_argument("descent::OneCycleLR: step " + std::to_string(e) +
-                                  " is past total_steps " + std::to_string(total_steps_));
-    }
     const double max_lr = max_lrs_[i], initial = max_lr / options_.div_factor;
     const double min_lr = initial / options_.final_div_factor;
-    const double T = double(total_steps_), p = options_.pct_start;
-    struct Phase {
-      double end_step, start_lr, end_lr;
-    };
-    const Phase two[] = {{p * T - 1, initial, max_lr}, {T - 1, max_lr, min_lr}};
-    const Phase three[] = {
-        {p * T - 1, initial, max_lr}, {2 * p * T - 2, max_lr, initial}, {T - 1, initial, min_lr}};
-    const Phase* phases = options_.three_phase ? three : two;
-    const int n = options_.three_phase ? 3 : 2;
-    double start_step = 0;
-    for (int k = 0;; ++k) {
-      const Phase& phase = phases[k];
-      if (double(e) <= phase.end_step || k == n - 1) {
-        const double pct = (double(e) - start_step) / (phase.end_step - start_step);
-        if (options_.anneal_strategy == Anneal::linear) {
-          return (phase.end_lr - phase.start_lr) * pct + phase.start_lr;
-        }
-        const double cos_out = std::cos(kPi * pct) + 1;
-        return phase.end_lr + (phase.start_lr - phase.end_lr) / 2.0 * cos_out;
-      }
-      start_step = phase.end_step;
-    }
+    const double ends[3][2] = {
+        {initial, max_lr}, {max_lr, options_.three_phase ? initial : min_lr}, {initial, min_lr}};
+    return anneal_at(e, ends);
+  }
+  double compute_momentum(long e, std::size_t i) const override {
+    const double hi = options_.max_momentum[i], lo = options_.base_momentum[i];
+    const double ends[3][2] = {{hi, lo}, {lo, hi}, {hi, hi}};
+    return anneal_at(e, ends);
   }
 
+  // Bit 1 of the three_phase word (written 0 or 1 before momentum was
+  // cycled) says that the momenta follow max_lr, so checkpoints without
+  // cycle_momentum keep their bytes.
   void write_params(detail::Writer& w) const override {
     w.i64(total_steps_);
     w.f64(options_.pct_start);
     w.u32(static_cast<std::uint32_t>(options_.anneal_strategy));
     w.f64(options_.div_factor);
     w.f64(options_.final_div_factor);
-    w.u32(options_.three_phase ? 1u : 0u);
+    w.u32((options_.three_phase ? 1u : 0u) | (options_.cycle_momentum ? kMomentumBit : 0u));
     w.u32(static_cast<std::uint32_t>(max_lrs_.size()));
     for (const double m : max_lrs_) w.f64(m);
+    if (!options_.cycle_momentum) return;
+    for (const double m : options_.base_momentum) w.f64(m);
+    for (const double m : options_.max_momentum) w.f64(m);
   }
 
   std::function<void()> stage_params_at(detail::Reader& r, long epoch) override {
@@ -155,15 +166,28 @@ class OneCycleLR : public LRScheduler<Scalar_> {
     o.div_factor = r.f64("div_factor");
     o.final_div_factor = r.f64("final_div_factor");
     const std::uint32_t three = r.u32("three_phase");
-    if (three > 1) r.fail("three_phase " + std::to_string(three) + " is not 0 or 1");
-    o.three_phase = three == 1;
+    if (three > (1u | kMomentumBit)) {
+      r.fail("three_phase " + std::to_string(three) + " is not 0 or 1, plus 2 with cycle_momentum");
+    }
+    o.three_phase = (three & 1u) != 0;
+    o.cycle_momentum = (three & kMomentumBit) != 0;
     std::vector<double> max_lrs(r.count("max_lr count", sizeof(double)));
     for (double& m : max_lrs) m = r.f64("max_lr");
+    // Without cycle_momentum the checkpoint holds no momenta: keep these.
+    o.base_momentum = options_.base_momentum;
+    o.max_momentum = options_.max_momentum;
+    if (o.cycle_momentum) {
+      o.base_momentum.resize(max_lrs.size());
+      o.max_momentum.resize(max_lrs.size());
+      for (double& m : o.base_momentum) m = r.f64("base_momentum");
+      for (double& m : o.max_momentum) m = r.f64("max_momentum");
+    }
     if (total > std::numeric_limits<long>::max()) r.fail("total_steps is out of range");
     try {
       check_anneal(anneal);
       o.anneal_strategy = static_cast<Anneal>(anneal);
       check(max_lrs, this->num_optimizers(), static_cast<long>(total), o);
+      if (o.cycle_momentum) detail::check_momentum_optimizers(kName, this->optimizers());
     } catch (const std::invalid_argument& e) {
       r.fail(e.what());
     }
@@ -174,21 +198,55 @@ class OneCycleLR : public LRScheduler<Scalar_> {
     return [this, total, o, max_lrs] {
       total_steps_ = static_cast<long>(total);
       options_ = o;
-      max_lrs_ = max_lrs;
-      rebase();
+      max_lrs_ = max_lrs;  // the base lrs are the checkpoint's
     };
   }
 
  private:
   static constexpr double kPi = 3.141592653589793;  // math.pi
+  static constexpr std::uint32_t kMomentumBit = 2;
+
+  /// The value at step e of the phases whose start and end values are
+  /// ends[k] (the first two, or all three with three_phase).
+  double anneal_at(long e, const double (&ends)[3][2]) const {
+    if (e > total_steps_) {
+      throw std::invalid_argument("descent::OneCycleLR: step " + std::to_string(e) +
+                                  " is past total_steps " + std::to_string(total_steps_));
+    }
+    const double T = double(total_steps_), p = options_.pct_start;
+    const double three_ends[3] = {p * T - 1, 2 * p * T - 2, T - 1};
+    const double two_ends[2] = {p * T - 1, T - 1};
+    const double* end_steps = options_.three_phase ? three_ends : two_ends;
+    const int n = options_.three_phase ? 3 : 2;
+    double start_step = 0;
+    for (int k = 0;; ++k) {
+      if (double(e) <= end_steps[k] || k == n - 1) {
+        const double pct = (double(e) - start_step) / (end_steps[k] - start_step);
+        const double start = ends[k][0], end = ends[k][1];
+        if (options_.anneal_strategy == Anneal::linear) return (end - start) * pct + start;
+        const double cos_out = std::cos(kPi * pct) + 1;
+        return end + (start - end) / 2.0 * cos_out;
+      }
+      start_step = end_steps[k];
+    }
+  }
 
   static void check(const std::vector<double>& max_lrs, std::size_t n, long total_steps,
                     const Options& o) {
-    if (max_lrs.size() != n) {
-      detail::throw_invalid(kName, "the number of max_lr values",
-                            "1 or the number of optimizers, " + std::to_string(n), max_lrs.size());
+    const std::pair<const char*, const std::vector<double>*> lists[] = {
+        {"max_lr", &max_lrs},
+        {"base_momentum", &o.base_momentum},
+        {"max_momentum", &o.max_momentum}};
+    for (const auto& [field, values] : lists) {
+      if (values->size() != n) {
+        detail::throw_invalid(kName, "the number of " + std::string(field) + " values",
+                              "1 or the number of optimizers, " + std::to_string(n),
+                              values->size());
+      }
     }
     for (const double m : max_lrs) detail::check_nonnegative(kName, "max_lr", m);
+    for (const double m : o.base_momentum) detail::check_unit_interval(kName, "base_momentum", m);
+    for (const double m : o.max_momentum) detail::check_unit_interval(kName, "max_momentum", m);
     detail::check_at_least(kName, "total_steps", total_steps, 1);
     if (!(o.pct_start >= 0 && o.pct_start <= 1)) {
       detail::throw_invalid(kName, "pct_start", "in [0, 1]", o.pct_start);

@@ -112,6 +112,50 @@ class Optimizer {
     lr_ = lr;
   }
 
+  /// \brief The name of the option that momentum() reads and set_momentum()
+  /// sets: "momentum" (SGD, RMSprop), "beta" (Momentum, Nesterov) or "beta1"
+  /// (Adam and the Adam-like: AdamW, Adamax, NAdam, RAdam, Lion, AdaBelief);
+  /// empty for an optimizer without one (GradientDescent, AdaGrad, Adadelta,
+  /// Rprop, ASGD). PyTorch's schedulers that cycle momentum drive the same
+  /// option: `momentum` where the optimizer has it, else `betas[0]`.
+  std::string_view momentum_option() const noexcept {
+    Scalar unused{};
+    for (const std::string_view option : {"momentum", "beta1", "beta"}) {
+      if (read_option(option, unused)) return option;
+    }
+    return {};
+  }
+
+  /// Whether momentum() and set_momentum() apply: momentum_option() is not
+  /// empty.
+  bool has_momentum() const noexcept { return !momentum_option().empty(); }
+
+  /// The momentum or β₁ the next step will use (see momentum_option()).
+  /// \throws std::invalid_argument if the optimizer has none.
+  Scalar momentum() const { return option_value(required_momentum("momentum")); }
+
+  /// \brief Sets the momentum or β₁ of the next steps, checked as the
+  /// constructor checks that option (`descent::Adam: beta1 must be in [0,
+  /// 1), got 1.5`). Checkpoints record it with the other options.
+  /// \param value the new momentum or β₁.
+  /// \throws std::invalid_argument if the optimizer has none, if value is
+  ///   out of range, or if after the first step it would change which state
+  ///   the optimizer keeps (SGD's and RMSprop's momentum 0, which keeps no
+  ///   velocity, from or to a positive one: set it before the first step,
+  ///   or reset() first). The optimizer is then unchanged.
+  void set_momentum(Scalar value) { write_option(required_momentum("set_momentum"), value); }
+
+  /// The weight decay λ of the next steps.
+  /// \throws std::invalid_argument if the optimizer has none.
+  Scalar weight_decay() const { return option_value(required_option("weight_decay")); }
+
+  /// \brief Sets the weight decay λ of the next steps, checked as the
+  /// constructor checks it; checkpoints record it with the other options.
+  /// \param value the new λ.
+  /// \throws std::invalid_argument if the optimizer has no weight decay or
+  ///   value is out of range; the optimizer is then unchanged.
+  void set_weight_decay(Scalar value) { write_option(required_option("weight_decay"), value); }
+
   /// Steps taken since construction or the last reset().
   std::int64_t iterations() const noexcept { return iterations_; }
 
@@ -261,6 +305,23 @@ class Optimizer {
     detail::for_each_element<Scalar>(n, parallel(n) ? pool_.get() : nullptr, body);
   }
 
+  /// Reads the floating-point option named `option` into value; false if
+  /// there is none. By default there is none.
+  virtual bool read_option(std::string_view option, Scalar& value) const noexcept {
+    static_cast<void>(option);
+    static_cast<void>(value);
+    return false;
+  }
+
+  /// Sets the floating-point option named `option`, checked as the
+  /// constructor checks it. \throws std::invalid_argument if there is no
+  /// such option or value is refused; the optimizer is then unchanged.
+  virtual void write_option(std::string_view option, Scalar value) {
+    static_cast<void>(value);
+    throw std::invalid_argument("descent::" + std::string(name()) + ": has no option " +
+                                std::string(option));
+  }
+
   /// The derived class's `nonfinite` option.
   virtual NonFinite nonfinite_policy() const noexcept = 0;
 
@@ -287,6 +348,27 @@ class Optimizer {
   bool parallel(Index n) const noexcept { return threads_ > 1 && n >= detail::kParallelThreshold; }
   std::string who(const char* method) const {
     return "descent::" + std::string(name()) + "::" + method;
+  }
+  std::string_view required_momentum(const char* method) const {
+    const std::string_view option = momentum_option();
+    if (option.empty()) {
+      throw std::invalid_argument(who(method) + ": " + std::string(name()) +
+                                  " has no momentum or beta1 option");
+    }
+    return option;
+  }
+  std::string_view required_option(std::string_view option) const {
+    Scalar unused{};
+    if (!read_option(option, unused)) {
+      throw std::invalid_argument("descent::" + std::string(name()) + ": has no option " +
+                                  std::string(option));
+    }
+    return option;
+  }
+  Scalar option_value(std::string_view option) const {
+    Scalar value{};
+    read_option(option, value);
+    return value;
   }
   [[noreturn]] void throw_step_error(const std::string& what) const {
     throw std::invalid_argument(who("step") + ": " + what);

@@ -87,6 +87,21 @@ inline void check_milestones(std::string_view cls, const std::vector<long>& mile
   }
 }
 
+/// Refuses optimizers without momentum or β₁ for a scheduler that cycles it.
+template <typename Scalar>
+void check_momentum_optimizers(std::string_view cls,
+                               const std::vector<Optimizer<Scalar>*>& optimizers) {
+  for (std::size_t i = 0; i < optimizers.size(); ++i) {
+    if (!optimizers[i]->has_momentum()) {
+      throw std::invalid_argument("descent::" + std::string(cls) +
+                                  ": cycle_momentum needs optimizers with a momentum or beta1, "
+                                  "and optimizer " +
+                                  std::to_string(i) + " is a " +
+                                  std::string(optimizers[i]->name()) + ", which has none");
+    }
+  }
+}
+
 /// A counter of a checkpoint (an epoch, a count of epochs) as a long in
 /// [lowest, highest]; otherwise fails with "<field> <value> is not in
 /// [lowest, highest]", followed by "(<above>)" for a value above highest.
@@ -179,6 +194,23 @@ class LRScheduler {
   /// The optimizers, in order.
   const std::vector<Optimizer<Scalar>*>& optimizers() const noexcept { return optimizers_; }
 
+  /// Whether this scheduler also sets its optimizers' momentum or β₁
+  /// (Optimizer::set_momentum): CyclicLR's and OneCycleLR's cycle_momentum.
+  virtual bool cycles_momentum() const noexcept { return false; }
+
+  /// Optimizer i's momentum or β₁ at epoch e, computed in double.
+  /// \param e the epoch.
+  /// \param i the optimizer.
+  /// \throws std::invalid_argument if the scheduler does not cycle momentum;
+  ///   std::out_of_range if there is no optimizer i.
+  double momentum_at(long e, std::size_t i = 0) const {
+    if (!cycles_momentum())
+      throw std::invalid_argument(who("momentum_at") + ": this scheduler does not cycle momentum");
+    if (i >= optimizers_.size())
+      throw std::out_of_range(who("momentum_at") + ": no optimizer " + std::to_string(i));
+    return compute_momentum(e, i);
+  }
+
   /// The class name, e.g. "StepLR".
   virtual std::string_view name() const noexcept = 0;
 
@@ -235,11 +267,28 @@ class LRScheduler {
   /// Optimizer i's lr at epoch e, in double; i < num_optimizers().
   virtual double compute_lr(long e, std::size_t i) const = 0;
 
+  /// Optimizer i's momentum at epoch e, for a scheduler that
+  /// cycles_momentum(); i < num_optimizers().
+  virtual double compute_momentum(long e, std::size_t i) const {
+    static_cast<void>(e);
+    static_cast<void>(i);
+    return 0.0;
+  }
+
+  /// Called when epoch e becomes current, after the optimizers were set for
+  /// it (a scheduler with state besides the epoch updates it here).
+  virtual void commit_epoch(long e) noexcept { static_cast<void>(e); }
+
   /// Schedules of the form lr = base_lr·factor(epoch) answer true, and
   /// ChainedScheduler multiplies their factors.
   virtual bool multiplicative() const noexcept { return false; }
   /// The factor(epoch) of a multiplicative schedule.
   virtual double chain_factor(long) const { return 1.0; }
+  /// Schedules that replace the optimizers' lr as base with their own
+  /// (OneCycleLR's initial lr, CyclicLR's base_lr, WarmupCosineLR's
+  /// init_value) answer true: SequentialLR
+  /// refuses them, as PyTorch's would restart the others from it.
+  virtual bool own_base_lrs() const noexcept { return false; }
   /// SequentialLR and ChainedScheduler, which do not nest.
   virtual bool composite() const noexcept { return false; }
 
@@ -247,7 +296,8 @@ class LRScheduler {
   virtual void write_params(detail::Writer&) const {}
 
   /// Reads and checks them without changing anything; returns what makes
-  /// them current, which cannot fail.
+  /// them current, which cannot fail, and runs once the loaded epoch and
+  /// base lrs are current.
   virtual std::function<void()> stage_params(detail::Reader&) {
     return [] {};
   }
@@ -264,9 +314,23 @@ class LRScheduler {
   /// nothing if it throws. Derived constructors call apply(0) once their
   /// schedule is set up.
   void apply(long e) {
+    std::vector<double> lrs(optimizers_.size()), momenta;
+    for (std::size_t i = 0; i < optimizers_.size(); ++i) lrs[i] = compute_lr(e, i);
+    if (cycles_momentum()) {
+      for (std::size_t i = 0; i < optimizers_.size(); ++i)
+        momenta.push_back(compute_momentum(e, i));
+    }
+    set_epoch(e, lrs, momenta);
+  }
+
+  /// Sets lrs[i] (and momenta[i], unless momenta is empty) on optimizer i,
+  /// makes e current and calls commit_epoch(e); does nothing if it throws.
+  /// For a scheduler whose step computes them otherwise than apply()
+  /// (CosineAnnealingWarmRestarts' fractional epochs).
+  void set_epoch(long e, const std::vector<double>& lrs, const std::vector<double>& momenta) {
     std::vector<Scalar> values(optimizers_.size());
     for (std::size_t i = 0; i < optimizers_.size(); ++i) {
-      const double lr = compute_lr(e, i);
+      const double lr = lrs[i];
       values[i] = static_cast<Scalar>(lr);
       if (!(values[i] >= Scalar(0)) || !std::isfinite(values[i])) {
         std::string message = "descent::";
@@ -277,8 +341,10 @@ class LRScheduler {
         throw std::invalid_argument(message);
       }
     }
+    if (!momenta.empty()) set_momenta(e, momenta);
     for (std::size_t i = 0; i < optimizers_.size(); ++i) optimizers_[i]->set_lr(values[i]);
     last_lrs_ = std::move(values);
+    commit_epoch(e);
     epoch_ = e;
   }
 
@@ -331,8 +397,12 @@ class LRScheduler {
     for (LRScheduler* c : children) c->base_lrs_ = children[0]->base_lrs_;
   }
 
+  /// c.multiplicative(), for a composite's checks.
   static bool child_multiplicative(const LRScheduler& c) { return c.multiplicative(); }
+  /// c.chain_factor(e), for ChainedScheduler.
   static double child_factor(const LRScheduler& c, long e) { return c.chain_factor(e); }
+  /// c.own_base_lrs(), for SequentialLR's check.
+  static bool child_own_base_lrs(const LRScheduler& c) { return c.own_base_lrs(); }
 
   /// Checkpoint records of the children: count u32, then per child its kind
   /// name and its scheduler payload.
@@ -411,11 +481,33 @@ class LRScheduler {
       last_lrs.push_back(static_cast<Scalar>(last[i]));
     }
     return [this, epoch, commit_params, base_lrs, last_lrs] {
-      commit_params();
       epoch_ = epoch;
       base_lrs_ = base_lrs;
       last_lrs_ = last_lrs;
+      commit_params();  // after them, so that it sees the loaded epoch and base lrs
     };
+  }
+
+  /// Sets every optimizer's momentum, or none: an optimizer that refuses
+  /// its value (out of its range) undoes those set before it.
+  void set_momenta(long e, const std::vector<double>& momenta) {
+    std::vector<Scalar> old;
+    for (const auto* o : optimizers_) old.push_back(o->momentum());
+    std::size_t done = 0;
+    try {
+      for (; done < optimizers_.size(); ++done) {
+        optimizers_[done]->set_momentum(static_cast<Scalar>(momenta[done]));
+      }
+    } catch (const std::invalid_argument& error) {
+      // The old values were accepted before, so setting them back succeeds.
+      for (std::size_t i = 0; i < done; ++i) optimizers_[i]->set_momentum(old[i]);
+      std::string message = "descent::";
+      message.append(name()).append(": the schedule gives momentum ");
+      message.append(detail::to_text(momenta[done])).append(" at epoch ").append(std::to_string(e));
+      if (optimizers_.size() > 1) message.append(" for optimizer ").append(std::to_string(done));
+      message.append(", which the optimizer refuses: ").append(error.what());
+      throw std::invalid_argument(message);
+    }
   }
 
   static void check_lrs(const detail::Reader& r, double base, double last) {

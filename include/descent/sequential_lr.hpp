@@ -33,8 +33,9 @@ namespace descent {
 ///
 /// The children serve as formulas: they are not stepped (their epoch() stays
 /// put) and must outlive this scheduler; do not step them yourself. A child
-/// may be any scheduler but a SequentialLR, a ChainedScheduler or a
-/// OneCycleLR (which replaces PyTorch's initial lr with its own). The lr is
+/// may be any scheduler but a SequentialLR, a ChainedScheduler, a
+/// OneCycleLR, a CyclicLR or a WarmupCosineLR (which replace PyTorch's
+/// initial lr with their own). The lr is
 /// PyTorch's to the rounding of each child's closed form.
 template <typename Scalar_>
 class SequentialLR : public LRScheduler<Scalar_> {
@@ -105,9 +106,10 @@ class SequentialLR : public LRScheduler<Scalar_> {
                                        const std::vector<long>& milestones) {
     auto list = LRScheduler<Scalar>::checked_children(
         kName, schedulers, [](const LRScheduler<Scalar>& c) -> std::string {
-          return c.name() == "OneCycleLR" ? "it sets its own initial lr, which PyTorch's "
-                                            "SequentialLR would then use for all"
-                                          : "";
+          return LRScheduler<Scalar>::child_own_base_lrs(c)
+                     ? "it sets its own initial lr, which PyTorch's SequentialLR would then "
+                       "use for all"
+                     : "";
         });
     if (milestones.size() + 1 != schedulers.size()) {
       detail::throw_invalid(

@@ -5,10 +5,11 @@
 #include "detail/check.hpp"
 #include "scheduler.hpp"
 
-#include <cmath>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <limits>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 
@@ -36,8 +37,7 @@ class StepLR : public LRScheduler<Scalar_> {
   ///   optimizers are then unchanged).
   StepLR(const OptimizerList<Scalar>& optimizers, long step_size, double gamma = 0.1)
       : LRScheduler<Scalar>(kName, optimizers), step_size_(step_size), gamma_(gamma) {
-    detail::check_at_least(kName, "step_size", step_size, 1);
-    detail::check_positive(kName, "gamma", gamma);
+    check(step_size_, gamma_);
     this->apply(0);
   }
 
@@ -67,11 +67,11 @@ class StepLR : public LRScheduler<Scalar_> {
   std::function<void()> stage_params(detail::Reader& r) override {
     const std::int64_t step_size = r.i64("step_size");
     const double gamma = r.f64("gamma");
-    if (step_size < 1 || step_size > std::numeric_limits<long>::max()) {
-      r.fail("step_size " + std::to_string(step_size) + " is not >= 1");
-    }
-    if (!(gamma > 0) || !std::isfinite(gamma)) {
-      r.fail("gamma " + detail::to_text(gamma) + " is not finite and > 0");
+    if (step_size > std::numeric_limits<long>::max()) r.fail("step_size is out of range");
+    try {
+      check(static_cast<long>(step_size), gamma);
+    } catch (const std::invalid_argument& e) {
+      r.fail(e.what());
     }
     return [this, step_size, gamma] {
       step_size_ = static_cast<long>(step_size);
@@ -80,6 +80,12 @@ class StepLR : public LRScheduler<Scalar_> {
   }
 
  private:
+  /// The one check of the constructor and the checkpoint loader.
+  static void check(long step_size, double gamma) {
+    detail::check_at_least(kName, "step_size", step_size, 1);
+    detail::check_positive(kName, "gamma", gamma);
+  }
+
   long step_size_;
   double gamma_;
 };

@@ -36,6 +36,7 @@
 #include <map>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <type_traits>
 #include <utility>
 
@@ -128,6 +129,52 @@ class OptimizerBase : public Optimizer<Scalar_> {
   Derived& self() { return static_cast<Derived&>(*this); }
 
   NonFinite nonfinite_policy() const noexcept override { return self().options_.nonfinite; }
+
+  // lr is the Optimizer's own (set_lr), so it is no option here.
+  bool read_option(std::string_view option, Scalar& value) const noexcept override {
+    bool found = false;
+    Derived::for_each_option(self().options_, [&](const char* name, const auto& field) {
+      if constexpr (std::is_same<std::decay_t<decltype(field)>, Scalar>::value) {
+        if (!found && option != "lr" && option == name) {
+          value = field;
+          found = true;
+        }
+      }
+    });
+    return found;
+  }
+
+  void write_option(std::string_view option, Scalar value) override {
+    auto options = self().options_;
+    bool found = false;
+    Derived::for_each_option(options, [&](const char* name, auto& field) {
+      if constexpr (std::is_same<std::decay_t<decltype(field)>, Scalar>::value) {
+        if (!found && option != "lr" && option == name) {
+          field = value;
+          found = true;
+        }
+      }
+    });
+    if (!found) Optimizer<Scalar>::write_option(option, value);
+    options.lr = self().options_.lr;  // checked at construction; set_lr keeps the current one
+    Derived::checked(options);
+    // A state vector sized to the parameters (SGD's velocity, kept only for
+    // momentum > 0) cannot appear or vanish between steps.
+    if (this->state_size() >= 0) {
+      for (std::size_t k = 0; k < Derived::kStateArrays.size(); ++k) {
+        if (Derived::uses_array(options, k) != Derived::uses_array(self().options_, k)) {
+          std::string message = "descent::";
+          message.append(this->name()).append(": ").append(option).append(" ");
+          message.append(to_text(value)).append(" would ");
+          message.append(Derived::uses_array(options, k) ? "need" : "drop");
+          message.append(" the state array ").append(Derived::kStateArrays[k].name);
+          message.append(" after the first step; set it before the first step, or reset()");
+          throw std::invalid_argument(message);
+        }
+      }
+    }
+    self().options_ = options;
+  }
 
   void write_checkpoint(Writer& w) const override {
     const auto o = options();
