@@ -287,7 +287,7 @@ TEST_CASE("GradientAccumulation and Lookahead: the wrapped optimizer's non-finit
 TEMPLATE_TEST_CASE("Wrappers: threads give the same bits", "[wrappers][threads]", float, double) {
   using S = TestType;
   const Eigen::Index n = 2 * descent::detail::kParallelThreshold + 33;
-  const auto g_at = [n](int j) {
+  const auto g_at = [&](int j) {
     return Vec<S>::LinSpaced(n, S(-1), S(1 + j)).array().sin().matrix();
   };
   auto a1 = adam<S>(), a2 = adam<S>(), b1 = adam<S>(), b2 = adam<S>();
