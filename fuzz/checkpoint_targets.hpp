@@ -12,6 +12,7 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <type_traits>
 
 #include <descent/descent.hpp>
@@ -70,9 +71,16 @@ void try_load(T& target, const std::string& input, const Use& use, const Check& 
   use(target);
 }
 
+/// False if check names another kind than `name` (a sweep over one kind's
+/// checkpoints): the target is then not even constructed.
+inline bool tried(std::string_view name, const Check& check) {
+  return check.kind.empty() || check.kind == name;
+}
+
 template <typename Opt>
 void optimizer(const std::string& input, const Check& check) {
   using S = typename Opt::Scalar;
+  if (!tried(Opt::kName, check)) return;
   Opt opt;
   try_load(
       opt, input,
@@ -97,6 +105,7 @@ void optimizer(const std::string& input, const Check& check) {
 /// test).
 template <typename S>
 void lbfgs(const std::string& input, const Check& check) {
+  if (!tried(descent::LBFGS<S>::kName, check)) return;
   descent::LBFGS<S> opt;
   try_load(
       opt, input,
