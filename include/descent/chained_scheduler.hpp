@@ -5,6 +5,7 @@
 #include "scheduler.hpp"
 
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <string_view>
@@ -61,7 +62,7 @@ class ChainedScheduler : public LRScheduler<Scalar_> {
   std::string_view name() const noexcept override { return kName; }
 
  protected:
-  double compute_lr(long e, std::size_t i) const override {
+  double compute_lr(std::int64_t e, std::size_t i) const override {
     double lr = double(this->base_lr(i));
     for (const auto* c : children_) lr *= this->child_factor(*c, e);
     return lr;

@@ -134,10 +134,10 @@ class CyclicLR : public LRScheduler<Scalar_> {
 
  protected:
   bool own_base_lrs() const noexcept override { return true; }
-  double compute_lr(long e, std::size_t i) const override {
+  double compute_lr(std::int64_t e, std::size_t i) const override {
     return base_[i] + (max_[i] - base_[i]) * factor(e) * scale(e);
   }
-  double compute_momentum(long e, std::size_t i) const override {
+  double compute_momentum(std::int64_t e, std::size_t i) const override {
     const double lo = options_.base_momentum[i], hi = options_.max_momentum[i];
     return hi - (hi - lo) * factor(e) * scale(e);
   }
@@ -235,16 +235,16 @@ class CyclicLR : public LRScheduler<Scalar_> {
     return up + (options_.step_size_down < 0 ? up : options_.step_size_down);
   }
 
-  double cycle(long e) const { return std::floor(1 + double(e) / total()); }
+  double cycle(std::int64_t e) const { return std::floor(1 + double(e) / total()); }
 
   /// 0 → 1 → 0 over a cycle.
-  double factor(long e) const {
+  double factor(std::int64_t e) const {
     const double ratio = options_.step_size_up / total();
     const double x = 1. + double(e) / total() - cycle(e);
     return x <= ratio ? x / ratio : (x - 1) / (ratio - 1);
   }
 
-  double scale(long e) const {
+  double scale(std::int64_t e) const {
     const bool by_cycle = options_.scale_fn ? options_.scale_mode == ScaleMode::cycle
                                             : options_.mode != Mode::exp_range;
     const double arg = by_cycle ? cycle(e) : double(e);

@@ -7,6 +7,7 @@
 
 #include <cmath>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <stdexcept>
 #include <string_view>
@@ -44,11 +45,11 @@ class ExponentialLR : public LRScheduler<Scalar_> {
   std::string_view name() const noexcept override { return kName; }
 
  protected:
-  double compute_lr(long e, std::size_t i) const override {
+  double compute_lr(std::int64_t e, std::size_t i) const override {
     return double(this->base_lr(i)) * chain_factor(e);
   }
   bool multiplicative() const noexcept override { return true; }
-  double chain_factor(long e) const override { return std::pow(gamma_, double(e)); }
+  double chain_factor(std::int64_t e) const override { return std::pow(gamma_, double(e)); }
 
   void write_params(detail::Writer& w) const override { w.f64(gamma_); }
 

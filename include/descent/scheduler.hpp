@@ -73,8 +73,8 @@ std::vector<Optimizer<Scalar>*> checked_optimizers(std::string_view cls,
 }
 
 /// Milestones: each >= lowest and each greater than the one before.
-inline void check_milestones(std::string_view cls, const std::vector<long>& milestones,
-                             long lowest) {
+inline void check_milestones(std::string_view cls, const std::vector<std::int64_t>& milestones,
+                             std::int64_t lowest) {
   for (std::size_t k = 0; k < milestones.size(); ++k) {
     const std::string field = "milestones[" + std::to_string(k) + "]";
     check_at_least(cls, field, milestones[k], lowest);
@@ -102,24 +102,25 @@ void check_momentum_optimizers(std::string_view cls,
   }
 }
 
-/// A counter of a checkpoint (an epoch, a count of epochs) as a long in
+/// A counter of a checkpoint (an epoch, a count of epochs) in
 /// [lowest, highest]; otherwise fails with "<field> <value> is not in
 /// [lowest, highest]", followed by "(<above>)" for a value above highest.
-inline long checked_counter(const Reader& r, const std::string& field, std::int64_t value,
-                            long lowest, long highest, const std::string& above = "") {
+inline std::int64_t checked_counter(const Reader& r, const std::string& field, std::int64_t value,
+                                    std::int64_t lowest, std::int64_t highest,
+                                    const std::string& above = "") {
   if (value < lowest || value > highest) {
     std::string message = field + " " + std::to_string(value) + " is not in [" +
                           std::to_string(lowest) + ", " + std::to_string(highest) + "]";
     if (value > highest && !above.empty()) message.append(" (").append(above).append(")");
     r.fail(message);
   }
-  return static_cast<long>(value);
+  return value;
 }
 
 /// start·γ·γ·…·γ (k factors), formed left to right as PyTorch's recursive
 /// schedules do, so that the rounding is PyTorch's; past 100 000 factors,
 /// which no real run reaches, start·γᵏ.
-inline double repeated_product(double start, double gamma, long k) {
+inline double repeated_product(double start, double gamma, std::int64_t k) {
   if (k > 100000) return start * std::pow(gamma, double(k));
   for (; k > 0 && start != 0.0; --k) start *= gamma;
   return start;
@@ -152,18 +153,18 @@ class LRScheduler {
   /// Advances one epoch and sets every optimizer's lr for it.
   /// \throws std::invalid_argument if the schedule gives a negative or
   ///   non-finite lr (or, for OneCycleLR, runs past its total steps);
-  ///   std::overflow_error if epoch() is already the largest long. Epoch and
+  ///   std::overflow_error if epoch() is already the largest std::int64_t. Epoch and
   ///   every lr are then unchanged.
   void step() {
-    if (epoch_ == std::numeric_limits<long>::max()) {
+    if (epoch_ == std::numeric_limits<std::int64_t>::max()) {
       throw std::overflow_error(who("step") + ": epoch " + std::to_string(epoch_) +
-                                " is the largest a long holds; there is no next epoch");
+                                " is the largest a std::int64_t holds; there is no next epoch");
     }
     apply(epoch_ + 1);
   }
 
   /// Epochs stepped since construction (0 right after it).
-  long epoch() const noexcept { return epoch_; }
+  std::int64_t epoch() const noexcept { return epoch_; }
 
   /// How many optimizers this scheduler drives.
   std::size_t num_optimizers() const noexcept { return optimizers_.size(); }
@@ -183,9 +184,9 @@ class LRScheduler {
   const std::vector<Scalar>& base_lrs() const noexcept { return base_lrs_; }
 
   /// The first optimizer's lr at epoch e, computed in double.
-  double lr_at(long e) const { return compute_lr(e, 0); }
+  double lr_at(std::int64_t e) const { return compute_lr(e, 0); }
   /// Optimizer i's lr at epoch e. \throws std::out_of_range.
-  double lr_at(long e, std::size_t i) const {
+  double lr_at(std::int64_t e, std::size_t i) const {
     if (i >= optimizers_.size())
       throw std::out_of_range(who("lr_at") + ": no optimizer " + std::to_string(i));
     return compute_lr(e, i);
@@ -203,7 +204,7 @@ class LRScheduler {
   /// \param i the optimizer.
   /// \throws std::invalid_argument if the scheduler does not cycle momentum;
   ///   std::out_of_range if there is no optimizer i.
-  double momentum_at(long e, std::size_t i = 0) const {
+  double momentum_at(std::int64_t e, std::size_t i = 0) const {
     if (!cycles_momentum())
       throw std::invalid_argument(who("momentum_at") + ": this scheduler does not cycle momentum");
     if (i >= optimizers_.size())
@@ -265,11 +266,11 @@ class LRScheduler {
   LRScheduler& operator=(const LRScheduler&) = default;
 
   /// Optimizer i's lr at epoch e, in double; i < num_optimizers().
-  virtual double compute_lr(long e, std::size_t i) const = 0;
+  virtual double compute_lr(std::int64_t e, std::size_t i) const = 0;
 
   /// Optimizer i's momentum at epoch e, for a scheduler that
   /// cycles_momentum(); i < num_optimizers().
-  virtual double compute_momentum(long e, std::size_t i) const {
+  virtual double compute_momentum(std::int64_t e, std::size_t i) const {
     static_cast<void>(e);
     static_cast<void>(i);
     return 0.0;
@@ -277,13 +278,13 @@ class LRScheduler {
 
   /// Called when epoch e becomes current, after the optimizers were set for
   /// it (a scheduler with state besides the epoch updates it here).
-  virtual void commit_epoch(long e) noexcept { static_cast<void>(e); }
+  virtual void commit_epoch(std::int64_t e) noexcept { static_cast<void>(e); }
 
   /// Schedules of the form lr = base_lr·factor(epoch) answer true, and
   /// ChainedScheduler multiplies their factors.
   virtual bool multiplicative() const noexcept { return false; }
   /// The factor(epoch) of a multiplicative schedule.
-  virtual double chain_factor(long) const { return 1.0; }
+  virtual double chain_factor(std::int64_t) const { return 1.0; }
   /// Schedules that replace the optimizers' lr as base with their own
   /// (OneCycleLR's initial lr, CyclicLR's base_lr, WarmupCosineLR's
   /// init_value) answer true: SequentialLR
@@ -305,7 +306,7 @@ class LRScheduler {
   /// As stage_params, for a checkpoint whose epoch is `epoch`: a schedule
   /// whose parameters bound the epoch (OneCycleLR) overrides this one, to
   /// refuse an epoch its parameters do not allow. By default stage_params(r).
-  virtual std::function<void()> stage_params_at(detail::Reader& r, long epoch) {
+  virtual std::function<void()> stage_params_at(detail::Reader& r, std::int64_t epoch) {
     static_cast<void>(epoch);
     return stage_params(r);
   }
@@ -313,7 +314,7 @@ class LRScheduler {
   /// Sets the lr of epoch e on every optimizer and makes e current; does
   /// nothing if it throws. Derived constructors call apply(0) once their
   /// schedule is set up.
-  void apply(long e) {
+  void apply(std::int64_t e) {
     std::vector<double> lrs(optimizers_.size()), momenta;
     for (std::size_t i = 0; i < optimizers_.size(); ++i) lrs[i] = compute_lr(e, i);
     if (cycles_momentum()) {
@@ -327,7 +328,8 @@ class LRScheduler {
   /// makes e current and calls commit_epoch(e); does nothing if it throws.
   /// For a scheduler whose step computes them otherwise than apply()
   /// (CosineAnnealingWarmRestarts' fractional epochs).
-  void set_epoch(long e, const std::vector<double>& lrs, const std::vector<double>& momenta) {
+  void set_epoch(std::int64_t e, const std::vector<double>& lrs,
+                 const std::vector<double>& momenta) {
     std::vector<Scalar> values(optimizers_.size());
     for (std::size_t i = 0; i < optimizers_.size(); ++i) {
       const double lr = lrs[i];
@@ -400,7 +402,7 @@ class LRScheduler {
   /// c.multiplicative(), for a composite's checks.
   static bool child_multiplicative(const LRScheduler& c) { return c.multiplicative(); }
   /// c.chain_factor(e), for ChainedScheduler.
-  static double child_factor(const LRScheduler& c, long e) { return c.chain_factor(e); }
+  static double child_factor(const LRScheduler& c, std::int64_t e) { return c.chain_factor(e); }
   /// c.own_base_lrs(), for SequentialLR's check.
   static bool child_own_base_lrs(const LRScheduler& c) { return c.own_base_lrs(); }
 
@@ -458,9 +460,9 @@ class LRScheduler {
     const std::int64_t stored_epoch = r.i64("epoch");
     std::vector<double> base{r.f64("base lr")}, last{r.f64("last lr")};
     // An epoch that step() could not advance is none that step() produced.
-    const long epoch = detail::checked_counter(r, field + "epoch", stored_epoch, 0,
-                                               std::numeric_limits<long>::max() - 1,
-                                               "the next step would overflow");
+    const std::int64_t epoch = detail::checked_counter(r, field + "epoch", stored_epoch, 0,
+                                                       std::numeric_limits<std::int64_t>::max() - 1,
+                                                       "the next step would overflow");
     check_lrs(r, base[0], last[0]);
     auto commit_params = stage_params_at(r, epoch);
     if (optimizers_.size() > 1) {
@@ -490,7 +492,7 @@ class LRScheduler {
 
   /// Sets every optimizer's momentum, or none: an optimizer that refuses
   /// its value (out of its range) undoes those set before it.
-  void set_momenta(long e, const std::vector<double>& momenta) {
+  void set_momenta(std::int64_t e, const std::vector<double>& momenta) {
     std::vector<Scalar> old;
     for (const auto* o : optimizers_) old.push_back(o->momentum());
     std::size_t done = 0;
@@ -521,7 +523,7 @@ class LRScheduler {
   std::vector<Optimizer<Scalar>*> optimizers_;
   std::vector<Scalar> base_lrs_;
   std::vector<Scalar> last_lrs_;
-  long epoch_ = 0;
+  std::int64_t epoch_ = 0;
 };
 
 }  // namespace descent

@@ -50,7 +50,7 @@ class SequentialLR : public LRScheduler<Scalar_> {
   ///   than schedulers, each >= 1, increasing.
   /// \throws std::invalid_argument if an argument is out of range (the
   ///   optimizers and children are then unchanged).
-  SequentialLR(Children schedulers, std::vector<long> milestones)
+  SequentialLR(Children schedulers, std::vector<std::int64_t> milestones)
       : LRScheduler<Scalar>(kName, checked(schedulers, milestones)),
         children_(std::move(schedulers)),
         milestones_(std::move(milestones)) {
@@ -62,14 +62,14 @@ class SequentialLR : public LRScheduler<Scalar_> {
   /// The children, in order.
   const Children& schedulers() const noexcept { return children_; }
   /// Epochs at which the next child takes over.
-  const std::vector<long>& milestones() const noexcept { return milestones_; }
+  const std::vector<std::int64_t>& milestones() const noexcept { return milestones_; }
 
   /// The class name, as name() returns it and checkpoints record it.
   static constexpr std::string_view kName = "SequentialLR";
   std::string_view name() const noexcept override { return kName; }
 
  protected:
-  double compute_lr(long e, std::size_t i) const override {
+  double compute_lr(std::int64_t e, std::size_t i) const override {
     const auto k = std::size_t(std::upper_bound(milestones_.begin(), milestones_.end(), e) -
                                milestones_.begin());
     return children_[k]->lr_at(k == 0 ? e : e - milestones_[k - 1], i);
@@ -78,13 +78,13 @@ class SequentialLR : public LRScheduler<Scalar_> {
 
   void write_params(detail::Writer& w) const override {
     w.u32(static_cast<std::uint32_t>(milestones_.size()));
-    for (const long m : milestones_) w.i64(m);
+    for (const std::int64_t m : milestones_) w.i64(m);
     this->write_children(w, children_);
   }
 
   std::function<void()> stage_params(detail::Reader& r) override {
-    std::vector<long> milestones(r.count("milestone count", sizeof(std::int64_t)));
-    for (long& m : milestones) m = static_cast<long>(r.i64("milestone"));
+    std::vector<std::int64_t> milestones(r.count("milestone count", sizeof(std::int64_t)));
+    for (std::int64_t& m : milestones) m = r.i64("milestone");
     if (milestones.size() != milestones_.size()) {
       r.fail("the checkpoint holds " + std::to_string(milestones.size()) + " milestones, this " +
              std::to_string(milestones_.size()));
@@ -103,7 +103,7 @@ class SequentialLR : public LRScheduler<Scalar_> {
 
  private:
   static OptimizerList<Scalar> checked(const Children& schedulers,
-                                       const std::vector<long>& milestones) {
+                                       const std::vector<std::int64_t>& milestones) {
     auto list = LRScheduler<Scalar>::checked_children(
         kName, schedulers, [](const LRScheduler<Scalar>& c) -> std::string {
           return LRScheduler<Scalar>::child_own_base_lrs(c)
@@ -122,7 +122,7 @@ class SequentialLR : public LRScheduler<Scalar_> {
   }
 
   Children children_;
-  std::vector<long> milestones_;
+  std::vector<std::int64_t> milestones_;
 };
 
 }  // namespace descent

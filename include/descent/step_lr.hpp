@@ -8,7 +8,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
-#include <limits>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -35,14 +34,14 @@ class StepLR : public LRScheduler<Scalar_> {
   /// \param gamma factor applied at each change; finite and > 0. Default 0.1.
   /// \throws std::invalid_argument if an argument is out of range (the
   ///   optimizers are then unchanged).
-  StepLR(const OptimizerList<Scalar>& optimizers, long step_size, double gamma = 0.1)
+  StepLR(const OptimizerList<Scalar>& optimizers, std::int64_t step_size, double gamma = 0.1)
       : LRScheduler<Scalar>(kName, optimizers), step_size_(step_size), gamma_(gamma) {
     check(step_size_, gamma_);
     this->apply(0);
   }
 
   /// Epochs between changes.
-  long step_size() const noexcept { return step_size_; }
+  std::int64_t step_size() const noexcept { return step_size_; }
   /// Factor applied at each change.
   double gamma() const noexcept { return gamma_; }
 
@@ -51,11 +50,11 @@ class StepLR : public LRScheduler<Scalar_> {
   std::string_view name() const noexcept override { return kName; }
 
  protected:
-  double compute_lr(long e, std::size_t i) const override {
+  double compute_lr(std::int64_t e, std::size_t i) const override {
     return detail::repeated_product(double(this->base_lr(i)), gamma_, e / step_size_);
   }
   bool multiplicative() const noexcept override { return true; }
-  double chain_factor(long e) const override {
+  double chain_factor(std::int64_t e) const override {
     return detail::repeated_product(1.0, gamma_, e / step_size_);
   }
 
@@ -67,34 +66,33 @@ class StepLR : public LRScheduler<Scalar_> {
   std::function<void()> stage_params(detail::Reader& r) override {
     const std::int64_t step_size = r.i64("step_size");
     const double gamma = r.f64("gamma");
-    if (step_size > std::numeric_limits<long>::max()) r.fail("step_size is out of range");
     try {
-      check(static_cast<long>(step_size), gamma);
+      check(step_size, gamma);
     } catch (const std::invalid_argument& e) {
       r.fail(e.what());
     }
     return [this, step_size, gamma] {
-      step_size_ = static_cast<long>(step_size);
+      step_size_ = step_size;
       gamma_ = gamma;
     };
   }
 
  private:
   /// The one check of the constructor and the checkpoint loader.
-  static void check(long step_size, double gamma) {
+  static void check(std::int64_t step_size, double gamma) {
     detail::check_at_least(kName, "step_size", step_size, 1);
     detail::check_positive(kName, "gamma", gamma);
   }
 
-  long step_size_;
+  std::int64_t step_size_;
   double gamma_;
 };
 
 /// `StepLR schedule(adam, 30)` deduces the scalar type from the optimizer.
 template <typename S>
-StepLR(Optimizer<S>&, long) -> StepLR<S>;
+StepLR(Optimizer<S>&, std::int64_t) -> StepLR<S>;
 /// `StepLR schedule(adam, 30, 0.5)` deduces the scalar type from the optimizer.
 template <typename S>
-StepLR(Optimizer<S>&, long, double) -> StepLR<S>;
+StepLR(Optimizer<S>&, std::int64_t, double) -> StepLR<S>;
 
 }  // namespace descent

@@ -57,7 +57,7 @@ class SWALR : public LRScheduler<Scalar_> {
   /// \param anneal_epochs epochs the annealing takes; >= 0. Default 10.
   /// \param anneal_strategy cos or linear. Default cos.
   /// \throws std::invalid_argument if an argument is out of range.
-  SWALR(const OptimizerList<Scalar>& optimizers, double swa_lr, long anneal_epochs = 10,
+  SWALR(const OptimizerList<Scalar>& optimizers, double swa_lr, std::int64_t anneal_epochs = 10,
         Anneal anneal_strategy = Anneal::cos)
       : SWALR(optimizers, std::vector<double>(optimizers.pointers().size(), swa_lr), anneal_epochs,
               anneal_strategy) {}
@@ -70,7 +70,7 @@ class SWALR : public LRScheduler<Scalar_> {
   /// \throws std::invalid_argument if an argument is out of range or
   ///   swa_lrs has another length than optimizers.
   SWALR(const OptimizerList<Scalar>& optimizers, std::vector<double> swa_lrs,
-        long anneal_epochs = 10, Anneal anneal_strategy = Anneal::cos)
+        std::int64_t anneal_epochs = 10, Anneal anneal_strategy = Anneal::cos)
       : LRScheduler<Scalar>(kName, optimizers),
         swa_lrs_(std::move(swa_lrs)),
         anneal_epochs_(anneal_epochs),
@@ -91,7 +91,7 @@ class SWALR : public LRScheduler<Scalar_> {
   /// The lr optimizer i is annealed to. \throws std::out_of_range.
   double swa_lr(std::size_t i = 0) const { return swa_lrs_.at(i); }
   /// Epochs the annealing takes.
-  long anneal_epochs() const noexcept { return anneal_epochs_; }
+  std::int64_t anneal_epochs() const noexcept { return anneal_epochs_; }
   /// cos or linear.
   Anneal anneal_strategy() const noexcept { return anneal_; }
 
@@ -100,10 +100,10 @@ class SWALR : public LRScheduler<Scalar_> {
   std::string_view name() const noexcept override { return kName; }
 
  protected:
-  double compute_lr(long e, std::size_t i) const override {
+  double compute_lr(std::int64_t e, std::size_t i) const override {
     // PyTorch's get_lr() at _step_count − 1 = e, in its order of operations.
-    const long step = anneal_epochs_ == 0 ? std::max(1L, e) : e;
-    const double span = double(std::max(1L, anneal_epochs_));
+    const std::int64_t step = anneal_epochs_ == 0 ? std::max<std::int64_t>(1, e) : e;
+    const double span = double(std::max<std::int64_t>(1, anneal_epochs_));
     const double prev_alpha = anneal(std::clamp((double(step) - 1) / span, 0.0, 1.0));
     const double swa = swa_lrs_[i];
     const double lr = double(this->optimizers()[i]->lr());
@@ -123,7 +123,7 @@ class SWALR : public LRScheduler<Scalar_> {
     const std::int64_t epochs = r.i64("anneal_epochs");
     const std::uint32_t anneal = r.u32("anneal_strategy");
     const std::uint32_t n = r.count("swa_lr count", 8);
-    if (epochs < 0 || epochs > std::numeric_limits<long>::max()) {
+    if (epochs < 0 || epochs > std::numeric_limits<std::int64_t>::max()) {
       r.fail("anneal_epochs " + std::to_string(epochs) + " is not >= 0");
     }
     if (anneal > 1)
@@ -140,7 +140,7 @@ class SWALR : public LRScheduler<Scalar_> {
       }
     }
     return [this, epochs, anneal, lrs] {
-      anneal_epochs_ = static_cast<long>(epochs);
+      anneal_epochs_ = epochs;
       anneal_ = static_cast<Anneal>(anneal);
       swa_lrs_ = lrs;
     };
@@ -157,7 +157,7 @@ class SWALR : public LRScheduler<Scalar_> {
   double anneal(double t) const { return anneal_ == Anneal::cos ? (1 - std::cos(kPi * t)) / 2 : t; }
 
   std::vector<double> swa_lrs_;
-  long anneal_epochs_;
+  std::int64_t anneal_epochs_;
   Anneal anneal_;
 };
 
