@@ -66,11 +66,7 @@ class ConstantLR : public LRScheduler<Scalar_> {
   std::function<void()> stage_params(detail::Reader& r) override {
     const double factor = r.f64("factor");
     const std::int64_t total = r.i64("total_iters");
-    try {
-      check(factor, total);
-    } catch (const std::invalid_argument& e) {
-      r.fail(e.what());
-    }
+    r.validate([&] { check(factor, total); });
     return [this, factor, total] {
       factor_ = factor;
       total_iters_ = total;
@@ -78,6 +74,7 @@ class ConstantLR : public LRScheduler<Scalar_> {
   }
 
  private:
+  /// The one check of the constructor and the checkpoint loader.
   static void check(double factor, std::int64_t total_iters) {
     if (!(factor > 0 && factor <= 1)) detail::throw_invalid(kName, "factor", "in (0, 1]", factor);
     detail::check_at_least(kName, "total_iters", total_iters, 1);

@@ -9,7 +9,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
-#include <stdexcept>
 #include <string>
 #include <string_view>
 
@@ -81,11 +80,7 @@ class CosineAnnealingLR : public LRScheduler<Scalar_> {
   std::function<void()> stage_params(detail::Reader& r) override {
     const std::int64_t T_max = r.i64("T_max");
     const double eta_min = r.f64("eta_min");
-    try {
-      check(T_max, eta_min);
-    } catch (const std::invalid_argument& e) {
-      r.fail(e.what());
-    }
+    r.validate([&] { check(T_max, eta_min); });
     return [this, T_max, eta_min] {
       T_max_ = T_max;
       eta_min_ = eta_min;

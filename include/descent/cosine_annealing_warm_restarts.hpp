@@ -10,7 +10,6 @@
 #include <cstdint>
 #include <functional>
 #include <limits>
-#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -135,11 +134,7 @@ class CosineAnnealingWarmRestarts : public LRScheduler<Scalar_> {
   std::function<void()> stage_params(detail::Reader& r) override {
     const std::int64_t T_0 = r.i64("T_0"), T_mult = r.i64("T_mult");
     const double eta_min = r.f64("eta_min"), t_cur = r.f64("T_cur"), t_i = r.f64("T_i");
-    try {
-      check(T_0, T_mult, eta_min);
-    } catch (const std::invalid_argument& e) {
-      r.fail(e.what());
-    }
+    r.validate([&] { check(T_0, T_mult, eta_min); });
     // T_i is T_0·T_mult^n, and T_cur in [0, T_i).
     double run = double(T_0);
     while (T_mult > 1 && run < t_i) run *= double(T_mult);
@@ -167,6 +162,7 @@ class CosineAnnealingWarmRestarts : public LRScheduler<Scalar_> {
     double t_i;
   };
 
+  /// The one check of the constructor and the checkpoint loader.
   static void check(std::int64_t T_0, std::int64_t T_mult, double eta_min) {
     detail::check_at_least(kName, "T_0", T_0, 1);
     detail::check_at_least(kName, "T_mult", T_mult, 1);

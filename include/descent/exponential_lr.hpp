@@ -9,7 +9,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
-#include <stdexcept>
 #include <string_view>
 
 namespace descent {
@@ -55,11 +54,7 @@ class ExponentialLR : public LRScheduler<Scalar_> {
 
   std::function<void()> stage_params(detail::Reader& r) override {
     const double gamma = r.f64("gamma");
-    try {
-      check(gamma);
-    } catch (const std::invalid_argument& e) {
-      r.fail(e.what());
-    }
+    r.validate([&] { check(gamma); });
     return [this, gamma] { gamma_ = gamma; };
   }
 

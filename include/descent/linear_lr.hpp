@@ -77,11 +77,7 @@ class LinearLR : public LRScheduler<Scalar_> {
   std::function<void()> stage_params(detail::Reader& r) override {
     const double start = r.f64("start_factor"), end = r.f64("end_factor");
     const std::int64_t total = r.i64("total_iters");
-    try {
-      check(start, end, total);
-    } catch (const std::invalid_argument& e) {
-      r.fail(e.what());
-    }
+    r.validate([&] { check(start, end, total); });
     return [this, start, end, total] {
       start_ = start;
       end_ = end;
@@ -90,6 +86,7 @@ class LinearLR : public LRScheduler<Scalar_> {
   }
 
  private:
+  /// The one check of the constructor and the checkpoint loader.
   static void check(double start, double end, std::int64_t total_iters) {
     if (!(start > 0 && start <= 1))
       detail::throw_invalid(kName, "start_factor", "in (0, 1]", start);

@@ -9,7 +9,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
-#include <stdexcept>
 #include <string_view>
 #include <utility>
 #include <vector>
@@ -72,11 +71,7 @@ class MultiStepLR : public LRScheduler<Scalar_> {
     const double gamma = r.f64("gamma");
     std::vector<std::int64_t> milestones(r.count("milestone count", sizeof(std::int64_t)));
     for (std::int64_t& m : milestones) m = r.i64("milestone");
-    try {
-      check(milestones, gamma);
-    } catch (const std::invalid_argument& e) {
-      r.fail(e.what());
-    }
+    r.validate([&] { check(milestones, gamma); });
     return [this, gamma, milestones] {
       gamma_ = gamma;
       milestones_ = milestones;
@@ -84,6 +79,7 @@ class MultiStepLR : public LRScheduler<Scalar_> {
   }
 
  private:
+  /// The one check of the constructor and the checkpoint loader.
   static void check(const std::vector<std::int64_t>& milestones, double gamma) {
     detail::check_milestones(kName, milestones, 0);
     detail::check_positive(kName, "gamma", gamma);

@@ -103,8 +103,7 @@ class OneCycleLR : public LRScheduler<Scalar_> {
     for (auto* v : {&max_lrs_, &options_.base_momentum, &options_.max_momentum}) {
       if (v->size() == 1) v->resize(this->num_optimizers(), (*v)[0]);
     }
-    check(max_lrs_, this->num_optimizers(), total_steps_, options_);
-    if (options_.cycle_momentum) detail::check_momentum_optimizers(kName, this->optimizers());
+    check(max_lrs_, this->optimizers(), total_steps_, options_);
     rebase();
     this->apply(0);
   }
@@ -181,14 +180,11 @@ class OneCycleLR : public LRScheduler<Scalar_> {
       for (double& m : o.base_momentum) m = r.f64("base_momentum");
       for (double& m : o.max_momentum) m = r.f64("max_momentum");
     }
-    try {
+    r.validate([&] {
       check_anneal(anneal);
       o.anneal_strategy = static_cast<Anneal>(anneal);
-      check(max_lrs, this->num_optimizers(), total, o);
-      if (o.cycle_momentum) detail::check_momentum_optimizers(kName, this->optimizers());
-    } catch (const std::invalid_argument& e) {
-      r.fail(e.what());
-    }
+      check(max_lrs, this->optimizers(), total, o);
+    });
     // step() refuses to go past total_steps, so no run saves a later epoch.
     if (epoch > total) {
       r.fail("epoch " + std::to_string(epoch) + " is past total_steps " + std::to_string(total));
@@ -229,8 +225,11 @@ class OneCycleLR : public LRScheduler<Scalar_> {
     }
   }
 
-  static void check(const std::vector<double>& max_lrs, std::size_t n, std::int64_t total_steps,
+  /// The one check of the constructor and the checkpoint loader.
+  static void check(const std::vector<double>& max_lrs,
+                    const std::vector<Optimizer<Scalar>*>& optimizers, std::int64_t total_steps,
                     const Options& o) {
+    const std::size_t n = optimizers.size();
     const std::pair<const char*, const std::vector<double>*> lists[] = {
         {"max_lr", &max_lrs},
         {"base_momentum", &o.base_momentum},
@@ -252,6 +251,7 @@ class OneCycleLR : public LRScheduler<Scalar_> {
     check_anneal(o.anneal_strategy);
     detail::check_positive(kName, "div_factor", o.div_factor);
     detail::check_positive(kName, "final_div_factor", o.final_div_factor);
+    if (o.cycle_momentum) detail::check_momentum_optimizers(kName, optimizers);
   }
 
   /// An Anneal, or the number that stands for one in a checkpoint.

@@ -68,11 +68,7 @@ class PolynomialLR : public LRScheduler<Scalar_> {
   std::function<void()> stage_params(detail::Reader& r) override {
     const std::int64_t total = r.i64("total_iters");
     const double power = r.f64("power");
-    try {
-      check(total, power);
-    } catch (const std::invalid_argument& e) {
-      r.fail(e.what());
-    }
+    r.validate([&] { check(total, power); });
     return [this, total, power] {
       total_iters_ = total;
       power_ = power;
@@ -80,6 +76,7 @@ class PolynomialLR : public LRScheduler<Scalar_> {
   }
 
  private:
+  /// The one check of the constructor and the checkpoint loader.
   static void check(std::int64_t total_iters, double power) {
     detail::check_at_least(kName, "total_iters", total_iters, 1);
     detail::check_nonnegative(kName, "power", power);

@@ -199,10 +199,10 @@ class ReduceLROnPlateau {
     Options o;
     const std::uint32_t mode = r.u32("mode");
     o.factor = r.f64("factor");
-    const std::int64_t patience = r.i64("patience");
+    o.patience = r.i64("patience");
     o.threshold = r.f64("threshold");
     const std::uint32_t threshold_mode = r.u32("threshold_mode");
-    const std::int64_t cooldown = r.i64("cooldown");
+    o.cooldown = r.i64("cooldown");
     o.eps = r.f64("eps");
     const std::uint32_t n = r.u32("optimizer count");
     if (n != optimizers_.size()) {
@@ -220,22 +220,18 @@ class ReduceLROnPlateau {
       last[i] = static_cast<Scalar>(lr);
     }
     r.finish();
-    constexpr std::int64_t kMax = std::numeric_limits<std::int64_t>::max();
-    o.patience = detail::checked_counter(r, "patience", patience, 0, kMax);
-    o.cooldown = detail::checked_counter(r, "cooldown", cooldown, 0, kMax);
-    try {
+    r.validate([&] {
       check_modes(mode, threshold_mode);
       o.mode = static_cast<Mode>(mode);
       o.threshold_mode = static_cast<ThresholdMode>(threshold_mode);
       check(o, n);
-    } catch (const std::invalid_argument& e) {
-      r.fail(e.what());
-    }
+    });
     // What step() can leave: an epoch it can advance, at most patience bad
     // epochs (one more reduces the lr and restarts the count) and at most
     // cooldown epochs of cooldown.
     const std::int64_t loaded_epoch =
-        detail::checked_counter(r, "epoch", epoch, 0, kMax - 1, "the next step would overflow");
+        detail::checked_counter(r, "epoch", epoch, 0, std::numeric_limits<std::int64_t>::max() - 1,
+                                "the next step would overflow");
     const std::int64_t loaded_bad =
         detail::checked_counter(r, "num_bad_epochs", bad, 0, o.patience, "more than patience");
     const std::int64_t loaded_cooling = detail::checked_counter(r, "cooldown_counter", cooling, 0,
@@ -260,6 +256,7 @@ class ReduceLROnPlateau {
   }
 
  private:
+  /// The one check of the constructor and the checkpoint loader.
   static void check(const Options& o, std::size_t n) {
     check_modes(o.mode, o.threshold_mode);
     if (!(o.factor >= 0 && o.factor < 1))

@@ -8,7 +8,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
-#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -85,15 +84,7 @@ class SequentialLR : public LRScheduler<Scalar_> {
   std::function<void()> stage_params(detail::Reader& r) override {
     std::vector<std::int64_t> milestones(r.count("milestone count", sizeof(std::int64_t)));
     for (std::int64_t& m : milestones) m = r.i64("milestone");
-    if (milestones.size() != milestones_.size()) {
-      r.fail("the checkpoint holds " + std::to_string(milestones.size()) + " milestones, this " +
-             std::to_string(milestones_.size()));
-    }
-    try {
-      detail::check_milestones(kName, milestones, 1);
-    } catch (const std::invalid_argument& e) {
-      r.fail(e.what());
-    }
+    r.validate([&] { check(milestones, children_.size()); });
     auto commit_children = this->stage_children(r, children_);
     return [this, milestones, commit_children] {
       milestones_ = milestones;
@@ -111,14 +102,19 @@ class SequentialLR : public LRScheduler<Scalar_> {
                        "use for all"
                      : "";
         });
-    if (milestones.size() + 1 != schedulers.size()) {
-      detail::throw_invalid(
-          kName, "the number of milestones",
-          "the number of schedulers - 1 = " + std::to_string(schedulers.size() - 1),
-          milestones.size());
+    check(milestones, schedulers.size());
+    return list;
+  }
+
+  /// The one check of the milestones, by the constructor and the checkpoint
+  /// loader: one fewer than the schedulers (n >= 1), each >= 1, increasing.
+  static void check(const std::vector<std::int64_t>& milestones, std::size_t n) {
+    if (milestones.size() + 1 != n) {
+      detail::throw_invalid(kName, "the number of milestones",
+                            "the number of schedulers - 1 = " + std::to_string(n - 1),
+                            milestones.size());
     }
     detail::check_milestones(kName, milestones, 1);
-    return list;
   }
 
   Children children_;

@@ -8,7 +8,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
-#include <stdexcept>
 #include <string>
 #include <string_view>
 
@@ -66,11 +65,7 @@ class StepLR : public LRScheduler<Scalar_> {
   std::function<void()> stage_params(detail::Reader& r) override {
     const std::int64_t step_size = r.i64("step_size");
     const double gamma = r.f64("gamma");
-    try {
-      check(step_size, gamma);
-    } catch (const std::invalid_argument& e) {
-      r.fail(e.what());
-    }
+    r.validate([&] { check(step_size, gamma); });
     return [this, step_size, gamma] {
       step_size_ = step_size;
       gamma_ = gamma;

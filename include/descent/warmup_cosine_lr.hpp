@@ -76,7 +76,6 @@ class WarmupCosineLR : public LRScheduler<Scalar_> {
           decay_steps);
     }
     detail::check_nonnegative(kName, "end_value", end_value);
-    detail::check_nonnegative(kName, "peak_value", peak_value);
     const double alpha = peak_value == 0.0 ? 0.0 : end_value / peak_value;
     return WarmupCosineLR(optimizers, {Form::optax, init_value, peak_value, warmup_steps,
                                        decay_steps - warmup_steps, alpha, exponent});
@@ -153,18 +152,15 @@ class WarmupCosineLR : public LRScheduler<Scalar_> {
     Params p;
     p.init = r.f64("init_value");
     p.peak = r.f64("peak_value");
-    const std::int64_t warmup = r.i64("warmup_steps"), decay = r.i64("decay_steps");
+    p.warmup = r.i64("warmup_steps");
+    p.decay = r.i64("decay_steps");
     p.alpha = r.f64("alpha");
     p.exponent = r.f64("exponent");
-    p.warmup = warmup;
-    p.decay = decay;
-    try {
-      detail::check_enum(kName, "form", form, {"optax", "keras"});
+    r.validate([&] {
+      check_form(form);
       p.form = static_cast<Form>(form);
       check(p);
-    } catch (const std::invalid_argument& e) {
-      r.fail(e.what());
-    }
+    });
     return [this, p] { p_ = p; };
   }
 
@@ -185,13 +181,23 @@ class WarmupCosineLR : public LRScheduler<Scalar_> {
     this->apply(0);
   }
 
+  /// The one check of the constructor and the checkpoint loader (optax()
+  /// checks before it what its own arguments add: end_value, and decay_steps
+  /// against warmup_steps).
   static void check(const Params& p) {
+    check_form(p.form);
     detail::check_nonnegative(kName, "init_value", p.init);
     detail::check_nonnegative(kName, "peak_value", p.peak);
     detail::check_at_least(kName, "warmup_steps", p.warmup, 0);
     detail::check_at_least(kName, "decay_steps", p.decay, 1);
     detail::check_nonnegative(kName, "alpha", p.alpha);
     detail::check_nonnegative(kName, "exponent", p.exponent);
+  }
+
+  /// A Form, or the number that stands for one in a checkpoint.
+  template <typename T>
+  static void check_form(T form) {
+    detail::check_enum(kName, "form", form, {"optax", "keras"});
   }
 
   Params p_;
