@@ -3,6 +3,7 @@
 /// ConstantLR, a constant warm-up (lecture section 9).
 
 #include "detail/check.hpp"
+#include "detail/factor_schedule.hpp"
 #include "scheduler.hpp"
 
 #include <cmath>
@@ -23,7 +24,7 @@ namespace descent {
 /// closed form agree to an ulp or two. Multiplicative: it can be a
 /// ChainedScheduler link. The optimizers must outlive the scheduler.
 template <typename Scalar_>
-class ConstantLR : public LRScheduler<Scalar_> {
+class ConstantLR : public detail::FactorSchedule<Scalar_> {
  public:
   /// The Scalar of the optimizers it drives: float or double.
   using Scalar = Scalar_;
@@ -35,7 +36,9 @@ class ConstantLR : public LRScheduler<Scalar_> {
   ///   optimizers are then unchanged).
   ConstantLR(const OptimizerList<Scalar>& optimizers, double factor = 1.0 / 3,
              std::int64_t total_iters = 5)
-      : LRScheduler<Scalar>(kName, optimizers), factor_(factor), total_iters_(total_iters) {
+      : detail::FactorSchedule<Scalar>(kName, optimizers),
+        factor_(factor),
+        total_iters_(total_iters) {
     check(factor_, total_iters_);
     this->apply(0);
   }
@@ -50,12 +53,8 @@ class ConstantLR : public LRScheduler<Scalar_> {
   std::string_view name() const noexcept override { return kName; }
 
  protected:
-  double compute_lr(std::int64_t e, std::size_t i) const override {
-    return double(this->base_lr(i)) * chain_factor(e);
-  }
-  bool multiplicative() const noexcept override { return true; }
-  double chain_factor(std::int64_t e) const override {
-    return factor_ + double(e >= total_iters_) * (1 - factor_);
+  double scaled(double start, std::int64_t e) const override {
+    return start * (factor_ + double(e >= total_iters_) * (1 - factor_));
   }
 
   void write_params(detail::Writer& w) const override {

@@ -3,6 +3,7 @@
 /// LinearLR, the linear warm-up (lecture section 9).
 
 #include "detail/check.hpp"
+#include "detail/factor_schedule.hpp"
 #include "scheduler.hpp"
 
 #include <algorithm>
@@ -27,7 +28,7 @@ namespace descent {
 /// residue of about 1e-16·base_lr where this gives 0. Multiplicative: it can
 /// be a ChainedScheduler link. The optimizers must outlive the scheduler.
 template <typename Scalar_>
-class LinearLR : public LRScheduler<Scalar_> {
+class LinearLR : public detail::FactorSchedule<Scalar_> {
  public:
   /// The Scalar of the optimizers it drives: float or double.
   using Scalar = Scalar_;
@@ -40,7 +41,7 @@ class LinearLR : public LRScheduler<Scalar_> {
   ///   optimizers are then unchanged).
   LinearLR(const OptimizerList<Scalar>& optimizers, double start_factor = 1.0 / 3,
            double end_factor = 1.0, std::int64_t total_iters = 5)
-      : LRScheduler<Scalar>(kName, optimizers),
+      : detail::FactorSchedule<Scalar>(kName, optimizers),
         start_(start_factor),
         end_(end_factor),
         total_iters_(total_iters) {
@@ -60,12 +61,9 @@ class LinearLR : public LRScheduler<Scalar_> {
   std::string_view name() const noexcept override { return kName; }
 
  protected:
-  double compute_lr(std::int64_t e, std::size_t i) const override {
-    return double(this->base_lr(i)) * chain_factor(e);
-  }
-  bool multiplicative() const noexcept override { return true; }
-  double chain_factor(std::int64_t e) const override {
-    return start_ + (end_ - start_) * double(std::min(total_iters_, e)) / double(total_iters_);
+  double scaled(double start, std::int64_t e) const override {
+    return start *
+           (start_ + (end_ - start_) * double(std::min(total_iters_, e)) / double(total_iters_));
   }
 
   void write_params(detail::Writer& w) const override {

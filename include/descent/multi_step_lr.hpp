@@ -3,6 +3,7 @@
 /// MultiStepLR (lecture section 9).
 
 #include "detail/check.hpp"
+#include "detail/factor_schedule.hpp"
 #include "scheduler.hpp"
 
 #include <algorithm>
@@ -25,7 +26,7 @@ namespace descent {
 /// Multiplicative: it can be a ChainedScheduler link. The optimizers must
 /// outlive the scheduler.
 template <typename Scalar_>
-class MultiStepLR : public LRScheduler<Scalar_> {
+class MultiStepLR : public detail::FactorSchedule<Scalar_> {
  public:
   /// The Scalar of the optimizers it drives: float or double.
   using Scalar = Scalar_;
@@ -38,7 +39,9 @@ class MultiStepLR : public LRScheduler<Scalar_> {
   ///   optimizers are then unchanged).
   MultiStepLR(const OptimizerList<Scalar>& optimizers, std::vector<std::int64_t> milestones,
               double gamma = 0.1)
-      : LRScheduler<Scalar>(kName, optimizers), milestones_(std::move(milestones)), gamma_(gamma) {
+      : detail::FactorSchedule<Scalar>(kName, optimizers),
+        milestones_(std::move(milestones)),
+        gamma_(gamma) {
     check(milestones_, gamma_);
     this->apply(0);
   }
@@ -53,12 +56,8 @@ class MultiStepLR : public LRScheduler<Scalar_> {
   std::string_view name() const noexcept override { return kName; }
 
  protected:
-  double compute_lr(std::int64_t e, std::size_t i) const override {
-    return detail::repeated_product(double(this->base_lr(i)), gamma_, passed(e));
-  }
-  bool multiplicative() const noexcept override { return true; }
-  double chain_factor(std::int64_t e) const override {
-    return detail::repeated_product(1.0, gamma_, passed(e));
+  double scaled(double start, std::int64_t e) const override {
+    return detail::repeated_product(start, gamma_, passed(e));
   }
 
   void write_params(detail::Writer& w) const override {

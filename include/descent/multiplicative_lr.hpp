@@ -3,6 +3,7 @@
 /// MultiplicativeLR (lecture section 9).
 
 #include "detail/check.hpp"
+#include "detail/factor_schedule.hpp"
 #include "scheduler.hpp"
 
 #include <cmath>
@@ -32,7 +33,7 @@ namespace descent {
 /// anew each epoch, e calls of λ. The optimizers must outlive the
 /// scheduler.
 template <typename Scalar_>
-class MultiplicativeLR : public LRScheduler<Scalar_> {
+class MultiplicativeLR : public detail::FactorSchedule<Scalar_> {
  public:
   /// The Scalar of the optimizers it drives: float or double.
   using Scalar = Scalar_;
@@ -43,7 +44,7 @@ class MultiplicativeLR : public LRScheduler<Scalar_> {
   ///   then unchanged).
   MultiplicativeLR(const OptimizerList<Scalar>& optimizers,
                    std::function<double(std::int64_t epoch)> lambda)
-      : LRScheduler<Scalar>(kName, optimizers), lambda_(std::move(lambda)) {
+      : detail::FactorSchedule<Scalar>(kName, optimizers), lambda_(std::move(lambda)) {
     if (!lambda_)
       throw std::invalid_argument("descent::MultiplicativeLR: lambda must not be empty");
     this->apply(0);
@@ -54,15 +55,16 @@ class MultiplicativeLR : public LRScheduler<Scalar_> {
   std::string_view name() const noexcept override { return kName; }
 
  protected:
+  double scaled(double start, std::int64_t e) const override { return product(start, 0, e); }
+  // scaled(base_lr, e), continued from the product at the cached epoch: the
+  // same factors in the same order, so the same bits.
   double compute_lr(std::int64_t e, std::size_t i) const override {
     // A composite parent may have replaced the base lrs since (SequentialLR).
     if (cached_epoch_ >= 0 && e >= cached_epoch_ && cached_base_[i] == this->base_lr(i)) {
       return product(cached_[i], cached_epoch_, e);
     }
-    return product(double(this->base_lr(i)), 0, e);
+    return scaled(double(this->base_lr(i)), e);
   }
-  bool multiplicative() const noexcept override { return true; }
-  double chain_factor(std::int64_t e) const override { return product(1.0, 0, e); }
 
   void commit_epoch(std::int64_t e) noexcept override {
     try {

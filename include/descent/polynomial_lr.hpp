@@ -3,6 +3,7 @@
 /// PolynomialLR, a polynomial decay to zero (lecture section 9).
 
 #include "detail/check.hpp"
+#include "detail/factor_schedule.hpp"
 #include "scheduler.hpp"
 
 #include <algorithm>
@@ -25,7 +26,7 @@ namespace descent {
 /// epoch. Multiplicative: it can be a ChainedScheduler link. The optimizers
 /// must outlive the scheduler.
 template <typename Scalar_>
-class PolynomialLR : public LRScheduler<Scalar_> {
+class PolynomialLR : public detail::FactorSchedule<Scalar_> {
  public:
   /// The Scalar of the optimizers it drives: float or double.
   using Scalar = Scalar_;
@@ -37,7 +38,9 @@ class PolynomialLR : public LRScheduler<Scalar_> {
   ///   optimizers are then unchanged).
   PolynomialLR(const OptimizerList<Scalar>& optimizers, std::int64_t total_iters = 5,
                double power = 1.0)
-      : LRScheduler<Scalar>(kName, optimizers), total_iters_(total_iters), power_(power) {
+      : detail::FactorSchedule<Scalar>(kName, optimizers),
+        total_iters_(total_iters),
+        power_(power) {
     check(total_iters_, power_);
     this->apply(0);
   }
@@ -52,12 +55,8 @@ class PolynomialLR : public LRScheduler<Scalar_> {
   std::string_view name() const noexcept override { return kName; }
 
  protected:
-  double compute_lr(std::int64_t e, std::size_t i) const override {
-    return double(this->base_lr(i)) * chain_factor(e);
-  }
-  bool multiplicative() const noexcept override { return true; }
-  double chain_factor(std::int64_t e) const override {
-    return std::pow(1.0 - double(std::min(total_iters_, e)) / double(total_iters_), power_);
+  double scaled(double start, std::int64_t e) const override {
+    return start * std::pow(1.0 - double(std::min(total_iters_, e)) / double(total_iters_), power_);
   }
 
   void write_params(detail::Writer& w) const override {

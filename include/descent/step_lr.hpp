@@ -3,6 +3,7 @@
 /// StepLR (lecture section 9).
 
 #include "detail/check.hpp"
+#include "detail/factor_schedule.hpp"
 #include "scheduler.hpp"
 
 #include <cstddef>
@@ -23,7 +24,7 @@ namespace descent {
 /// it uses base_lr·γᵏ). Multiplicative: it can be a ChainedScheduler link.
 /// The optimizers must outlive the scheduler.
 template <typename Scalar_>
-class StepLR : public LRScheduler<Scalar_> {
+class StepLR : public detail::FactorSchedule<Scalar_> {
  public:
   /// The Scalar of the optimizers it drives: float or double.
   using Scalar = Scalar_;
@@ -34,7 +35,7 @@ class StepLR : public LRScheduler<Scalar_> {
   /// \throws std::invalid_argument if an argument is out of range (the
   ///   optimizers are then unchanged).
   StepLR(const OptimizerList<Scalar>& optimizers, std::int64_t step_size, double gamma = 0.1)
-      : LRScheduler<Scalar>(kName, optimizers), step_size_(step_size), gamma_(gamma) {
+      : detail::FactorSchedule<Scalar>(kName, optimizers), step_size_(step_size), gamma_(gamma) {
     check(step_size_, gamma_);
     this->apply(0);
   }
@@ -49,12 +50,8 @@ class StepLR : public LRScheduler<Scalar_> {
   std::string_view name() const noexcept override { return kName; }
 
  protected:
-  double compute_lr(std::int64_t e, std::size_t i) const override {
-    return detail::repeated_product(double(this->base_lr(i)), gamma_, e / step_size_);
-  }
-  bool multiplicative() const noexcept override { return true; }
-  double chain_factor(std::int64_t e) const override {
-    return detail::repeated_product(1.0, gamma_, e / step_size_);
+  double scaled(double start, std::int64_t e) const override {
+    return detail::repeated_product(start, gamma_, e / step_size_);
   }
 
   void write_params(detail::Writer& w) const override {
