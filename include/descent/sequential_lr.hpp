@@ -2,6 +2,8 @@
 /// \file
 /// SequentialLR: one schedule after another (lecture section 9).
 
+#include "detail/composite.hpp"
+#include "detail/serialize.hpp"
 #include "scheduler.hpp"
 
 #include <algorithm>
@@ -42,7 +44,7 @@ class SequentialLR : public LRScheduler<Scalar_> {
   /// The Scalar of the optimizers it drives: float or double.
   using Scalar = Scalar_;
   /// Pointers to the child schedulers, which must outlive this one.
-  using Children = typename LRScheduler<Scalar>::Children;
+  using Children = std::vector<LRScheduler<Scalar>*>;
 
   /// \param schedulers the children, in order; all drive the same optimizers.
   /// \param milestones epochs at which the next child takes over; one fewer
@@ -53,7 +55,7 @@ class SequentialLR : public LRScheduler<Scalar_> {
       : LRScheduler<Scalar>(kName, checked(schedulers, milestones)),
         children_(std::move(schedulers)),
         milestones_(std::move(milestones)) {
-    this->rebase_children(children_);
+    detail::Composite<Scalar>::rebase(children_);
     this->set_base_lrs(children_[0]->base_lrs());
     this->apply(0);
   }
@@ -78,14 +80,14 @@ class SequentialLR : public LRScheduler<Scalar_> {
   void write_params(detail::Writer& w) const override {
     w.u32(static_cast<std::uint32_t>(milestones_.size()));
     for (const std::int64_t m : milestones_) w.i64(m);
-    this->write_children(w, children_);
+    detail::Composite<Scalar>::write(w, children_);
   }
 
   std::function<void()> stage_params(detail::Reader& r) override {
     std::vector<std::int64_t> milestones(r.count("milestone count", sizeof(std::int64_t)));
     for (std::int64_t& m : milestones) m = r.i64("milestone");
     r.validate([&] { check(milestones, children_.size()); });
-    auto commit_children = this->stage_children(r, children_);
+    auto commit_children = detail::Composite<Scalar>::stage(r, children_);
     return [this, milestones, commit_children] {
       milestones_ = milestones;
       commit_children();
@@ -95,9 +97,9 @@ class SequentialLR : public LRScheduler<Scalar_> {
  private:
   static OptimizerList<Scalar> checked(const Children& schedulers,
                                        const std::vector<std::int64_t>& milestones) {
-    auto list = LRScheduler<Scalar>::checked_children(
+    auto list = detail::Composite<Scalar>::checked(
         kName, schedulers, [](const LRScheduler<Scalar>& c) -> std::string {
-          return LRScheduler<Scalar>::child_own_base_lrs(c)
+          return detail::Composite<Scalar>::own_base_lrs(c)
                      ? "it sets its own initial lr, which PyTorch's SequentialLR would then "
                        "use for all"
                      : "";
