@@ -286,7 +286,7 @@ class LRScheduler {
   virtual void commit_epoch(std::int64_t e) noexcept { static_cast<void>(e); }
 
   /// Schedules of the form lr = base_lr·factor(epoch) answer true, and
-  /// ChainedScheduler multiplies their factors (detail::FactorSchedule).
+  /// ChainedScheduler multiplies their factors.
   virtual bool multiplicative() const noexcept { return false; }
   /// The factor(epoch) of a multiplicative schedule.
   virtual double chain_factor(std::int64_t) const { return 1.0; }
