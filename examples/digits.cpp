@@ -193,7 +193,7 @@ const std::vector<Schedule>& schedules() {
        }},
       {"cosine LambdaLR",
        [](Optimizer& optimizer, int epochs) {
-         return std::make_unique<descent::LambdaLR<Scalar>>(optimizer, [epochs](long e) {
+         return std::make_unique<descent::LambdaLR<Scalar>>(optimizer, [epochs](std::int64_t e) {
            return 0.5 * (1 + std::cos(kPi * double(e) / double(epochs)));
          });
        }},

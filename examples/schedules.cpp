@@ -17,6 +17,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -150,7 +151,7 @@ int main(int argc, char** argv) {
       record("lambda_0.95", "LambdaLR: 0.1 · 0.95^epoch", 0.1,
              [](descent::Optimizer<double>& opt) {
                return std::make_unique<LambdaLR<double>>(
-                   opt, [](long e) { return std::pow(0.95, double(e)); });
+                   opt, [](std::int64_t e) { return std::pow(0.95, double(e)); });
              }),
       record("step_30_0.1", "StepLR: 0.1, step_size 30, γ 0.1", 0.1,
              [](descent::Optimizer<double>& opt) {
@@ -203,7 +204,7 @@ int main(int argc, char** argv) {
     return std::make_unique<descent::SequentialLR<double>>(
         std::vector<descent::LRScheduler<double>*>{children[children.size() - 2].get(),
                                                    children.back().get()},
-        std::vector<long>{10});
+        std::vector<std::int64_t>{10});
   };
   auto constant_times_exponential = [&](descent::Optimizer<double>& opt) {
     children.push_back(std::make_unique<descent::ConstantLR<double>>(opt, 0.25, 10));
@@ -227,7 +228,7 @@ int main(int argc, char** argv) {
           record("multi_step", "MultiStepLR: milestones 30, 60, 80, γ 0.3", 0.1,
                  single([](descent::Optimizer<double>& o) {
                    return std::make_unique<descent::MultiStepLR<double>>(
-                       o, std::vector<long>{30, 60, 80}, 0.3);
+                       o, std::vector<std::int64_t>{30, 60, 80}, 0.3);
                  })),
           record("exponential", "ExponentialLR: γ 0.96", 0.1,
                  single([](descent::Optimizer<double>& o) {
@@ -314,7 +315,7 @@ int main(int argc, char** argv) {
           record("multiplicative", "MultiplicativeLR: λ = 0.97, ×1.5 every 25 epochs", 0.1,
                  single([](descent::Optimizer<double>& o) {
                    return std::make_unique<descent::MultiplicativeLR<double>>(
-                       o, [](long e) { return e % 25 == 0 ? 1.5 : 0.97; });
+                       o, [](std::int64_t e) { return e % 25 == 0 ? 1.5 : 0.97; });
                  })),
           record("polynomial", "PolynomialLR: 60 epochs, power 2", 0.1,
                  single([](descent::Optimizer<double>& o) {

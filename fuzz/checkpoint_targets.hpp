@@ -272,7 +272,7 @@ inline void all_targets(const std::string& input, const Check& check) {
   scheduler(
       input,
       [](O& o) {
-        return descent::LambdaLR<double>(o, [](long e) { return 1.0 / (double(e) + 1.0); });
+        return descent::LambdaLR<double>(o, [](std::int64_t e) { return 1.0 / (double(e) + 1.0); });
       },
       check);
   scheduler(
@@ -296,7 +296,8 @@ inline void all_targets(const std::string& input, const Check& check) {
   scheduler(
       input, [](O& o) { return descent::SWALR<double>(o, 0.05, 5); }, check);
   scheduler(
-      input, [](O& o) { return descent::MultiplicativeLR<double>(o, [](long) { return 0.9; }); },
+      input,
+      [](O& o) { return descent::MultiplicativeLR<double>(o, [](std::int64_t) { return 0.9; }); },
       check);
   scheduler(
       input, [](O& o) { return descent::PolynomialLR<double>(o, 10, 2.0); }, check);

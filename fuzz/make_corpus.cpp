@@ -4,6 +4,7 @@
 // with optional state arrays.
 //   make_corpus DIR
 
+#include <cstdint>
 #include <cstdio>
 #include <string>
 
@@ -78,7 +79,7 @@ int main(int argc, char** argv) {
   descent::StepLR<double> step_lr(gd, 3);
   step_lr.step();
   write(step_lr, dir + "/step_lr_double.bin");
-  descent::LambdaLR<double> lambda_lr(gd, [](long e) { return 1.0 / double(e + 1); });
+  descent::LambdaLR<double> lambda_lr(gd, [](std::int64_t e) { return 1.0 / double(e + 1); });
   lambda_lr.step();
   write(lambda_lr, dir + "/lambda_lr_double.bin");
   descent::MultiStepLR<double> multi_step(gd, {2, 5});
@@ -143,7 +144,7 @@ int main(int argc, char** argv) {
   descent::ChainedScheduler<double> chained({&constant, &exponential});
   chained.step();
   write(chained, dir + "/chained_scheduler_double.bin");
-  descent::MultiplicativeLR<double> multiplicative(gd, [](long) { return 0.9; });
+  descent::MultiplicativeLR<double> multiplicative(gd, [](std::int64_t) { return 0.9; });
   multiplicative.step();
   write(multiplicative, dir + "/multiplicative_lr_double.bin");
   descent::PolynomialLR<double> polynomial(gd, 10, 2.0);

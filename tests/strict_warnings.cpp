@@ -2,6 +2,7 @@
 // headers are compiled under the strictest warning set this target adds
 // (-Wconversion -Wshadow on top of -Wall -Wextra -Wpedantic).
 
+#include <cstdint>
 #include <sstream>
 #include <vector>
 
@@ -30,7 +31,7 @@ void exercise(Opt opt) {
   base.save(io);
   base.load(io);
   descent::StepLR<S> step_lr(base, 2);
-  descent::LambdaLR<S> lambda_lr(base, [](long e) { return 1.0 / double(e + 1); });
+  descent::LambdaLR<S> lambda_lr(base, [](std::int64_t e) { return 1.0 / double(e + 1); });
   step_lr.step();
   lambda_lr.step();
   std::stringstream sio;
@@ -66,7 +67,7 @@ void exercise_schedulers() {
   plateau.load(io);
 
   // torch 1.13's other schedulers, momentum cycling and the setters.
-  descent::MultiplicativeLR<S> multiplicative(both, [](long) { return 0.9; });
+  descent::MultiplicativeLR<S> multiplicative(both, [](std::int64_t) { return 0.9; });
   descent::PolynomialLR<S> polynomial(both, 10, 2.0);
   descent::CosineAnnealingWarmRestarts<S> warm(both, 3, 2, 0.001);
   warm.step(2.5);

@@ -5,6 +5,7 @@
 #include "support.hpp"
 #include "variants.hpp"
 
+#include <cstdint>
 #include <cstdio>
 #include <fstream>
 #include <functional>
@@ -48,7 +49,8 @@ TEMPLATE_LIST_TEST_CASE(
       auto make_schedule =
           [&](descent::Optimizer<S>& o) -> std::unique_ptr<descent::LRScheduler<S>> {
         if (step_lr) return std::make_unique<descent::StepLR<S>>(o, 3, 0.7);
-        return std::make_unique<descent::LambdaLR<S>>(o, [](long e) { return 1.0 / (1.0 + e); });
+        return std::make_unique<descent::LambdaLR<S>>(
+            o, [](std::int64_t e) { return 1.0 / (1.0 + e); });
       };
       auto whole = make();
       auto whole_schedule = make_schedule(*whole);

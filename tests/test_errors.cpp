@@ -5,6 +5,7 @@
 #include "variants.hpp"
 
 #include <cmath>
+#include <cstdint>
 #include <functional>
 #include <limits>
 #include <stdexcept>
@@ -282,12 +283,13 @@ TEST_CASE("errors: schedulers refuse bad arguments and bad lrs without changing 
   require_invalid([&] { descent::StepLR<double>(adam, 10, -0.5); }, {"gamma", "-0.5"});
   require_invalid([&] { descent::StepLR<double>(adam, 10, kNaN); }, {"gamma", "nan"});
   require_invalid([&] { descent::LambdaLR<double>(adam, nullptr); }, {"LambdaLR", "lambda"});
-  require_invalid([&] { descent::LambdaLR<double>(adam, [](long) { return -1.0; }); },
+  require_invalid([&] { descent::LambdaLR<double>(adam, [](std::int64_t) { return -1.0; }); },
                   {"LambdaLR", "epoch 0", "-0.1"});
   CHECK(adam.lr() == 0.1);
 
   // A schedule that turns bad later: the failing step changes nothing.
-  descent::LambdaLR<double> schedule(adam, [](long e) { return e < 3 ? 1.0 / (e + 1) : kNaN; });
+  descent::LambdaLR<double> schedule(adam,
+                                     [](std::int64_t e) { return e < 3 ? 1.0 / (e + 1) : kNaN; });
   schedule.step();
   schedule.step();
   CHECK(schedule.epoch() == 2);
@@ -298,7 +300,7 @@ TEST_CASE("errors: schedulers refuse bad arguments and bad lrs without changing 
   CHECK(adam.lr() == 0.1 * (1.0 / 3));
 
   // An exception from the user's function passes through, also changing nothing.
-  descent::LambdaLR<double> throwing(adam, [](long e) -> double {
+  descent::LambdaLR<double> throwing(adam, [](std::int64_t e) -> double {
     if (e > 0) throw std::runtime_error("user function failed");
     return 1.0;
   });

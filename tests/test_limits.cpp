@@ -91,11 +91,11 @@ void require_overflow(const std::function<void()>& f, const std::string& message
 class Settable : public descent::LRScheduler<double> {
  public:
   explicit Settable(descent::Optimizer<double>& o) : LRScheduler<double>(o) { apply(0); }
-  void set_epoch(long e) { apply(e); }
+  void set_epoch(std::int64_t e) { apply(e); }
   std::string_view name() const noexcept override { return "Settable"; }
 
  protected:
-  double compute_lr(long e, std::size_t i) const override {
+  double compute_lr(std::int64_t e, std::size_t i) const override {
     return double(base_lr(i)) / (1.0 + std::abs(double(e)));
   }
 };
@@ -235,7 +235,7 @@ TEST_CASE("limits: every schedule computes lr_at for any epoch without overflow"
   descent::ExponentialLR<double> exponential(at(0.1), 0.5);
   descent::LinearLR<double> linear(at(0.1), 0.5, 1.0, kMax);
   descent::ConstantLR<double> constant(at(0.1), 0.5, kMax);
-  descent::LambdaLR<double> lambda(at(0.1), [](long) { return 1.0; });
+  descent::LambdaLR<double> lambda(at(0.1), [](std::int64_t) { return 1.0; });
   descent::OneCycleLR<double> one_cycle(at(0.1), 0.1, kMax);
   descent::LinearLR<double> warm(at(0.1), 0.5, 1.0, 3);
   descent::CosineAnnealingLR<double> cosine(gd, kMax);
@@ -270,9 +270,10 @@ TEST_CASE("limits: step() at the largest epoch refuses and changes nothing",
   s.step();
   CHECK(s.epoch() == kMax);
   const double lr = gd.lr();
-  require_overflow([&] { s.step(); },
-                   "descent::Settable::step: epoch 9223372036854775807 is the largest a long "
-                   "holds; there is no next epoch");
+  require_overflow(
+      [&] { s.step(); },
+      "descent::Settable::step: epoch 9223372036854775807 is the largest a std::int64_t "
+      "holds; there is no next epoch");
   CHECK(s.epoch() == kMax);
   CHECK(gd.lr() == lr);
   CHECK(s.last_lr() == lr);
@@ -567,9 +568,9 @@ TEST_CASE("limits: ReduceLROnPlateau checkpoints refuse counters no step leaves"
   require_refused(target, patched<std::int64_t>(bytes, cooling, std::int64_t(kMin)),
                   who + "cooldown_counter -9223372036854775808 is not in [0, 2]");
   require_refused(target, patched<std::int64_t>(bytes, patience, -1),
-                  who + "patience -1 is not in [0, 9223372036854775807]");
+                  who + "descent::ReduceLROnPlateau: patience must be >= 0, got -1");
   require_refused(target, patched<std::int64_t>(bytes, cooldown, -5),
-                  who + "cooldown -5 is not in [0, 9223372036854775807]");
+                  who + "descent::ReduceLROnPlateau: cooldown must be >= 0, got -5");
   CHECK(target.epoch() == 0);
 
   // The largest values a run can leave load, and their next step neither
@@ -586,7 +587,7 @@ TEST_CASE("limits: ReduceLROnPlateau checkpoints refuse counters no step leaves"
   CHECK(gd.lr() == 0.1);
   require_overflow([&] { target.step(1.0); },
                    "descent::ReduceLROnPlateau::step: epoch 9223372036854775807 is the largest a "
-                   "long holds; there is no next epoch");
+                   "std::int64_t holds; there is no next epoch");
   CHECK(target.epoch() == kMax);
   CHECK(target.num_bad_epochs() == kMax);
 }

@@ -8,6 +8,7 @@
 #include "support.hpp"
 
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
@@ -25,7 +26,7 @@ TEMPLATE_TEST_CASE("schedulers: LambdaLR applies lambda(0) at construction, then
                    "[scheduler]", float, double) {
   using S = TestType;
   auto adam = support::with_options<descent::Adam<S>>([](auto& o) { o.lr = S(0.2); });
-  descent::LambdaLR<S> schedule(adam, [](long e) { return 0.5 / double(e + 1); });
+  descent::LambdaLR<S> schedule(adam, [](std::int64_t e) { return 0.5 / double(e + 1); });
   CHECK(schedule.epoch() == 0);
   CHECK(schedule.base_lr() == S(0.2));
   CHECK(adam.lr() == S(double(S(0.2)) * 0.5));
@@ -159,7 +160,7 @@ TEST_CASE("schedulers: every argument is checked, and a refused one changes no l
           "[scheduler][sched][errors]") {
   auto a = gd(0.1), b = gd(0.2);
   const std::vector<descent::Optimizer<double>*> both{&a, &b};
-  using V = std::vector<long>;
+  using V = std::vector<std::int64_t>;
   SECTION("MultiStepLR") {
     require_invalid(
         [&] {
@@ -261,11 +262,11 @@ TEST_CASE("schedulers: SequentialLR and ChainedScheduler check their children",
   descent::ExponentialLR<double> exponential({&a, &b}, 0.9);
   descent::ExponentialLR<double> other({&b, &a}, 0.9);
   descent::ExponentialLR<double> third(c, 0.9);
-  descent::LambdaLR<double> lambda({&a, &b}, [](long) { return 1.0; });
+  descent::LambdaLR<double> lambda({&a, &b}, [](std::int64_t) { return 1.0; });
   descent::OneCycleLR<double> one_cycle({&a, &b}, 0.1, 100);
   const std::vector<descent::Optimizer<double>*> both{&a, &b};
   using S = std::vector<descent::LRScheduler<double>*>;
-  using V = std::vector<long>;
+  using V = std::vector<std::int64_t>;
   using Seq = descent::SequentialLR<double>;
   using Chain = descent::ChainedScheduler<double>;
   require_invalid([&] { Seq(S{}, V{}); }, "descent::SequentialLR: schedulers must not be empty",
@@ -431,7 +432,7 @@ TEST_CASE("schedulers: checkpoints of the new schedulers refuse what does not fi
                Contains("the checkpoint holds a CosineAnnealingLR where this holds a "
                         "ExponentialLR"));
   }
-  CHECK(s2.milestones() == std::vector<long>{7});
+  CHECK(s2.milestones() == std::vector<std::int64_t>{7});
   // A ReduceLROnPlateau checkpoint is not a StepLR's.
   descent::ReduceLROnPlateau<double> plateau(a);
   std::stringstream saved_plateau;

@@ -391,7 +391,7 @@ TEST_CASE("torch reference: LambdaLR 0.95^e base 0.1 (double)", "[torch]") {
   auto opt = optimizer_with_lr<double>(ref.base_lr);
   // Python's 0.95 ** e (float ** int) converts e to double and calls C pow(),
   // the same libm function std::pow(double, long) calls here.
-  descent::LambdaLR<double> sched(opt, [](long e) { return std::pow(0.95, e); });
+  descent::LambdaLR<double> sched(opt, [](std::int64_t e) { return std::pow(0.95, e); });
   check_schedule_exact(opt, sched, ref);
 }
 

@@ -8,6 +8,7 @@
 #include "support.hpp"
 
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
@@ -367,7 +368,7 @@ using descent::OneCycleLR;
 using descent::PolynomialLR;
 using descent::SequentialLR;
 using descent::StepLR;
-using Ms = std::vector<long>;
+using Ms = std::vector<std::int64_t>;
 
 }  // namespace
 
@@ -517,14 +518,14 @@ TEST_CASE("torch schedules: two param groups, each with its own base lr", "[torc
 
 TEST_CASE("torch schedules: MultiplicativeLR, bit for bit", "[torch][sched]") {
   run_case(ts::multiplicative_const, [](const List& l) {
-    return one<MultiplicativeLR<double>>(l, [](long) { return 0.95; });
+    return one<MultiplicativeLR<double>>(l, [](std::int64_t) { return 0.95; });
   });
   run_case(ts::multiplicative_varying, [](const List& l) {
     return one<MultiplicativeLR<double>>(
-        l, [](long e) { return e % 10 != 0 ? 1.0 - 0.01 * double(e % 7) : 1.5; });
+        l, [](std::int64_t e) { return e % 10 != 0 ? 1.0 - 0.01 * double(e % 7) : 1.5; });
   });
   run_case(ts::groups_multiplicative, [](const List& l) {
-    return one<MultiplicativeLR<double>>(l, [](long) { return 0.97; });
+    return one<MultiplicativeLR<double>>(l, [](std::int64_t) { return 0.97; });
   });
 }
 

@@ -2,9 +2,12 @@
 /// \file
 /// ChainedScheduler: the product of several schedules (lecture section 9).
 
+#include "detail/composite.hpp"
+#include "detail/serialize.hpp"
 #include "scheduler.hpp"
 
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <string_view>
@@ -39,7 +42,7 @@ class ChainedScheduler : public LRScheduler<Scalar_> {
   /// The Scalar of the optimizers it drives: float or double.
   using Scalar = Scalar_;
   /// Pointers to the child schedulers, which must outlive this one.
-  using Children = typename LRScheduler<Scalar>::Children;
+  using Children = std::vector<LRScheduler<Scalar>*>;
 
   /// \param schedulers the multiplicative children; all drive the same
   ///   optimizers.
@@ -48,7 +51,7 @@ class ChainedScheduler : public LRScheduler<Scalar_> {
   ///   then unchanged).
   explicit ChainedScheduler(Children schedulers)
       : LRScheduler<Scalar>(kName, checked(schedulers)), children_(std::move(schedulers)) {
-    this->rebase_children(children_);
+    detail::Composite<Scalar>::rebase(children_);
     this->set_base_lrs(children_[0]->base_lrs());
     this->apply(0);
   }
@@ -61,24 +64,26 @@ class ChainedScheduler : public LRScheduler<Scalar_> {
   std::string_view name() const noexcept override { return kName; }
 
  protected:
-  double compute_lr(long e, std::size_t i) const override {
+  double compute_lr(std::int64_t e, std::size_t i) const override {
     double lr = double(this->base_lr(i));
-    for (const auto* c : children_) lr *= this->child_factor(*c, e);
+    for (const auto* c : children_) lr *= detail::Composite<Scalar>::factor(*c, e);
     return lr;
   }
   bool composite() const noexcept override { return true; }
 
-  void write_params(detail::Writer& w) const override { this->write_children(w, children_); }
+  void write_params(detail::Writer& w) const override {
+    detail::Composite<Scalar>::write(w, children_);
+  }
 
   std::function<void()> stage_params(detail::Reader& r) override {
-    return this->stage_children(r, children_);
+    return detail::Composite<Scalar>::stage(r, children_);
   }
 
  private:
   static OptimizerList<Scalar> checked(const Children& schedulers) {
-    return LRScheduler<Scalar>::checked_children(
+    return detail::Composite<Scalar>::checked(
         kName, schedulers, [](const LRScheduler<Scalar>& c) -> std::string {
-          return LRScheduler<Scalar>::child_multiplicative(c)
+          return detail::Composite<Scalar>::multiplicative(c)
                      ? ""
                      : "its PyTorch form is not a factor of a chain (only StepLR, MultiStepLR, "
                        "ExponentialLR, LinearLR and ConstantLR chain)";

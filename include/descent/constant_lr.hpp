@@ -3,13 +3,13 @@
 /// ConstantLR, a constant warm-up (lecture section 9).
 
 #include "detail/check.hpp"
+#include "detail/factor_schedule.hpp"
 #include "scheduler.hpp"
 
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
-#include <limits>
 #include <string>
 #include <string_view>
 
@@ -24,7 +24,7 @@ namespace descent {
 /// closed form agree to an ulp or two. Multiplicative: it can be a
 /// ChainedScheduler link. The optimizers must outlive the scheduler.
 template <typename Scalar_>
-class ConstantLR : public LRScheduler<Scalar_> {
+class ConstantLR : public detail::FactorSchedule<Scalar_> {
  public:
   /// The Scalar of the optimizers it drives: float or double.
   using Scalar = Scalar_;
@@ -34,8 +34,11 @@ class ConstantLR : public LRScheduler<Scalar_> {
   /// \param total_iters epochs at the reduced lr; >= 1. Default 5.
   /// \throws std::invalid_argument if an argument is out of range (the
   ///   optimizers are then unchanged).
-  ConstantLR(const OptimizerList<Scalar>& optimizers, double factor = 1.0 / 3, long total_iters = 5)
-      : LRScheduler<Scalar>(kName, optimizers), factor_(factor), total_iters_(total_iters) {
+  ConstantLR(const OptimizerList<Scalar>& optimizers, double factor = 1.0 / 3,
+             std::int64_t total_iters = 5)
+      : detail::FactorSchedule<Scalar>(kName, optimizers),
+        factor_(factor),
+        total_iters_(total_iters) {
     check(factor_, total_iters_);
     this->apply(0);
   }
@@ -43,19 +46,15 @@ class ConstantLR : public LRScheduler<Scalar_> {
   /// lr / base_lr before total_iters().
   double factor() const noexcept { return factor_; }
   /// Epochs at the reduced lr.
-  long total_iters() const noexcept { return total_iters_; }
+  std::int64_t total_iters() const noexcept { return total_iters_; }
 
   /// The class name, as name() returns it and checkpoints record it.
   static constexpr std::string_view kName = "ConstantLR";
   std::string_view name() const noexcept override { return kName; }
 
  protected:
-  double compute_lr(long e, std::size_t i) const override {
-    return double(this->base_lr(i)) * chain_factor(e);
-  }
-  bool multiplicative() const noexcept override { return true; }
-  double chain_factor(long e) const override {
-    return factor_ + double(e >= total_iters_) * (1 - factor_);
+  double scaled(double start, std::int64_t e) const override {
+    return start * (factor_ + double(e >= total_iters_) * (1 - factor_));
   }
 
   void write_params(detail::Writer& w) const override {
@@ -66,26 +65,22 @@ class ConstantLR : public LRScheduler<Scalar_> {
   std::function<void()> stage_params(detail::Reader& r) override {
     const double factor = r.f64("factor");
     const std::int64_t total = r.i64("total_iters");
-    if (total > std::numeric_limits<long>::max()) r.fail("total_iters is out of range");
-    try {
-      check(factor, static_cast<long>(total));
-    } catch (const std::invalid_argument& e) {
-      r.fail(e.what());
-    }
+    r.validate([&] { check(factor, total); });
     return [this, factor, total] {
       factor_ = factor;
-      total_iters_ = static_cast<long>(total);
+      total_iters_ = total;
     };
   }
 
  private:
-  static void check(double factor, long total_iters) {
+  /// The one check of the constructor and the checkpoint loader.
+  static void check(double factor, std::int64_t total_iters) {
     if (!(factor > 0 && factor <= 1)) detail::throw_invalid(kName, "factor", "in (0, 1]", factor);
     detail::check_at_least(kName, "total_iters", total_iters, 1);
   }
 
   double factor_;
-  long total_iters_;
+  std::int64_t total_iters_;
 };
 
 }  // namespace descent

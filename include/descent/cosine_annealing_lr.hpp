@@ -9,8 +9,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
-#include <limits>
-#include <stdexcept>
 #include <string>
 #include <string_view>
 
@@ -40,14 +38,14 @@ class CosineAnnealingLR : public LRScheduler<Scalar_> {
   /// \param eta_min the lowest lr; finite and >= 0. Default 0.
   /// \throws std::invalid_argument if an argument is out of range (the
   ///   optimizers are then unchanged).
-  CosineAnnealingLR(const OptimizerList<Scalar>& optimizers, long T_max, double eta_min = 0)
+  CosineAnnealingLR(const OptimizerList<Scalar>& optimizers, std::int64_t T_max, double eta_min = 0)
       : LRScheduler<Scalar>(kName, optimizers), T_max_(T_max), eta_min_(eta_min) {
     check(T_max_, eta_min_);
     this->apply(0);
   }
 
   /// Epochs from base_lr down to η_min.
-  long T_max() const noexcept { return T_max_; }
+  std::int64_t T_max() const noexcept { return T_max_; }
   /// The lowest lr, η_min.
   double eta_min() const noexcept { return eta_min_; }
 
@@ -56,14 +54,14 @@ class CosineAnnealingLR : public LRScheduler<Scalar_> {
   std::string_view name() const noexcept override { return kName; }
 
  protected:
-  double compute_lr(long e, std::size_t i) const override {
+  double compute_lr(std::int64_t e, std::size_t i) const override {
     const double base = double(this->base_lr(i)), span = base - eta_min_;
     if (e <= T_max_) return eta_min_ + span * (1 + cos_at(e)) / 2;
     // The last restart r = (2k + 1)·T_max + 1 <= e, formed without 2·T_max,
-    // which a long cannot hold for T_max > LONG_MAX / 2: k·T_max <= (e − 1 −
+    // which an int64 cannot hold for T_max > INT64_MAX / 2: k·T_max <= (e − 1 −
     // T_max) / 2, so every term stays within [0, e].
-    const long k = (e - 1 - T_max_) / T_max_ / 2;
-    const long r = T_max_ + 1 + 2 * (k * T_max_);
+    const std::int64_t k = (e - 1 - T_max_) / T_max_ / 2;
+    const std::int64_t r = T_max_ + 1 + 2 * (k * T_max_);
     const double restart = span * (1 - std::cos(kPi / double(T_max_))) / 2;
     if (e == r) return eta_min_ + restart;
     // 1 + cos(π·r / T_max) = 1 − cos(π / T_max), so this is the closed form
@@ -82,14 +80,9 @@ class CosineAnnealingLR : public LRScheduler<Scalar_> {
   std::function<void()> stage_params(detail::Reader& r) override {
     const std::int64_t T_max = r.i64("T_max");
     const double eta_min = r.f64("eta_min");
-    if (T_max > std::numeric_limits<long>::max()) r.fail("T_max is out of range");
-    try {
-      check(static_cast<long>(T_max), eta_min);
-    } catch (const std::invalid_argument& e) {
-      r.fail(e.what());
-    }
+    r.validate([&] { check(T_max, eta_min); });
     return [this, T_max, eta_min] {
-      T_max_ = static_cast<long>(T_max);
+      T_max_ = T_max;
       eta_min_ = eta_min;
     };
   }
@@ -98,15 +91,15 @@ class CosineAnnealingLR : public LRScheduler<Scalar_> {
   static constexpr double kPi = 3.141592653589793;  // math.pi
 
   /// The one check of the constructor and the checkpoint loader.
-  static void check(long T_max, double eta_min) {
+  static void check(std::int64_t T_max, double eta_min) {
     detail::check_at_least(kName, "T_max", T_max, 1);
     detail::check_nonnegative(kName, "eta_min", eta_min);
   }
 
   // PyTorch's cos(math.pi * epoch / T_max), in that order.
-  double cos_at(long e) const { return std::cos(kPi * double(e) / double(T_max_)); }
+  double cos_at(std::int64_t e) const { return std::cos(kPi * double(e) / double(T_max_)); }
 
-  long T_max_;
+  std::int64_t T_max_;
   double eta_min_;
 };
 

@@ -10,7 +10,6 @@
 #include <cstdint>
 #include <functional>
 #include <limits>
-#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -52,8 +51,8 @@ class CosineAnnealingWarmRestarts : public LRScheduler<Scalar_> {
   /// \param eta_min the lowest lr; finite and >= 0. Default 0.
   /// \throws std::invalid_argument if an argument is out of range (the
   ///   optimizers are then unchanged).
-  CosineAnnealingWarmRestarts(const OptimizerList<Scalar>& optimizers, long T_0, long T_mult = 1,
-                              double eta_min = 0)
+  CosineAnnealingWarmRestarts(const OptimizerList<Scalar>& optimizers, std::int64_t T_0,
+                              std::int64_t T_mult = 1, double eta_min = 0)
       : LRScheduler<Scalar>(kName, optimizers),
         T_0_(T_0),
         T_mult_(T_mult),
@@ -92,7 +91,7 @@ class CosineAnnealingWarmRestarts : public LRScheduler<Scalar_> {
     pending_ = p;
     has_pending_ = true;
     try {
-      this->set_epoch(static_cast<long>(std::floor(epoch)), lrs, {});
+      this->set_epoch(static_cast<std::int64_t>(std::floor(epoch)), lrs, {});
     } catch (...) {
       has_pending_ = false;
       throw;
@@ -100,9 +99,9 @@ class CosineAnnealingWarmRestarts : public LRScheduler<Scalar_> {
   }
 
   /// Epochs until the first restart.
-  long T_0() const noexcept { return T_0_; }
+  std::int64_t T_0() const noexcept { return T_0_; }
   /// Factor of each next run's length.
-  long T_mult() const noexcept { return T_mult_; }
+  std::int64_t T_mult() const noexcept { return T_mult_; }
   /// The lowest lr, η_min.
   double eta_min() const noexcept { return eta_min_; }
   /// Epochs since the last restart (fractional after step(double)).
@@ -115,9 +114,9 @@ class CosineAnnealingWarmRestarts : public LRScheduler<Scalar_> {
   std::string_view name() const noexcept override { return kName; }
 
  protected:
-  double compute_lr(long e, std::size_t i) const override { return lr_of(position(e), i); }
+  double compute_lr(std::int64_t e, std::size_t i) const override { return lr_of(position(e), i); }
 
-  void commit_epoch(long e) noexcept override {
+  void commit_epoch(std::int64_t e) noexcept override {
     const Position p = has_pending_ ? pending_ : position(e);
     has_pending_ = false;
     t_cur_ = p.t_cur;
@@ -135,14 +134,7 @@ class CosineAnnealingWarmRestarts : public LRScheduler<Scalar_> {
   std::function<void()> stage_params(detail::Reader& r) override {
     const std::int64_t T_0 = r.i64("T_0"), T_mult = r.i64("T_mult");
     const double eta_min = r.f64("eta_min"), t_cur = r.f64("T_cur"), t_i = r.f64("T_i");
-    if (T_0 > std::numeric_limits<long>::max() || T_mult > std::numeric_limits<long>::max()) {
-      r.fail("T_0 or T_mult is out of range");
-    }
-    try {
-      check(static_cast<long>(T_0), static_cast<long>(T_mult), eta_min);
-    } catch (const std::invalid_argument& e) {
-      r.fail(e.what());
-    }
+    r.validate([&] { check(T_0, T_mult, eta_min); });
     // T_i is T_0·T_mult^n, and T_cur in [0, T_i).
     double run = double(T_0);
     while (T_mult > 1 && run < t_i) run *= double(T_mult);
@@ -154,8 +146,8 @@ class CosineAnnealingWarmRestarts : public LRScheduler<Scalar_> {
              ")");
     }
     return [this, T_0, T_mult, eta_min, t_cur, t_i] {
-      T_0_ = static_cast<long>(T_0);
-      T_mult_ = static_cast<long>(T_mult);
+      T_0_ = T_0;
+      T_mult_ = T_mult;
       eta_min_ = eta_min;
       t_cur_ = t_cur;
       t_i_ = t_i;
@@ -170,7 +162,8 @@ class CosineAnnealingWarmRestarts : public LRScheduler<Scalar_> {
     double t_i;
   };
 
-  static void check(long T_0, long T_mult, double eta_min) {
+  /// The one check of the constructor and the checkpoint loader.
+  static void check(std::int64_t T_0, std::int64_t T_mult, double eta_min) {
     detail::check_at_least(kName, "T_0", T_0, 1);
     detail::check_at_least(kName, "T_mult", T_mult, 1);
     detail::check_nonnegative(kName, "eta_min", eta_min);
@@ -178,8 +171,8 @@ class CosineAnnealingWarmRestarts : public LRScheduler<Scalar_> {
 
   /// T_cur and T_i at epoch e: from the current ones for the current epoch
   /// and the next (PyTorch's step()), else by integer steps from epoch 0.
-  Position position(long e) const {
-    const long now = this->epoch();
+  Position position(std::int64_t e) const {
+    const std::int64_t now = this->epoch();
     if (e == now) return {t_cur_, t_i_};
     if (e == now + 1) {
       Position p{t_cur_ + 1, t_i_};
@@ -192,10 +185,10 @@ class CosineAnnealingWarmRestarts : public LRScheduler<Scalar_> {
     // Integer runs: T_0, T_0·T_mult, …; a run longer than the rest of e ends
     // the loop before T_i can overflow.
     if (T_mult_ == 1) return {double(e % T_0_), double(T_0_)};
-    long cur = e, t_i = T_0_;
+    std::int64_t cur = e, t_i = T_0_;
     while (cur >= t_i) {
       cur -= t_i;
-      if (t_i > std::numeric_limits<long>::max() / T_mult_) {
+      if (t_i > std::numeric_limits<std::int64_t>::max() / T_mult_) {
         return {double(cur), double(t_i) * double(T_mult_)};
       }
       t_i *= T_mult_;
@@ -208,8 +201,8 @@ class CosineAnnealingWarmRestarts : public LRScheduler<Scalar_> {
     return eta_min_ + (base - eta_min_) * (1 + std::cos(kPi * p.t_cur / p.t_i)) / 2;
   }
 
-  long T_0_;
-  long T_mult_;
+  std::int64_t T_0_;
+  std::int64_t T_mult_;
   double eta_min_;
   double t_cur_ = 0;  // PyTorch's T_cur
   double t_i_;        // PyTorch's T_i (an integer, held in double)

@@ -9,7 +9,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
-#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -109,8 +108,7 @@ class CyclicLR : public LRScheduler<Scalar_> {
     for (auto* v : {&base_, &max_, &options_.base_momentum, &options_.max_momentum}) {
       if (v->size() == 1) v->resize(n, (*v)[0]);
     }
-    check(base_, max_, options_, n);
-    if (options_.cycle_momentum) detail::check_momentum_optimizers(kName, this->optimizers());
+    check(base_, max_, options_, this->optimizers());
     this->set_base_lrs(std::vector<Scalar>(base_.begin(), base_.end()));
     this->apply(0);
   }
@@ -134,10 +132,10 @@ class CyclicLR : public LRScheduler<Scalar_> {
 
  protected:
   bool own_base_lrs() const noexcept override { return true; }
-  double compute_lr(long e, std::size_t i) const override {
+  double compute_lr(std::int64_t e, std::size_t i) const override {
     return base_[i] + (max_[i] - base_[i]) * factor(e) * scale(e);
   }
-  double compute_momentum(long e, std::size_t i) const override {
+  double compute_momentum(std::int64_t e, std::size_t i) const override {
     const double lo = options_.base_momentum[i], hi = options_.max_momentum[i];
     return hi - (hi - lo) * factor(e) * scale(e);
   }
@@ -181,15 +179,12 @@ class CyclicLR : public LRScheduler<Scalar_> {
     }
     o.cycle_momentum = cycle_momentum == 1;
     o.scale_fn = options_.scale_fn;
-    try {
+    r.validate([&] {
       check_enums(mode, scale_mode);
       o.mode = static_cast<Mode>(mode);
       o.scale_mode = static_cast<ScaleMode>(scale_mode);
-      check(base, max, o, n);
-      if (o.cycle_momentum) detail::check_momentum_optimizers(kName, this->optimizers());
-    } catch (const std::invalid_argument& e) {
-      r.fail(e.what());
-    }
+      check(base, max, o, this->optimizers());
+    });
     return [this, o, base, max] {
       options_ = o;
       base_ = base;
@@ -198,8 +193,10 @@ class CyclicLR : public LRScheduler<Scalar_> {
   }
 
  private:
+  /// The one check of the constructor and the checkpoint loader.
   static void check(const std::vector<double>& base, const std::vector<double>& max,
-                    const Options& o, std::size_t n) {
+                    const Options& o, const std::vector<Optimizer<Scalar>*>& optimizers) {
+    const std::size_t n = optimizers.size();
     const std::pair<const char*, const std::vector<double>*> lists[] = {
         {"base_lr", &base},
         {"max_lr", &max},
@@ -222,6 +219,7 @@ class CyclicLR : public LRScheduler<Scalar_> {
     }
     check_enums(o.mode, o.scale_mode);
     detail::check_positive(kName, "gamma", o.gamma);
+    if (o.cycle_momentum) detail::check_momentum_optimizers(kName, optimizers);
   }
 
   template <typename M, typename S>
@@ -235,16 +233,16 @@ class CyclicLR : public LRScheduler<Scalar_> {
     return up + (options_.step_size_down < 0 ? up : options_.step_size_down);
   }
 
-  double cycle(long e) const { return std::floor(1 + double(e) / total()); }
+  double cycle(std::int64_t e) const { return std::floor(1 + double(e) / total()); }
 
   /// 0 → 1 → 0 over a cycle.
-  double factor(long e) const {
+  double factor(std::int64_t e) const {
     const double ratio = options_.step_size_up / total();
     const double x = 1. + double(e) / total() - cycle(e);
     return x <= ratio ? x / ratio : (x - 1) / (ratio - 1);
   }
 
-  double scale(long e) const {
+  double scale(std::int64_t e) const {
     const bool by_cycle = options_.scale_fn ? options_.scale_mode == ScaleMode::cycle
                                             : options_.mode != Mode::exp_range;
     const double arg = by_cycle ? cycle(e) : double(e);

@@ -3,12 +3,13 @@
 /// ExponentialLR (lecture section 9).
 
 #include "detail/check.hpp"
+#include "detail/factor_schedule.hpp"
 #include "scheduler.hpp"
 
 #include <cmath>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
-#include <stdexcept>
 #include <string_view>
 
 namespace descent {
@@ -21,7 +22,7 @@ namespace descent {
 /// relative over 100 epochs). Multiplicative: it can be a ChainedScheduler
 /// link. The optimizers must outlive the scheduler.
 template <typename Scalar_>
-class ExponentialLR : public LRScheduler<Scalar_> {
+class ExponentialLR : public detail::FactorSchedule<Scalar_> {
  public:
   /// The Scalar of the optimizers it drives: float or double.
   using Scalar = Scalar_;
@@ -31,7 +32,7 @@ class ExponentialLR : public LRScheduler<Scalar_> {
   /// \throws std::invalid_argument if gamma is out of range (the optimizers
   ///   are then unchanged).
   ExponentialLR(const OptimizerList<Scalar>& optimizers, double gamma)
-      : LRScheduler<Scalar>(kName, optimizers), gamma_(gamma) {
+      : detail::FactorSchedule<Scalar>(kName, optimizers), gamma_(gamma) {
     check(gamma_);
     this->apply(0);
   }
@@ -44,21 +45,15 @@ class ExponentialLR : public LRScheduler<Scalar_> {
   std::string_view name() const noexcept override { return kName; }
 
  protected:
-  double compute_lr(long e, std::size_t i) const override {
-    return double(this->base_lr(i)) * chain_factor(e);
+  double scaled(double start, std::int64_t e) const override {
+    return start * std::pow(gamma_, double(e));
   }
-  bool multiplicative() const noexcept override { return true; }
-  double chain_factor(long e) const override { return std::pow(gamma_, double(e)); }
 
   void write_params(detail::Writer& w) const override { w.f64(gamma_); }
 
   std::function<void()> stage_params(detail::Reader& r) override {
     const double gamma = r.f64("gamma");
-    try {
-      check(gamma);
-    } catch (const std::invalid_argument& e) {
-      r.fail(e.what());
-    }
+    r.validate([&] { check(gamma); });
     return [this, gamma] { gamma_ = gamma; };
   }
 

@@ -5,6 +5,7 @@
 #include "scheduler.hpp"
 
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <stdexcept>
 #include <string_view>
@@ -27,7 +28,8 @@ class LambdaLR : public LRScheduler<Scalar_> {
 
   /// \throws std::invalid_argument if lambda is empty or λ(0) gives an
   ///   invalid lr (the optimizer is then unchanged).
-  LambdaLR(const OptimizerList<Scalar>& optimizers, std::function<double(long epoch)> lambda)
+  LambdaLR(const OptimizerList<Scalar>& optimizers,
+           std::function<double(std::int64_t epoch)> lambda)
       : LRScheduler<Scalar>(kName, optimizers), lambda_(std::move(lambda)) {
     if (!lambda_) throw std::invalid_argument("descent::LambdaLR: lambda must not be empty");
     this->apply(0);
@@ -38,12 +40,12 @@ class LambdaLR : public LRScheduler<Scalar_> {
   std::string_view name() const noexcept override { return kName; }
 
  protected:
-  double compute_lr(long e, std::size_t i) const override {
+  double compute_lr(std::int64_t e, std::size_t i) const override {
     return double(this->base_lr(i)) * lambda_(e);
   }
 
  private:
-  std::function<double(long)> lambda_;
+  std::function<double(std::int64_t)> lambda_;
 };
 
 /// `LambdaLR schedule(adam, f)` deduces the scalar type from the optimizer.

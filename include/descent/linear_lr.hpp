@@ -3,6 +3,7 @@
 /// LinearLR, the linear warm-up (lecture section 9).
 
 #include "detail/check.hpp"
+#include "detail/factor_schedule.hpp"
 #include "scheduler.hpp"
 
 #include <algorithm>
@@ -10,7 +11,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
-#include <limits>
 #include <string>
 #include <string_view>
 
@@ -28,7 +28,7 @@ namespace descent {
 /// residue of about 1e-16·base_lr where this gives 0. Multiplicative: it can
 /// be a ChainedScheduler link. The optimizers must outlive the scheduler.
 template <typename Scalar_>
-class LinearLR : public LRScheduler<Scalar_> {
+class LinearLR : public detail::FactorSchedule<Scalar_> {
  public:
   /// The Scalar of the optimizers it drives: float or double.
   using Scalar = Scalar_;
@@ -40,8 +40,8 @@ class LinearLR : public LRScheduler<Scalar_> {
   /// \throws std::invalid_argument if an argument is out of range (the
   ///   optimizers are then unchanged).
   LinearLR(const OptimizerList<Scalar>& optimizers, double start_factor = 1.0 / 3,
-           double end_factor = 1.0, long total_iters = 5)
-      : LRScheduler<Scalar>(kName, optimizers),
+           double end_factor = 1.0, std::int64_t total_iters = 5)
+      : detail::FactorSchedule<Scalar>(kName, optimizers),
         start_(start_factor),
         end_(end_factor),
         total_iters_(total_iters) {
@@ -54,19 +54,16 @@ class LinearLR : public LRScheduler<Scalar_> {
   /// lr / base_lr from total_iters() on.
   double end_factor() const noexcept { return end_; }
   /// Epochs of the ramp.
-  long total_iters() const noexcept { return total_iters_; }
+  std::int64_t total_iters() const noexcept { return total_iters_; }
 
   /// The class name, as name() returns it and checkpoints record it.
   static constexpr std::string_view kName = "LinearLR";
   std::string_view name() const noexcept override { return kName; }
 
  protected:
-  double compute_lr(long e, std::size_t i) const override {
-    return double(this->base_lr(i)) * chain_factor(e);
-  }
-  bool multiplicative() const noexcept override { return true; }
-  double chain_factor(long e) const override {
-    return start_ + (end_ - start_) * double(std::min(total_iters_, e)) / double(total_iters_);
+  double scaled(double start, std::int64_t e) const override {
+    return start *
+           (start_ + (end_ - start_) * double(std::min(total_iters_, e)) / double(total_iters_));
   }
 
   void write_params(detail::Writer& w) const override {
@@ -78,21 +75,17 @@ class LinearLR : public LRScheduler<Scalar_> {
   std::function<void()> stage_params(detail::Reader& r) override {
     const double start = r.f64("start_factor"), end = r.f64("end_factor");
     const std::int64_t total = r.i64("total_iters");
-    if (total > std::numeric_limits<long>::max()) r.fail("total_iters is out of range");
-    try {
-      check(start, end, static_cast<long>(total));
-    } catch (const std::invalid_argument& e) {
-      r.fail(e.what());
-    }
+    r.validate([&] { check(start, end, total); });
     return [this, start, end, total] {
       start_ = start;
       end_ = end;
-      total_iters_ = static_cast<long>(total);
+      total_iters_ = total;
     };
   }
 
  private:
-  static void check(double start, double end, long total_iters) {
+  /// The one check of the constructor and the checkpoint loader.
+  static void check(double start, double end, std::int64_t total_iters) {
     if (!(start > 0 && start <= 1))
       detail::throw_invalid(kName, "start_factor", "in (0, 1]", start);
     if (!(end >= 0 && end <= 1)) detail::throw_invalid(kName, "end_factor", "in [0, 1]", end);
@@ -101,7 +94,7 @@ class LinearLR : public LRScheduler<Scalar_> {
 
   double start_;
   double end_;
-  long total_iters_;
+  std::int64_t total_iters_;
 };
 
 }  // namespace descent

@@ -3,13 +3,13 @@
 /// MultiStepLR (lecture section 9).
 
 #include "detail/check.hpp"
+#include "detail/factor_schedule.hpp"
 #include "scheduler.hpp"
 
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
-#include <stdexcept>
 #include <string_view>
 #include <utility>
 #include <vector>
@@ -26,7 +26,7 @@ namespace descent {
 /// Multiplicative: it can be a ChainedScheduler link. The optimizers must
 /// outlive the scheduler.
 template <typename Scalar_>
-class MultiStepLR : public LRScheduler<Scalar_> {
+class MultiStepLR : public detail::FactorSchedule<Scalar_> {
  public:
   /// The Scalar of the optimizers it drives: float or double.
   using Scalar = Scalar_;
@@ -37,15 +37,17 @@ class MultiStepLR : public LRScheduler<Scalar_> {
   /// \param gamma finite and > 0. Default 0.1.
   /// \throws std::invalid_argument if an argument is out of range (the
   ///   optimizers are then unchanged).
-  MultiStepLR(const OptimizerList<Scalar>& optimizers, std::vector<long> milestones,
+  MultiStepLR(const OptimizerList<Scalar>& optimizers, std::vector<std::int64_t> milestones,
               double gamma = 0.1)
-      : LRScheduler<Scalar>(kName, optimizers), milestones_(std::move(milestones)), gamma_(gamma) {
+      : detail::FactorSchedule<Scalar>(kName, optimizers),
+        milestones_(std::move(milestones)),
+        gamma_(gamma) {
     check(milestones_, gamma_);
     this->apply(0);
   }
 
   /// Epochs at which lr is multiplied by γ.
-  const std::vector<long>& milestones() const noexcept { return milestones_; }
+  const std::vector<std::int64_t>& milestones() const noexcept { return milestones_; }
   /// The factor γ.
   double gamma() const noexcept { return gamma_; }
 
@@ -54,29 +56,21 @@ class MultiStepLR : public LRScheduler<Scalar_> {
   std::string_view name() const noexcept override { return kName; }
 
  protected:
-  double compute_lr(long e, std::size_t i) const override {
-    return detail::repeated_product(double(this->base_lr(i)), gamma_, passed(e));
-  }
-  bool multiplicative() const noexcept override { return true; }
-  double chain_factor(long e) const override {
-    return detail::repeated_product(1.0, gamma_, passed(e));
+  double scaled(double start, std::int64_t e) const override {
+    return detail::repeated_product(start, gamma_, passed(e));
   }
 
   void write_params(detail::Writer& w) const override {
     w.f64(gamma_);
     w.u32(static_cast<std::uint32_t>(milestones_.size()));
-    for (const long m : milestones_) w.i64(m);
+    for (const std::int64_t m : milestones_) w.i64(m);
   }
 
   std::function<void()> stage_params(detail::Reader& r) override {
     const double gamma = r.f64("gamma");
-    std::vector<long> milestones(r.count("milestone count", sizeof(std::int64_t)));
-    for (long& m : milestones) m = static_cast<long>(r.i64("milestone"));
-    try {
-      check(milestones, gamma);
-    } catch (const std::invalid_argument& e) {
-      r.fail(e.what());
-    }
+    std::vector<std::int64_t> milestones(r.count("milestone count", sizeof(std::int64_t)));
+    for (std::int64_t& m : milestones) m = r.i64("milestone");
+    r.validate([&] { check(milestones, gamma); });
     return [this, gamma, milestones] {
       gamma_ = gamma;
       milestones_ = milestones;
@@ -84,16 +78,18 @@ class MultiStepLR : public LRScheduler<Scalar_> {
   }
 
  private:
-  static void check(const std::vector<long>& milestones, double gamma) {
+  /// The one check of the constructor and the checkpoint loader.
+  static void check(const std::vector<std::int64_t>& milestones, double gamma) {
     detail::check_milestones(kName, milestones, 0);
     detail::check_positive(kName, "gamma", gamma);
   }
 
-  long passed(long e) const {
-    return long(std::upper_bound(milestones_.begin(), milestones_.end(), e) - milestones_.begin());
+  std::int64_t passed(std::int64_t e) const {
+    return std::int64_t(std::upper_bound(milestones_.begin(), milestones_.end(), e) -
+                        milestones_.begin());
   }
 
-  std::vector<long> milestones_;
+  std::vector<std::int64_t> milestones_;
   double gamma_;
 };
 

@@ -3,10 +3,12 @@
 /// MultiplicativeLR (lecture section 9).
 
 #include "detail/check.hpp"
+#include "detail/factor_schedule.hpp"
 #include "scheduler.hpp"
 
 #include <cmath>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <stdexcept>
 #include <string_view>
@@ -31,7 +33,7 @@ namespace descent {
 /// anew each epoch, e calls of λ. The optimizers must outlive the
 /// scheduler.
 template <typename Scalar_>
-class MultiplicativeLR : public LRScheduler<Scalar_> {
+class MultiplicativeLR : public detail::FactorSchedule<Scalar_> {
  public:
   /// The Scalar of the optimizers it drives: float or double.
   using Scalar = Scalar_;
@@ -41,8 +43,8 @@ class MultiplicativeLR : public LRScheduler<Scalar_> {
   /// \throws std::invalid_argument if lambda is empty (the optimizers are
   ///   then unchanged).
   MultiplicativeLR(const OptimizerList<Scalar>& optimizers,
-                   std::function<double(long epoch)> lambda)
-      : LRScheduler<Scalar>(kName, optimizers), lambda_(std::move(lambda)) {
+                   std::function<double(std::int64_t epoch)> lambda)
+      : detail::FactorSchedule<Scalar>(kName, optimizers), lambda_(std::move(lambda)) {
     if (!lambda_)
       throw std::invalid_argument("descent::MultiplicativeLR: lambda must not be empty");
     this->apply(0);
@@ -53,17 +55,18 @@ class MultiplicativeLR : public LRScheduler<Scalar_> {
   std::string_view name() const noexcept override { return kName; }
 
  protected:
-  double compute_lr(long e, std::size_t i) const override {
+  double scaled(double start, std::int64_t e) const override { return product(start, 0, e); }
+  // scaled(base_lr, e), continued from the product at the cached epoch: the
+  // same factors in the same order, so the same bits.
+  double compute_lr(std::int64_t e, std::size_t i) const override {
     // A composite parent may have replaced the base lrs since (SequentialLR).
     if (cached_epoch_ >= 0 && e >= cached_epoch_ && cached_base_[i] == this->base_lr(i)) {
       return product(cached_[i], cached_epoch_, e);
     }
-    return product(double(this->base_lr(i)), 0, e);
+    return scaled(double(this->base_lr(i)), e);
   }
-  bool multiplicative() const noexcept override { return true; }
-  double chain_factor(long e) const override { return product(1.0, 0, e); }
 
-  void commit_epoch(long e) noexcept override {
+  void commit_epoch(std::int64_t e) noexcept override {
     try {
       std::vector<double> values;
       for (std::size_t i = 0; i < this->num_optimizers(); ++i) values.push_back(compute_lr(e, i));
@@ -98,16 +101,16 @@ class MultiplicativeLR : public LRScheduler<Scalar_> {
 
  private:
   /// start·λ(from + 1)·…·λ(to), left to right.
-  double product(double start, long from, long to) const {
-    // k < to before ++k: `k <= to` would never end for to = LONG_MAX.
-    for (long k = from; k < to;) start *= lambda_(++k);
+  double product(double start, std::int64_t from, std::int64_t to) const {
+    // k < to before ++k: `k <= to` would never end for to = INT64_MAX.
+    for (std::int64_t k = from; k < to;) start *= lambda_(++k);
     return start;
   }
 
-  std::function<double(long)> lambda_;
+  std::function<double(std::int64_t)> lambda_;
   std::vector<double> cached_;       // the lr of each optimizer at cached_epoch_
   std::vector<Scalar> cached_base_;  // the base lrs it was formed from
-  long cached_epoch_ = -1;           // -1: none
+  std::int64_t cached_epoch_ = -1;   // -1: none
 };
 
 /// `MultiplicativeLR schedule(adam, f)` deduces the scalar type from the

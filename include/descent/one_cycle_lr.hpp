@@ -9,7 +9,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
-#include <limits>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -95,8 +94,8 @@ class OneCycleLR : public LRScheduler<Scalar_> {
   /// \param options the shape of the cycle.
   /// \throws std::invalid_argument if an argument is out of range (the
   ///   optimizers are then unchanged).
-  OneCycleLR(const OptimizerList<Scalar>& optimizers, std::vector<double> max_lr, long total_steps,
-             Options options = {})
+  OneCycleLR(const OptimizerList<Scalar>& optimizers, std::vector<double> max_lr,
+             std::int64_t total_steps, Options options = {})
       : LRScheduler<Scalar>(kName, optimizers),
         max_lrs_(std::move(max_lr)),
         total_steps_(total_steps),
@@ -104,20 +103,19 @@ class OneCycleLR : public LRScheduler<Scalar_> {
     for (auto* v : {&max_lrs_, &options_.base_momentum, &options_.max_momentum}) {
       if (v->size() == 1) v->resize(this->num_optimizers(), (*v)[0]);
     }
-    check(max_lrs_, this->num_optimizers(), total_steps_, options_);
-    if (options_.cycle_momentum) detail::check_momentum_optimizers(kName, this->optimizers());
+    check(max_lrs_, this->optimizers(), total_steps_, options_);
     rebase();
     this->apply(0);
   }
   /// One peak lr for every optimizer; as above.
-  OneCycleLR(const OptimizerList<Scalar>& optimizers, double max_lr, long total_steps,
+  OneCycleLR(const OptimizerList<Scalar>& optimizers, double max_lr, std::int64_t total_steps,
              Options options = {})
       : OneCycleLR(optimizers, std::vector<double>{max_lr}, total_steps, std::move(options)) {}
 
   /// One per optimizer.
   const std::vector<double>& max_lrs() const noexcept { return max_lrs_; }
   /// Steps in the cycle.
-  long total_steps() const noexcept { return total_steps_; }
+  std::int64_t total_steps() const noexcept { return total_steps_; }
   /// The shape of the cycle, with one momentum per optimizer.
   const Options& options() const noexcept { return options_; }
   bool cycles_momentum() const noexcept override { return options_.cycle_momentum; }
@@ -128,14 +126,14 @@ class OneCycleLR : public LRScheduler<Scalar_> {
 
  protected:
   bool own_base_lrs() const noexcept override { return true; }
-  double compute_lr(long e, std::size_t i) const override {
+  double compute_lr(std::int64_t e, std::size_t i) const override {
     const double max_lr = max_lrs_[i], initial = max_lr / options_.div_factor;
     const double min_lr = initial / options_.final_div_factor;
     const double ends[3][2] = {
         {initial, max_lr}, {max_lr, options_.three_phase ? initial : min_lr}, {initial, min_lr}};
     return anneal_at(e, ends);
   }
-  double compute_momentum(long e, std::size_t i) const override {
+  double compute_momentum(std::int64_t e, std::size_t i) const override {
     const double hi = options_.max_momentum[i], lo = options_.base_momentum[i];
     const double ends[3][2] = {{hi, lo}, {lo, hi}, {hi, hi}};
     return anneal_at(e, ends);
@@ -158,7 +156,7 @@ class OneCycleLR : public LRScheduler<Scalar_> {
     for (const double m : options_.max_momentum) w.f64(m);
   }
 
-  std::function<void()> stage_params_at(detail::Reader& r, long epoch) override {
+  std::function<void()> stage_params_at(detail::Reader& r, std::int64_t epoch) override {
     const std::int64_t total = r.i64("total_steps");
     Options o;
     o.pct_start = r.f64("pct_start");
@@ -182,21 +180,17 @@ class OneCycleLR : public LRScheduler<Scalar_> {
       for (double& m : o.base_momentum) m = r.f64("base_momentum");
       for (double& m : o.max_momentum) m = r.f64("max_momentum");
     }
-    if (total > std::numeric_limits<long>::max()) r.fail("total_steps is out of range");
-    try {
+    r.validate([&] {
       check_anneal(anneal);
       o.anneal_strategy = static_cast<Anneal>(anneal);
-      check(max_lrs, this->num_optimizers(), static_cast<long>(total), o);
-      if (o.cycle_momentum) detail::check_momentum_optimizers(kName, this->optimizers());
-    } catch (const std::invalid_argument& e) {
-      r.fail(e.what());
-    }
+      check(max_lrs, this->optimizers(), total, o);
+    });
     // step() refuses to go past total_steps, so no run saves a later epoch.
     if (epoch > total) {
       r.fail("epoch " + std::to_string(epoch) + " is past total_steps " + std::to_string(total));
     }
     return [this, total, o, max_lrs] {
-      total_steps_ = static_cast<long>(total);
+      total_steps_ = total;
       options_ = o;
       max_lrs_ = max_lrs;  // the base lrs are the checkpoint's
     };
@@ -208,7 +202,7 @@ class OneCycleLR : public LRScheduler<Scalar_> {
 
   /// The value at step e of the phases whose start and end values are
   /// ends[k] (the first two, or all three with three_phase).
-  double anneal_at(long e, const double (&ends)[3][2]) const {
+  double anneal_at(std::int64_t e, const double (&ends)[3][2]) const {
     if (e > total_steps_) {
       throw std::invalid_argument("descent::OneCycleLR: step " + std::to_string(e) +
                                   " is past total_steps " + std::to_string(total_steps_));
@@ -231,8 +225,11 @@ class OneCycleLR : public LRScheduler<Scalar_> {
     }
   }
 
-  static void check(const std::vector<double>& max_lrs, std::size_t n, long total_steps,
+  /// The one check of the constructor and the checkpoint loader.
+  static void check(const std::vector<double>& max_lrs,
+                    const std::vector<Optimizer<Scalar>*>& optimizers, std::int64_t total_steps,
                     const Options& o) {
+    const std::size_t n = optimizers.size();
     const std::pair<const char*, const std::vector<double>*> lists[] = {
         {"max_lr", &max_lrs},
         {"base_momentum", &o.base_momentum},
@@ -254,6 +251,7 @@ class OneCycleLR : public LRScheduler<Scalar_> {
     check_anneal(o.anneal_strategy);
     detail::check_positive(kName, "div_factor", o.div_factor);
     detail::check_positive(kName, "final_div_factor", o.final_div_factor);
+    if (o.cycle_momentum) detail::check_momentum_optimizers(kName, optimizers);
   }
 
   /// An Anneal, or the number that stands for one in a checkpoint.
@@ -270,7 +268,7 @@ class OneCycleLR : public LRScheduler<Scalar_> {
   }
 
   std::vector<double> max_lrs_;
-  long total_steps_;
+  std::int64_t total_steps_;
   Options options_;
 };
 

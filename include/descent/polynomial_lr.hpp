@@ -3,6 +3,7 @@
 /// PolynomialLR, a polynomial decay to zero (lecture section 9).
 
 #include "detail/check.hpp"
+#include "detail/factor_schedule.hpp"
 #include "scheduler.hpp"
 
 #include <algorithm>
@@ -10,7 +11,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
-#include <limits>
 #include <string_view>
 
 namespace descent {
@@ -26,7 +26,7 @@ namespace descent {
 /// epoch. Multiplicative: it can be a ChainedScheduler link. The optimizers
 /// must outlive the scheduler.
 template <typename Scalar_>
-class PolynomialLR : public LRScheduler<Scalar_> {
+class PolynomialLR : public detail::FactorSchedule<Scalar_> {
  public:
   /// The Scalar of the optimizers it drives: float or double.
   using Scalar = Scalar_;
@@ -36,14 +36,17 @@ class PolynomialLR : public LRScheduler<Scalar_> {
   /// \param power the exponent p; finite and >= 0. Default 1.
   /// \throws std::invalid_argument if an argument is out of range (the
   ///   optimizers are then unchanged).
-  PolynomialLR(const OptimizerList<Scalar>& optimizers, long total_iters = 5, double power = 1.0)
-      : LRScheduler<Scalar>(kName, optimizers), total_iters_(total_iters), power_(power) {
+  PolynomialLR(const OptimizerList<Scalar>& optimizers, std::int64_t total_iters = 5,
+               double power = 1.0)
+      : detail::FactorSchedule<Scalar>(kName, optimizers),
+        total_iters_(total_iters),
+        power_(power) {
     check(total_iters_, power_);
     this->apply(0);
   }
 
   /// Epochs of the decay.
-  long total_iters() const noexcept { return total_iters_; }
+  std::int64_t total_iters() const noexcept { return total_iters_; }
   /// The exponent p.
   double power() const noexcept { return power_; }
 
@@ -52,12 +55,8 @@ class PolynomialLR : public LRScheduler<Scalar_> {
   std::string_view name() const noexcept override { return kName; }
 
  protected:
-  double compute_lr(long e, std::size_t i) const override {
-    return double(this->base_lr(i)) * chain_factor(e);
-  }
-  bool multiplicative() const noexcept override { return true; }
-  double chain_factor(long e) const override {
-    return std::pow(1.0 - double(std::min(total_iters_, e)) / double(total_iters_), power_);
+  double scaled(double start, std::int64_t e) const override {
+    return start * std::pow(1.0 - double(std::min(total_iters_, e)) / double(total_iters_), power_);
   }
 
   void write_params(detail::Writer& w) const override {
@@ -68,25 +67,21 @@ class PolynomialLR : public LRScheduler<Scalar_> {
   std::function<void()> stage_params(detail::Reader& r) override {
     const std::int64_t total = r.i64("total_iters");
     const double power = r.f64("power");
-    if (total > std::numeric_limits<long>::max()) r.fail("total_iters is out of range");
-    try {
-      check(static_cast<long>(total), power);
-    } catch (const std::invalid_argument& e) {
-      r.fail(e.what());
-    }
+    r.validate([&] { check(total, power); });
     return [this, total, power] {
-      total_iters_ = static_cast<long>(total);
+      total_iters_ = total;
       power_ = power;
     };
   }
 
  private:
-  static void check(long total_iters, double power) {
+  /// The one check of the constructor and the checkpoint loader.
+  static void check(std::int64_t total_iters, double power) {
     detail::check_at_least(kName, "total_iters", total_iters, 1);
     detail::check_nonnegative(kName, "power", power);
   }
 
-  long total_iters_;
+  std::int64_t total_iters_;
   double power_;
 };
 

@@ -73,14 +73,14 @@ class ReduceLROnPlateau {
     double factor = 0.1;
     /// Epochs without improvement tolerated before a reduction; >= 0.
     /// Default 10.
-    long patience = 10;
+    std::int64_t patience = 10;
     /// Least improvement that counts; finite and >= 0. Default 1e-4.
     double threshold = 1e-4;
     /// threshold relative to best (rel) or absolute (abs). Default rel.
     ThresholdMode threshold_mode = ThresholdMode::rel;
     /// Epochs after a reduction during which bad epochs are not counted;
     /// >= 0. Default 0.
-    long cooldown = 0;
+    std::int64_t cooldown = 0;
     /// Lower bound of the lr: one for all optimizers, or one each; finite
     /// and >= 0. Default {0}.
     std::vector<double> min_lr = {0.0};
@@ -102,20 +102,20 @@ class ReduceLROnPlateau {
   }
 
   /// Ends an epoch whose metric (say the validation loss) is `metric`.
-  /// \throws std::overflow_error if epoch() is already the largest long;
+  /// \throws std::overflow_error if epoch() is already the largest std::int64_t;
   ///   nothing is then changed.
   void step(double metric) {
-    if (epoch_ == std::numeric_limits<long>::max()) {
+    if (epoch_ == std::numeric_limits<std::int64_t>::max()) {
       throw std::overflow_error(who("step") + ": epoch " + std::to_string(epoch_) +
-                                " is the largest a long holds; there is no next epoch");
+                                " is the largest a std::int64_t holds; there is no next epoch");
     }
     ++epoch_;
     if (better(metric)) {
       best_ = metric;
       num_bad_epochs_ = 0;
-    } else if (num_bad_epochs_ < std::numeric_limits<long>::max()) {
-      // The count stays <= patience + 1; only patience = LONG_MAX lets it
-      // reach LONG_MAX, where it stays: that patience never runs out.
+    } else if (num_bad_epochs_ < std::numeric_limits<std::int64_t>::max()) {
+      // The count stays <= patience + 1; only patience = INT64_MAX lets it
+      // reach INT64_MAX, where it stays: that patience never runs out.
       ++num_bad_epochs_;
     }
     if (cooldown_counter_ > 0) {
@@ -135,14 +135,14 @@ class ReduceLROnPlateau {
   }
 
   /// step() calls so far.
-  long epoch() const noexcept { return epoch_; }
+  std::int64_t epoch() const noexcept { return epoch_; }
   /// The best metric so far (±∞ before the first step).
   double best() const noexcept { return best_; }
   /// Epochs in a row without improvement, counted since the last
   /// reduction or cooldown.
-  long num_bad_epochs() const noexcept { return num_bad_epochs_; }
+  std::int64_t num_bad_epochs() const noexcept { return num_bad_epochs_; }
   /// Epochs of cooldown left.
-  long cooldown_counter() const noexcept { return cooldown_counter_; }
+  std::int64_t cooldown_counter() const noexcept { return cooldown_counter_; }
   /// Whether a cooldown is running (cooldown_counter() > 0).
   bool in_cooldown() const noexcept { return cooldown_counter_ > 0; }
   /// The options, min_lr with one entry per optimizer.
@@ -199,10 +199,10 @@ class ReduceLROnPlateau {
     Options o;
     const std::uint32_t mode = r.u32("mode");
     o.factor = r.f64("factor");
-    const std::int64_t patience = r.i64("patience");
+    o.patience = r.i64("patience");
     o.threshold = r.f64("threshold");
     const std::uint32_t threshold_mode = r.u32("threshold_mode");
-    const std::int64_t cooldown = r.i64("cooldown");
+    o.cooldown = r.i64("cooldown");
     o.eps = r.f64("eps");
     const std::uint32_t n = r.u32("optimizer count");
     if (n != optimizers_.size()) {
@@ -220,26 +220,22 @@ class ReduceLROnPlateau {
       last[i] = static_cast<Scalar>(lr);
     }
     r.finish();
-    constexpr long kMax = std::numeric_limits<long>::max();
-    o.patience = detail::checked_counter(r, "patience", patience, 0, kMax);
-    o.cooldown = detail::checked_counter(r, "cooldown", cooldown, 0, kMax);
-    try {
+    r.validate([&] {
       check_modes(mode, threshold_mode);
       o.mode = static_cast<Mode>(mode);
       o.threshold_mode = static_cast<ThresholdMode>(threshold_mode);
       check(o, n);
-    } catch (const std::invalid_argument& e) {
-      r.fail(e.what());
-    }
+    });
     // What step() can leave: an epoch it can advance, at most patience bad
     // epochs (one more reduces the lr and restarts the count) and at most
     // cooldown epochs of cooldown.
-    const long loaded_epoch =
-        detail::checked_counter(r, "epoch", epoch, 0, kMax - 1, "the next step would overflow");
-    const long loaded_bad =
+    const std::int64_t loaded_epoch =
+        detail::checked_counter(r, "epoch", epoch, 0, std::numeric_limits<std::int64_t>::max() - 1,
+                                "the next step would overflow");
+    const std::int64_t loaded_bad =
         detail::checked_counter(r, "num_bad_epochs", bad, 0, o.patience, "more than patience");
-    const long loaded_cooling = detail::checked_counter(r, "cooldown_counter", cooling, 0,
-                                                        o.cooldown, "more than cooldown");
+    const std::int64_t loaded_cooling = detail::checked_counter(r, "cooldown_counter", cooling, 0,
+                                                                o.cooldown, "more than cooldown");
     if (std::isnan(best)) r.fail("best is NaN");
     epoch_ = loaded_epoch;
     best_ = best;
@@ -260,6 +256,7 @@ class ReduceLROnPlateau {
   }
 
  private:
+  /// The one check of the constructor and the checkpoint loader.
   static void check(const Options& o, std::size_t n) {
     check_modes(o.mode, o.threshold_mode);
     if (!(o.factor >= 0 && o.factor < 1))
@@ -303,9 +300,9 @@ class ReduceLROnPlateau {
   std::vector<Optimizer<Scalar>*> optimizers_;
   Options options_;
   double best_ = 0;
-  long num_bad_epochs_ = 0;
-  long cooldown_counter_ = 0;
-  long epoch_ = 0;
+  std::int64_t num_bad_epochs_ = 0;
+  std::int64_t cooldown_counter_ = 0;
+  std::int64_t epoch_ = 0;
   std::vector<Scalar> last_lrs_;
 };
 

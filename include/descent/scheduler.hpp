@@ -73,8 +73,8 @@ std::vector<Optimizer<Scalar>*> checked_optimizers(std::string_view cls,
 }
 
 /// Milestones: each >= lowest and each greater than the one before.
-inline void check_milestones(std::string_view cls, const std::vector<long>& milestones,
-                             long lowest) {
+inline void check_milestones(std::string_view cls, const std::vector<std::int64_t>& milestones,
+                             std::int64_t lowest) {
   for (std::size_t k = 0; k < milestones.size(); ++k) {
     const std::string field = "milestones[" + std::to_string(k) + "]";
     check_at_least(cls, field, milestones[k], lowest);
@@ -102,28 +102,34 @@ void check_momentum_optimizers(std::string_view cls,
   }
 }
 
-/// A counter of a checkpoint (an epoch, a count of epochs) as a long in
+/// A counter of a checkpoint (an epoch, a count of epochs) in
 /// [lowest, highest]; otherwise fails with "<field> <value> is not in
 /// [lowest, highest]", followed by "(<above>)" for a value above highest.
-inline long checked_counter(const Reader& r, const std::string& field, std::int64_t value,
-                            long lowest, long highest, const std::string& above = "") {
+inline std::int64_t checked_counter(const Reader& r, const std::string& field, std::int64_t value,
+                                    std::int64_t lowest, std::int64_t highest,
+                                    const std::string& above = "") {
   if (value < lowest || value > highest) {
     std::string message = field + " " + std::to_string(value) + " is not in [" +
                           std::to_string(lowest) + ", " + std::to_string(highest) + "]";
     if (value > highest && !above.empty()) message.append(" (").append(above).append(")");
     r.fail(message);
   }
-  return static_cast<long>(value);
+  return value;
 }
 
 /// start·γ·γ·…·γ (k factors), formed left to right as PyTorch's recursive
 /// schedules do, so that the rounding is PyTorch's; past 100 000 factors,
 /// which no real run reaches, start·γᵏ.
-inline double repeated_product(double start, double gamma, long k) {
+inline double repeated_product(double start, double gamma, std::int64_t k) {
   if (k > 100000) return start * std::pow(gamma, double(k));
   for (; k > 0 && start != 0.0; --k) start *= gamma;
   return start;
 }
+
+/// What SequentialLR and ChainedScheduler do with their children
+/// (detail/composite.hpp).
+template <typename Scalar>
+struct Composite;
 
 }  // namespace detail
 
@@ -152,18 +158,18 @@ class LRScheduler {
   /// Advances one epoch and sets every optimizer's lr for it.
   /// \throws std::invalid_argument if the schedule gives a negative or
   ///   non-finite lr (or, for OneCycleLR, runs past its total steps);
-  ///   std::overflow_error if epoch() is already the largest long. Epoch and
+  ///   std::overflow_error if epoch() is already the largest std::int64_t. Epoch and
   ///   every lr are then unchanged.
   void step() {
-    if (epoch_ == std::numeric_limits<long>::max()) {
+    if (epoch_ == std::numeric_limits<std::int64_t>::max()) {
       throw std::overflow_error(who("step") + ": epoch " + std::to_string(epoch_) +
-                                " is the largest a long holds; there is no next epoch");
+                                " is the largest a std::int64_t holds; there is no next epoch");
     }
     apply(epoch_ + 1);
   }
 
   /// Epochs stepped since construction (0 right after it).
-  long epoch() const noexcept { return epoch_; }
+  std::int64_t epoch() const noexcept { return epoch_; }
 
   /// How many optimizers this scheduler drives.
   std::size_t num_optimizers() const noexcept { return optimizers_.size(); }
@@ -183,9 +189,9 @@ class LRScheduler {
   const std::vector<Scalar>& base_lrs() const noexcept { return base_lrs_; }
 
   /// The first optimizer's lr at epoch e, computed in double.
-  double lr_at(long e) const { return compute_lr(e, 0); }
+  double lr_at(std::int64_t e) const { return compute_lr(e, 0); }
   /// Optimizer i's lr at epoch e. \throws std::out_of_range.
-  double lr_at(long e, std::size_t i) const {
+  double lr_at(std::int64_t e, std::size_t i) const {
     if (i >= optimizers_.size())
       throw std::out_of_range(who("lr_at") + ": no optimizer " + std::to_string(i));
     return compute_lr(e, i);
@@ -203,7 +209,7 @@ class LRScheduler {
   /// \param i the optimizer.
   /// \throws std::invalid_argument if the scheduler does not cycle momentum;
   ///   std::out_of_range if there is no optimizer i.
-  double momentum_at(long e, std::size_t i = 0) const {
+  double momentum_at(std::int64_t e, std::size_t i = 0) const {
     if (!cycles_momentum())
       throw std::invalid_argument(who("momentum_at") + ": this scheduler does not cycle momentum");
     if (i >= optimizers_.size())
@@ -265,11 +271,11 @@ class LRScheduler {
   LRScheduler& operator=(const LRScheduler&) = default;
 
   /// Optimizer i's lr at epoch e, in double; i < num_optimizers().
-  virtual double compute_lr(long e, std::size_t i) const = 0;
+  virtual double compute_lr(std::int64_t e, std::size_t i) const = 0;
 
   /// Optimizer i's momentum at epoch e, for a scheduler that
   /// cycles_momentum(); i < num_optimizers().
-  virtual double compute_momentum(long e, std::size_t i) const {
+  virtual double compute_momentum(std::int64_t e, std::size_t i) const {
     static_cast<void>(e);
     static_cast<void>(i);
     return 0.0;
@@ -277,13 +283,13 @@ class LRScheduler {
 
   /// Called when epoch e becomes current, after the optimizers were set for
   /// it (a scheduler with state besides the epoch updates it here).
-  virtual void commit_epoch(long e) noexcept { static_cast<void>(e); }
+  virtual void commit_epoch(std::int64_t e) noexcept { static_cast<void>(e); }
 
   /// Schedules of the form lr = base_lr·factor(epoch) answer true, and
   /// ChainedScheduler multiplies their factors.
   virtual bool multiplicative() const noexcept { return false; }
   /// The factor(epoch) of a multiplicative schedule.
-  virtual double chain_factor(long) const { return 1.0; }
+  virtual double chain_factor(std::int64_t) const { return 1.0; }
   /// Schedules that replace the optimizers' lr as base with their own
   /// (OneCycleLR's initial lr, CyclicLR's base_lr, WarmupCosineLR's
   /// init_value) answer true: SequentialLR
@@ -305,7 +311,7 @@ class LRScheduler {
   /// As stage_params, for a checkpoint whose epoch is `epoch`: a schedule
   /// whose parameters bound the epoch (OneCycleLR) overrides this one, to
   /// refuse an epoch its parameters do not allow. By default stage_params(r).
-  virtual std::function<void()> stage_params_at(detail::Reader& r, long epoch) {
+  virtual std::function<void()> stage_params_at(detail::Reader& r, std::int64_t epoch) {
     static_cast<void>(epoch);
     return stage_params(r);
   }
@@ -313,7 +319,7 @@ class LRScheduler {
   /// Sets the lr of epoch e on every optimizer and makes e current; does
   /// nothing if it throws. Derived constructors call apply(0) once their
   /// schedule is set up.
-  void apply(long e) {
+  void apply(std::int64_t e) {
     std::vector<double> lrs(optimizers_.size()), momenta;
     for (std::size_t i = 0; i < optimizers_.size(); ++i) lrs[i] = compute_lr(e, i);
     if (cycles_momentum()) {
@@ -327,7 +333,8 @@ class LRScheduler {
   /// makes e current and calls commit_epoch(e); does nothing if it throws.
   /// For a scheduler whose step computes them otherwise than apply()
   /// (CosineAnnealingWarmRestarts' fractional epochs).
-  void set_epoch(long e, const std::vector<double>& lrs, const std::vector<double>& momenta) {
+  void set_epoch(std::int64_t e, const std::vector<double>& lrs,
+                 const std::vector<double>& momenta) {
     std::vector<Scalar> values(optimizers_.size());
     for (std::size_t i = 0; i < optimizers_.size(); ++i) {
       const double lr = lrs[i];
@@ -356,85 +363,9 @@ class LRScheduler {
     return "descent::" + std::string(name()) + "::" + method;
   }
 
-  /// The schedulers a SequentialLR or ChainedScheduler holds.
-  using Children = std::vector<LRScheduler*>;
-
-  /// Refuses no children, a null one, a composite one, one that chain
-  /// refuses (`refuse(child)` gives the reason, or "") and children that drive
-  /// other optimizers than the first; returns the first's optimizers.
-  template <typename Refuse>
-  static OptimizerList<Scalar> checked_children(std::string_view cls, const Children& children,
-                                                const Refuse& refuse) {
-    const std::string prefix = "descent::" + std::string(cls) + ": ";
-    if (children.empty()) throw std::invalid_argument(prefix + "schedulers must not be empty");
-    for (std::size_t k = 0; k < children.size(); ++k) {
-      const std::string child = "schedulers[" + std::to_string(k) + "]";
-      if (children[k] == nullptr) throw std::invalid_argument(prefix + child + " is null");
-      const LRScheduler& c = *children[k];
-      if (c.composite()) {
-        throw std::invalid_argument(prefix + child + " is a " + std::string(c.name()) +
-                                    "; SequentialLR and ChainedScheduler do not nest");
-      }
-      const std::string reason = refuse(c);
-      if (!reason.empty()) {
-        throw std::invalid_argument(prefix + child + " is a " + std::string(c.name()) + ": " +
-                                    reason);
-      }
-      if (c.optimizers_ != children[0]->optimizers_) {
-        throw std::invalid_argument(prefix + child +
-                                    " drives other optimizers than schedulers[0]: all must "
-                                    "drive the same ones, in the same order");
-      }
-    }
-    return OptimizerList<Scalar>(children[0]->optimizers_);
-  }
-
-  /// PyTorch's children all start from the optimizers' initial_lr, their lr
-  /// before the first scheduler was made: here the first child's base lrs.
-  /// Constructing a child sets the optimizers' lr, so a later child's own
-  /// base is the lr an earlier one set; this undoes that.
-  static void rebase_children(const Children& children) {
-    for (LRScheduler* c : children) c->base_lrs_ = children[0]->base_lrs_;
-  }
-
-  /// c.multiplicative(), for a composite's checks.
-  static bool child_multiplicative(const LRScheduler& c) { return c.multiplicative(); }
-  /// c.chain_factor(e), for ChainedScheduler.
-  static double child_factor(const LRScheduler& c, long e) { return c.chain_factor(e); }
-  /// c.own_base_lrs(), for SequentialLR's check.
-  static bool child_own_base_lrs(const LRScheduler& c) { return c.own_base_lrs(); }
-
-  /// Checkpoint records of the children: count u32, then per child its kind
-  /// name and its scheduler payload.
-  static void write_children(detail::Writer& w, const Children& children) {
-    w.u32(static_cast<std::uint32_t>(children.size()));
-    for (const LRScheduler* c : children) {
-      w.name(c->name());
-      c->write_payload(w);
-    }
-  }
-
-  static std::function<void()> stage_children(detail::Reader& r, const Children& children) {
-    const std::uint32_t n = r.u32("scheduler count");
-    if (n != children.size()) {
-      r.fail("the checkpoint holds " + std::to_string(n) + " schedulers, this one " +
-             std::to_string(children.size()));
-    }
-    std::vector<std::function<void()>> commits;
-    for (std::size_t k = 0; k < children.size(); ++k) {
-      LRScheduler* c = children[k];
-      const std::string kind = r.name("scheduler kind");
-      if (kind != c->name()) {
-        r.fail("the checkpoint holds a " + kind + " where this holds a " + std::string(c->name()));
-      }
-      commits.push_back(c->stage_payload(r, "schedulers[" + std::to_string(k) + "]."));
-    }
-    return [commits] {
-      for (const auto& commit : commits) commit();
-    };
-  }
-
  private:
+  friend struct detail::Composite<Scalar>;
+
   /// Payload (checkpoint.hpp): epoch, first base and last lr, the
   /// parameters, then for n > 1 optimizers n and the others' base and last
   /// lrs.
@@ -458,9 +389,9 @@ class LRScheduler {
     const std::int64_t stored_epoch = r.i64("epoch");
     std::vector<double> base{r.f64("base lr")}, last{r.f64("last lr")};
     // An epoch that step() could not advance is none that step() produced.
-    const long epoch = detail::checked_counter(r, field + "epoch", stored_epoch, 0,
-                                               std::numeric_limits<long>::max() - 1,
-                                               "the next step would overflow");
+    const std::int64_t epoch = detail::checked_counter(r, field + "epoch", stored_epoch, 0,
+                                                       std::numeric_limits<std::int64_t>::max() - 1,
+                                                       "the next step would overflow");
     check_lrs(r, base[0], last[0]);
     auto commit_params = stage_params_at(r, epoch);
     if (optimizers_.size() > 1) {
@@ -490,7 +421,7 @@ class LRScheduler {
 
   /// Sets every optimizer's momentum, or none: an optimizer that refuses
   /// its value (out of its range) undoes those set before it.
-  void set_momenta(long e, const std::vector<double>& momenta) {
+  void set_momenta(std::int64_t e, const std::vector<double>& momenta) {
     std::vector<Scalar> old;
     for (const auto* o : optimizers_) old.push_back(o->momentum());
     std::size_t done = 0;
@@ -521,7 +452,7 @@ class LRScheduler {
   std::vector<Optimizer<Scalar>*> optimizers_;
   std::vector<Scalar> base_lrs_;
   std::vector<Scalar> last_lrs_;
-  long epoch_ = 0;
+  std::int64_t epoch_ = 0;
 };
 
 }  // namespace descent

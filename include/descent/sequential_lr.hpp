@@ -2,13 +2,14 @@
 /// \file
 /// SequentialLR: one schedule after another (lecture section 9).
 
+#include "detail/composite.hpp"
+#include "detail/serialize.hpp"
 #include "scheduler.hpp"
 
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
-#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -43,18 +44,18 @@ class SequentialLR : public LRScheduler<Scalar_> {
   /// The Scalar of the optimizers it drives: float or double.
   using Scalar = Scalar_;
   /// Pointers to the child schedulers, which must outlive this one.
-  using Children = typename LRScheduler<Scalar>::Children;
+  using Children = std::vector<LRScheduler<Scalar>*>;
 
   /// \param schedulers the children, in order; all drive the same optimizers.
   /// \param milestones epochs at which the next child takes over; one fewer
   ///   than schedulers, each >= 1, increasing.
   /// \throws std::invalid_argument if an argument is out of range (the
   ///   optimizers and children are then unchanged).
-  SequentialLR(Children schedulers, std::vector<long> milestones)
+  SequentialLR(Children schedulers, std::vector<std::int64_t> milestones)
       : LRScheduler<Scalar>(kName, checked(schedulers, milestones)),
         children_(std::move(schedulers)),
         milestones_(std::move(milestones)) {
-    this->rebase_children(children_);
+    detail::Composite<Scalar>::rebase(children_);
     this->set_base_lrs(children_[0]->base_lrs());
     this->apply(0);
   }
@@ -62,14 +63,14 @@ class SequentialLR : public LRScheduler<Scalar_> {
   /// The children, in order.
   const Children& schedulers() const noexcept { return children_; }
   /// Epochs at which the next child takes over.
-  const std::vector<long>& milestones() const noexcept { return milestones_; }
+  const std::vector<std::int64_t>& milestones() const noexcept { return milestones_; }
 
   /// The class name, as name() returns it and checkpoints record it.
   static constexpr std::string_view kName = "SequentialLR";
   std::string_view name() const noexcept override { return kName; }
 
  protected:
-  double compute_lr(long e, std::size_t i) const override {
+  double compute_lr(std::int64_t e, std::size_t i) const override {
     const auto k = std::size_t(std::upper_bound(milestones_.begin(), milestones_.end(), e) -
                                milestones_.begin());
     return children_[k]->lr_at(k == 0 ? e : e - milestones_[k - 1], i);
@@ -78,23 +79,15 @@ class SequentialLR : public LRScheduler<Scalar_> {
 
   void write_params(detail::Writer& w) const override {
     w.u32(static_cast<std::uint32_t>(milestones_.size()));
-    for (const long m : milestones_) w.i64(m);
-    this->write_children(w, children_);
+    for (const std::int64_t m : milestones_) w.i64(m);
+    detail::Composite<Scalar>::write(w, children_);
   }
 
   std::function<void()> stage_params(detail::Reader& r) override {
-    std::vector<long> milestones(r.count("milestone count", sizeof(std::int64_t)));
-    for (long& m : milestones) m = static_cast<long>(r.i64("milestone"));
-    if (milestones.size() != milestones_.size()) {
-      r.fail("the checkpoint holds " + std::to_string(milestones.size()) + " milestones, this " +
-             std::to_string(milestones_.size()));
-    }
-    try {
-      detail::check_milestones(kName, milestones, 1);
-    } catch (const std::invalid_argument& e) {
-      r.fail(e.what());
-    }
-    auto commit_children = this->stage_children(r, children_);
+    std::vector<std::int64_t> milestones(r.count("milestone count", sizeof(std::int64_t)));
+    for (std::int64_t& m : milestones) m = r.i64("milestone");
+    r.validate([&] { check(milestones, children_.size()); });
+    auto commit_children = detail::Composite<Scalar>::stage(r, children_);
     return [this, milestones, commit_children] {
       milestones_ = milestones;
       commit_children();
@@ -103,26 +96,31 @@ class SequentialLR : public LRScheduler<Scalar_> {
 
  private:
   static OptimizerList<Scalar> checked(const Children& schedulers,
-                                       const std::vector<long>& milestones) {
-    auto list = LRScheduler<Scalar>::checked_children(
+                                       const std::vector<std::int64_t>& milestones) {
+    auto list = detail::Composite<Scalar>::checked(
         kName, schedulers, [](const LRScheduler<Scalar>& c) -> std::string {
-          return LRScheduler<Scalar>::child_own_base_lrs(c)
+          return detail::Composite<Scalar>::own_base_lrs(c)
                      ? "it sets its own initial lr, which PyTorch's SequentialLR would then "
                        "use for all"
                      : "";
         });
-    if (milestones.size() + 1 != schedulers.size()) {
-      detail::throw_invalid(
-          kName, "the number of milestones",
-          "the number of schedulers - 1 = " + std::to_string(schedulers.size() - 1),
-          milestones.size());
-    }
-    detail::check_milestones(kName, milestones, 1);
+    check(milestones, schedulers.size());
     return list;
   }
 
+  /// The one check of the milestones, by the constructor and the checkpoint
+  /// loader: one fewer than the schedulers (n >= 1), each >= 1, increasing.
+  static void check(const std::vector<std::int64_t>& milestones, std::size_t n) {
+    if (milestones.size() + 1 != n) {
+      detail::throw_invalid(kName, "the number of milestones",
+                            "the number of schedulers - 1 = " + std::to_string(n - 1),
+                            milestones.size());
+    }
+    detail::check_milestones(kName, milestones, 1);
+  }
+
   Children children_;
-  std::vector<long> milestones_;
+  std::vector<std::int64_t> milestones_;
 };
 
 }  // namespace descent

@@ -3,13 +3,12 @@
 /// StepLR (lecture section 9).
 
 #include "detail/check.hpp"
+#include "detail/factor_schedule.hpp"
 #include "scheduler.hpp"
 
 #include <cstddef>
 #include <cstdint>
 #include <functional>
-#include <limits>
-#include <stdexcept>
 #include <string>
 #include <string_view>
 
@@ -25,7 +24,7 @@ namespace descent {
 /// it uses base_lr·γᵏ). Multiplicative: it can be a ChainedScheduler link.
 /// The optimizers must outlive the scheduler.
 template <typename Scalar_>
-class StepLR : public LRScheduler<Scalar_> {
+class StepLR : public detail::FactorSchedule<Scalar_> {
  public:
   /// The Scalar of the optimizers it drives: float or double.
   using Scalar = Scalar_;
@@ -35,14 +34,14 @@ class StepLR : public LRScheduler<Scalar_> {
   /// \param gamma factor applied at each change; finite and > 0. Default 0.1.
   /// \throws std::invalid_argument if an argument is out of range (the
   ///   optimizers are then unchanged).
-  StepLR(const OptimizerList<Scalar>& optimizers, long step_size, double gamma = 0.1)
-      : LRScheduler<Scalar>(kName, optimizers), step_size_(step_size), gamma_(gamma) {
+  StepLR(const OptimizerList<Scalar>& optimizers, std::int64_t step_size, double gamma = 0.1)
+      : detail::FactorSchedule<Scalar>(kName, optimizers), step_size_(step_size), gamma_(gamma) {
     check(step_size_, gamma_);
     this->apply(0);
   }
 
   /// Epochs between changes.
-  long step_size() const noexcept { return step_size_; }
+  std::int64_t step_size() const noexcept { return step_size_; }
   /// Factor applied at each change.
   double gamma() const noexcept { return gamma_; }
 
@@ -51,12 +50,8 @@ class StepLR : public LRScheduler<Scalar_> {
   std::string_view name() const noexcept override { return kName; }
 
  protected:
-  double compute_lr(long e, std::size_t i) const override {
-    return detail::repeated_product(double(this->base_lr(i)), gamma_, e / step_size_);
-  }
-  bool multiplicative() const noexcept override { return true; }
-  double chain_factor(long e) const override {
-    return detail::repeated_product(1.0, gamma_, e / step_size_);
+  double scaled(double start, std::int64_t e) const override {
+    return detail::repeated_product(start, gamma_, e / step_size_);
   }
 
   void write_params(detail::Writer& w) const override {
@@ -67,34 +62,29 @@ class StepLR : public LRScheduler<Scalar_> {
   std::function<void()> stage_params(detail::Reader& r) override {
     const std::int64_t step_size = r.i64("step_size");
     const double gamma = r.f64("gamma");
-    if (step_size > std::numeric_limits<long>::max()) r.fail("step_size is out of range");
-    try {
-      check(static_cast<long>(step_size), gamma);
-    } catch (const std::invalid_argument& e) {
-      r.fail(e.what());
-    }
+    r.validate([&] { check(step_size, gamma); });
     return [this, step_size, gamma] {
-      step_size_ = static_cast<long>(step_size);
+      step_size_ = step_size;
       gamma_ = gamma;
     };
   }
 
  private:
   /// The one check of the constructor and the checkpoint loader.
-  static void check(long step_size, double gamma) {
+  static void check(std::int64_t step_size, double gamma) {
     detail::check_at_least(kName, "step_size", step_size, 1);
     detail::check_positive(kName, "gamma", gamma);
   }
 
-  long step_size_;
+  std::int64_t step_size_;
   double gamma_;
 };
 
 /// `StepLR schedule(adam, 30)` deduces the scalar type from the optimizer.
 template <typename S>
-StepLR(Optimizer<S>&, long) -> StepLR<S>;
+StepLR(Optimizer<S>&, std::int64_t) -> StepLR<S>;
 /// `StepLR schedule(adam, 30, 0.5)` deduces the scalar type from the optimizer.
 template <typename S>
-StepLR(Optimizer<S>&, long, double) -> StepLR<S>;
+StepLR(Optimizer<S>&, std::int64_t, double) -> StepLR<S>;
 
 }  // namespace descent

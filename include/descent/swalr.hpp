@@ -10,7 +10,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
-#include <limits>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -57,7 +56,7 @@ class SWALR : public LRScheduler<Scalar_> {
   /// \param anneal_epochs epochs the annealing takes; >= 0. Default 10.
   /// \param anneal_strategy cos or linear. Default cos.
   /// \throws std::invalid_argument if an argument is out of range.
-  SWALR(const OptimizerList<Scalar>& optimizers, double swa_lr, long anneal_epochs = 10,
+  SWALR(const OptimizerList<Scalar>& optimizers, double swa_lr, std::int64_t anneal_epochs = 10,
         Anneal anneal_strategy = Anneal::cos)
       : SWALR(optimizers, std::vector<double>(optimizers.pointers().size(), swa_lr), anneal_epochs,
               anneal_strategy) {}
@@ -70,28 +69,19 @@ class SWALR : public LRScheduler<Scalar_> {
   /// \throws std::invalid_argument if an argument is out of range or
   ///   swa_lrs has another length than optimizers.
   SWALR(const OptimizerList<Scalar>& optimizers, std::vector<double> swa_lrs,
-        long anneal_epochs = 10, Anneal anneal_strategy = Anneal::cos)
+        std::int64_t anneal_epochs = 10, Anneal anneal_strategy = Anneal::cos)
       : LRScheduler<Scalar>(kName, optimizers),
         swa_lrs_(std::move(swa_lrs)),
         anneal_epochs_(anneal_epochs),
         anneal_(anneal_strategy) {
-    if (swa_lrs_.size() != this->num_optimizers()) {
-      detail::throw_invalid(kName, "swa_lrs",
-                            "one per optimizer (" + std::to_string(this->num_optimizers()) + ")",
-                            swa_lrs_.size());
-    }
-    for (std::size_t i = 0; i < swa_lrs_.size(); ++i) {
-      detail::check_nonnegative(kName, "swa_lrs[" + std::to_string(i) + "]", swa_lrs_[i]);
-    }
-    detail::check_at_least(kName, "anneal_epochs", anneal_epochs, 0);
-    check_anneal(anneal_strategy);
+    check(swa_lrs_, anneal_epochs_, anneal_, this->num_optimizers());
     this->apply(0);
   }
 
   /// The lr optimizer i is annealed to. \throws std::out_of_range.
   double swa_lr(std::size_t i = 0) const { return swa_lrs_.at(i); }
   /// Epochs the annealing takes.
-  long anneal_epochs() const noexcept { return anneal_epochs_; }
+  std::int64_t anneal_epochs() const noexcept { return anneal_epochs_; }
   /// cos or linear.
   Anneal anneal_strategy() const noexcept { return anneal_; }
 
@@ -100,10 +90,10 @@ class SWALR : public LRScheduler<Scalar_> {
   std::string_view name() const noexcept override { return kName; }
 
  protected:
-  double compute_lr(long e, std::size_t i) const override {
+  double compute_lr(std::int64_t e, std::size_t i) const override {
     // PyTorch's get_lr() at _step_count − 1 = e, in its order of operations.
-    const long step = anneal_epochs_ == 0 ? std::max(1L, e) : e;
-    const double span = double(std::max(1L, anneal_epochs_));
+    const std::int64_t step = anneal_epochs_ == 0 ? std::max<std::int64_t>(1, e) : e;
+    const double span = double(std::max<std::int64_t>(1, anneal_epochs_));
     const double prev_alpha = anneal(std::clamp((double(step) - 1) / span, 0.0, 1.0));
     const double swa = swa_lrs_[i];
     const double lr = double(this->optimizers()[i]->lr());
@@ -122,25 +112,14 @@ class SWALR : public LRScheduler<Scalar_> {
   std::function<void()> stage_params(detail::Reader& r) override {
     const std::int64_t epochs = r.i64("anneal_epochs");
     const std::uint32_t anneal = r.u32("anneal_strategy");
-    const std::uint32_t n = r.count("swa_lr count", 8);
-    if (epochs < 0 || epochs > std::numeric_limits<long>::max()) {
-      r.fail("anneal_epochs " + std::to_string(epochs) + " is not >= 0");
-    }
-    if (anneal > 1)
-      r.fail("anneal_strategy " + std::to_string(anneal) + " is not cos (0) or linear (1)");
-    if (n != this->num_optimizers()) {
-      r.fail("the checkpoint holds " + std::to_string(n) + " swa_lrs, this scheduler drives " +
-             std::to_string(this->num_optimizers()) + " optimizers");
-    }
-    std::vector<double> lrs(n);
-    for (double& lr : lrs) {
-      lr = r.f64("swa_lr");
-      if (!(lr >= 0) || !std::isfinite(static_cast<Scalar>(lr))) {
-        r.fail("swa_lr " + detail::to_text(lr) + " is not finite and >= 0");
-      }
-    }
+    std::vector<double> lrs(r.count("swa_lr count", sizeof(double)));
+    for (double& lr : lrs) lr = r.f64("swa_lr");
+    r.validate([&] {
+      check_anneal(anneal);
+      check(lrs, epochs, static_cast<Anneal>(anneal), this->num_optimizers());
+    });
     return [this, epochs, anneal, lrs] {
-      anneal_epochs_ = static_cast<long>(epochs);
+      anneal_epochs_ = epochs;
       anneal_ = static_cast<Anneal>(anneal);
       swa_lrs_ = lrs;
     };
@@ -149,6 +128,21 @@ class SWALR : public LRScheduler<Scalar_> {
  private:
   static constexpr double kPi = 3.141592653589793;  // math.pi
 
+  /// The one check of the constructor and the checkpoint loader.
+  static void check(const std::vector<double>& swa_lrs, std::int64_t anneal_epochs, Anneal anneal,
+                    std::size_t n) {
+    if (swa_lrs.size() != n) {
+      detail::throw_invalid(kName, "swa_lrs", "one per optimizer (" + std::to_string(n) + ")",
+                            swa_lrs.size());
+    }
+    for (std::size_t i = 0; i < swa_lrs.size(); ++i) {
+      detail::check_nonnegative(kName, "swa_lrs[" + std::to_string(i) + "]", swa_lrs[i]);
+    }
+    detail::check_at_least(kName, "anneal_epochs", anneal_epochs, 0);
+    check_anneal(anneal);
+  }
+
+  /// An Anneal, or the number that stands for one in a checkpoint.
   template <typename T>
   static void check_anneal(T anneal) {
     detail::check_enum(kName, "anneal_strategy", anneal, {"cos", "linear"});
@@ -157,7 +151,7 @@ class SWALR : public LRScheduler<Scalar_> {
   double anneal(double t) const { return anneal_ == Anneal::cos ? (1 - std::cos(kPi * t)) / 2 : t; }
 
   std::vector<double> swa_lrs_;
-  long anneal_epochs_;
+  std::int64_t anneal_epochs_;
   Anneal anneal_;
 };
 

@@ -11,7 +11,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
-#include <limits>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -66,8 +65,9 @@ class WarmupCosineLR : public LRScheduler<Scalar_> {
   /// \throws std::invalid_argument if an argument is out of range (the
   ///   optimizers are then unchanged).
   static WarmupCosineLR optax(const OptimizerList<Scalar>& optimizers, double init_value,
-                              double peak_value, long warmup_steps, long decay_steps,
-                              double end_value = 0.0, double exponent = 1.0) {
+                              double peak_value, std::int64_t warmup_steps,
+                              std::int64_t decay_steps, double end_value = 0.0,
+                              double exponent = 1.0) {
     detail::check_at_least(kName, "warmup_steps", warmup_steps, 0);
     if (!(decay_steps > warmup_steps)) {
       detail::throw_invalid(
@@ -76,7 +76,6 @@ class WarmupCosineLR : public LRScheduler<Scalar_> {
           decay_steps);
     }
     detail::check_nonnegative(kName, "end_value", end_value);
-    detail::check_nonnegative(kName, "peak_value", peak_value);
     const double alpha = peak_value == 0.0 ? 0.0 : end_value / peak_value;
     return WarmupCosineLR(optimizers, {Form::optax, init_value, peak_value, warmup_steps,
                                        decay_steps - warmup_steps, alpha, exponent});
@@ -93,8 +92,8 @@ class WarmupCosineLR : public LRScheduler<Scalar_> {
   /// \throws std::invalid_argument if an argument is out of range (the
   ///   optimizers are then unchanged).
   static WarmupCosineLR keras(const OptimizerList<Scalar>& optimizers, double initial_learning_rate,
-                              long decay_steps, double alpha, double warmup_target,
-                              long warmup_steps) {
+                              std::int64_t decay_steps, double alpha, double warmup_target,
+                              std::int64_t warmup_steps) {
     return WarmupCosineLR(optimizers, {Form::keras, initial_learning_rate, warmup_target,
                                        warmup_steps, decay_steps, alpha, 1.0});
   }
@@ -106,10 +105,10 @@ class WarmupCosineLR : public LRScheduler<Scalar_> {
   /// The lr at the end of the warm-up.
   double peak_value() const noexcept { return p_.peak; }
   /// Steps of the warm-up.
-  long warmup_steps() const noexcept { return p_.warmup; }
+  std::int64_t warmup_steps() const noexcept { return p_.warmup; }
   /// Steps of the cosine decay, after the warm-up (optax's decay_steps −
   /// warmup_steps, Keras's decay_steps).
-  long decay_steps() const noexcept { return p_.decay; }
+  std::int64_t decay_steps() const noexcept { return p_.decay; }
   /// The end lr as a fraction of peak_value().
   double alpha() const noexcept { return p_.alpha; }
   /// The power of the cosine.
@@ -122,7 +121,7 @@ class WarmupCosineLR : public LRScheduler<Scalar_> {
  protected:
   bool own_base_lrs() const noexcept override { return true; }
 
-  double compute_lr(long e, std::size_t) const override {
+  double compute_lr(std::int64_t e, std::size_t) const override {
     const Params& p = p_;
     const double W = double(p.warmup), T = double(p.decay), s = double(e);
     if (e < p.warmup) {
@@ -153,21 +152,15 @@ class WarmupCosineLR : public LRScheduler<Scalar_> {
     Params p;
     p.init = r.f64("init_value");
     p.peak = r.f64("peak_value");
-    const std::int64_t warmup = r.i64("warmup_steps"), decay = r.i64("decay_steps");
+    p.warmup = r.i64("warmup_steps");
+    p.decay = r.i64("decay_steps");
     p.alpha = r.f64("alpha");
     p.exponent = r.f64("exponent");
-    if (warmup > std::numeric_limits<long>::max() || decay > std::numeric_limits<long>::max()) {
-      r.fail("warmup_steps or decay_steps is out of range");
-    }
-    p.warmup = static_cast<long>(warmup);
-    p.decay = static_cast<long>(decay);
-    try {
-      detail::check_enum(kName, "form", form, {"optax", "keras"});
+    r.validate([&] {
+      check_form(form);
       p.form = static_cast<Form>(form);
       check(p);
-    } catch (const std::invalid_argument& e) {
-      r.fail(e.what());
-    }
+    });
     return [this, p] { p_ = p; };
   }
 
@@ -177,7 +170,7 @@ class WarmupCosineLR : public LRScheduler<Scalar_> {
   struct Params {
     Form form = Form::optax;
     double init = 0, peak = 0;
-    long warmup = 0, decay = 1;
+    std::int64_t warmup = 0, decay = 1;
     double alpha = 0, exponent = 1;
   };
 
@@ -188,13 +181,23 @@ class WarmupCosineLR : public LRScheduler<Scalar_> {
     this->apply(0);
   }
 
+  /// The one check of the constructor and the checkpoint loader (optax()
+  /// checks before it what its own arguments add: end_value, and decay_steps
+  /// against warmup_steps).
   static void check(const Params& p) {
+    check_form(p.form);
     detail::check_nonnegative(kName, "init_value", p.init);
     detail::check_nonnegative(kName, "peak_value", p.peak);
     detail::check_at_least(kName, "warmup_steps", p.warmup, 0);
     detail::check_at_least(kName, "decay_steps", p.decay, 1);
     detail::check_nonnegative(kName, "alpha", p.alpha);
     detail::check_nonnegative(kName, "exponent", p.exponent);
+  }
+
+  /// A Form, or the number that stands for one in a checkpoint.
+  template <typename T>
+  static void check_form(T form) {
+    detail::check_enum(kName, "form", form, {"optax", "keras"});
   }
 
   Params p_;

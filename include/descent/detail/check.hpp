@@ -10,6 +10,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstddef>
+#include <cstdint>
 #include <initializer_list>
 #include <stdexcept>
 #include <string>
@@ -83,7 +84,8 @@ void check_positive(std::string_view cls, std::string_view field, T value) {
 }
 
 /// An integer count >= lowest.
-inline void check_at_least(std::string_view cls, std::string_view field, long value, long lowest) {
+inline void check_at_least(std::string_view cls, std::string_view field, std::int64_t value,
+                           std::int64_t lowest) {
   if (value < lowest) throw_invalid(cls, field, ">= " + std::to_string(lowest), value);
 }
 

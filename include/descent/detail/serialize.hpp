@@ -20,6 +20,7 @@
 #include <limits>
 #include <ostream>
 #include <sstream>
+#include <stdexcept>
 #include <streambuf>
 #include <string>
 #include <string_view>
@@ -265,6 +266,18 @@ class Reader {
 
   [[noreturn]] void fail(const std::string& what) const {
     throw CheckpointError(who_ + ": " + what);
+  }
+
+  /// Runs check(), the check a constructor makes of its arguments, on values
+  /// read from the checkpoint, and fails with its words if it throws
+  /// std::invalid_argument: each argument check is written once, for both.
+  template <typename Check>
+  void validate(const Check& check) const {
+    try {
+      check();
+    } catch (const std::invalid_argument& e) {
+      fail(e.what());
+    }
   }
 
  private:
