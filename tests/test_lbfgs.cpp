@@ -9,10 +9,12 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <functional>
 #include <limits>
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <Eigen/Core>
@@ -100,6 +102,19 @@ struct Logistic {
   }
 };
 
+/// An objective, one type per scalar: step() is then compiled once per
+/// Params type rather than once per closure, which would multiply this
+/// file's compile time (the test of a closure of its own type, with Eigen::Ref
+/// arguments, calls LBFGS::step directly).
+template <typename S>
+using Objective = std::function<S(const Vec<S>&, Vec<S>&)>;
+
+template <typename S, typename Params>
+S step(descent::LBFGS<S>& opt, Params&& params,
+       const Objective<typename descent::LBFGS<S>::Scalar>& f) {
+  return opt.step(std::forward<Params>(params), f);
+}
+
 template <typename S>
 typename descent::LBFGS<S>::Options options_of(const tl::Case& c) {
   typename descent::LBFGS<S>::Options o;
@@ -147,9 +162,9 @@ Worst run_case(const tl::Case& c, Check&& check, int steps = -1) {
   for (int k = 0; k < (steps < 0 ? c.steps : steps); ++k) {
     S loss;
     if (c.problem == tl::Problem::Rosenbrock) {
-      loss = opt.step(x, [](const Vec<S>& p, Vec<S>& g) { return rosenbrock(p, g); });
+      loss = step(opt, x, [](const Vec<S>& p, Vec<S>& g) { return rosenbrock(p, g); });
     } else {
-      loss = opt.step(x, logistic);
+      loss = step(opt, x, logistic);
     }
     const tl::Record& rec = c.records[k];
     worst.params = std::max(worst.params, normwise_error(x, c.params + (k + 1) * c.dim));
@@ -270,7 +285,7 @@ TEST_CASE("LBFGS two fixed-step iterations by hand", "[lbfgs]") {
   descent::LBFGS<double> opt(o);
   Vec<double> x = Vec<double>::Constant(1, 0.25);
   std::vector<double> seen;
-  const double loss = opt.step(x, [&](const Vec<double>& p, Vec<double>& g) {
+  const double loss = step(opt, x, [&](const Vec<double>& p, Vec<double>& g) {
     seen.push_back(p[0]);
     return quadratic(p, g);
   });
@@ -294,7 +309,7 @@ TEST_CASE("LBFGS one strong-Wolfe iteration by hand", "[lbfgs]") {
   descent::LBFGS<double> opt(o);
   Vec<double> x = Vec<double>::Constant(1, 0.5);
   std::vector<double> seen;
-  const double loss = opt.step(x, [&](const Vec<double>& p, Vec<double>& g) {
+  const double loss = step(opt, x, [&](const Vec<double>& p, Vec<double>& g) {
     seen.push_back(p[0]);
     return quadratic(p, g);
   });
@@ -305,7 +320,7 @@ TEST_CASE("LBFGS one strong-Wolfe iteration by hand", "[lbfgs]") {
   CHECK(opt.iterations() == 1);
   CHECK(opt.history_length() == 0);
   // At the optimum the next step evaluates once and returns.
-  CHECK(opt.step(x, quadratic) == 0.0);
+  CHECK(step(opt, x, quadratic) == 0.0);
   CHECK(opt.function_evaluations() == 4);
   CHECK(opt.iterations() == 1);
 }
@@ -325,7 +340,7 @@ TEST_CASE("LBFGS min_curvature decides which pairs are kept", "[lbfgs]") {
     o.min_curvature = min_curvature;
     descent::LBFGS<double> opt(o);
     Vec<double> x = Vec<double>::Constant(1, 1e-6);
-    opt.step(x, quadratic);
+    step(opt, x, quadratic);
     if (min_curvature > 0) {
       CHECK(opt.history_length() == 0);
       CHECK(x[0] == Approx(9e-6).epsilon(1e-12));
@@ -356,8 +371,8 @@ TEST_CASE("LBFGS checkpoints continue a run bit for bit", "[lbfgs][checkpoint]")
   Vec<double> x = start_of(c);
   Vec<double> y = x;
   for (int k = 0; k < 2; ++k) {
-    whole.step(x, f);
-    first.step(y, f);
+    step(whole, x, f);
+    step(first, y, f);
   }
   // 39 iterations with history_size 10: the ring has wrapped.
   REQUIRE(first.history_length() == 10);
@@ -367,8 +382,8 @@ TEST_CASE("LBFGS checkpoints continue a run bit for bit", "[lbfgs][checkpoint]")
   second.load_file(path);
   std::remove(path.c_str());
   CHECK(saved(second) == saved(first));
-  whole.step(x, f);
-  second.step(y, f);
+  step(whole, x, f);
+  step(second, y, f);
   CHECK(y == x);
   CHECK(normwise_error(y, c.params + 3 * c.dim) == 0.0);
   CHECK(saved(second) == saved(whole));
@@ -442,7 +457,7 @@ std::string load_error(descent::LBFGS<double>& opt, const std::string& bytes) {
 TEST_CASE("LBFGS refuses bad checkpoints and stays unchanged", "[lbfgs][checkpoint]") {
   descent::LBFGS<double> opt;
   Vec<double> x = Vec<double>::Constant(1, 0.5);
-  opt.step(x, quadratic);
+  step(opt, x, quadratic);
   const std::string before = saved(opt);
 
   // The crafted record is valid as it stands.
@@ -501,7 +516,7 @@ TEST_CASE("LBFGS refuses bad checkpoints and stays unchanged", "[lbfgs][checkpoi
   REQUIRE(load_error(old_run, c.bytes()).empty());
   Vec<double> one = Vec<double>::Constant(1, 0.5);
   const std::string loaded = saved(old_run);
-  CHECK_THROWS_AS(old_run.step(one, quadratic), std::overflow_error);
+  CHECK_THROWS_AS(step(old_run, one, quadratic), std::overflow_error);
   CHECK(saved(old_run) == loaded);
   CHECK(one[0] == 0.5);
 
@@ -568,7 +583,7 @@ TEST_CASE("LBFGS step takes contiguous Eigen objects and checks them", "[lbfgs][
   const Logistic<double> f;
   descent::LBFGS<double> reference(options_of<double>(c));
   Vec<double> x = start_of(c);
-  reference.step(x, f);
+  step(reference, x, f);
 
   // A Map over user memory, an Array, a segment; a function of Refs.
   const auto by_ref = [&f](const Eigen::Ref<const Vec<double>>& p, Eigen::Ref<Vec<double>> g) {
@@ -580,7 +595,7 @@ TEST_CASE("LBFGS step takes contiguous Eigen objects and checks them", "[lbfgs][
   {
     descent::LBFGS<double> opt(options_of<double>(c));
     std::vector<double> raw(c.params, c.params + c.dim);
-    opt.step(Eigen::Map<Vec<double>>(raw.data(), c.dim), f);
+    step(opt, Eigen::Map<Vec<double>>(raw.data(), c.dim), f);
     CHECK(Eigen::Map<Vec<double>>(raw.data(), c.dim) == x);
   }
   {
@@ -593,7 +608,7 @@ TEST_CASE("LBFGS step takes contiguous Eigen objects and checks them", "[lbfgs][
     descent::LBFGS<double> opt(options_of<double>(c));
     Vec<double> longer = Vec<double>::Constant(c.dim + 2, 7.0);
     longer.segment(1, c.dim) = start_of(c);
-    opt.step(longer.segment(1, c.dim), f);
+    step(opt, longer.segment(1, c.dim), f);
     CHECK(longer.segment(1, c.dim) == x);
     CHECK(longer[0] == 7.0);
     CHECK(longer[c.dim + 1] == 7.0);
@@ -601,26 +616,26 @@ TEST_CASE("LBFGS step takes contiguous Eigen objects and checks them", "[lbfgs][
 
   descent::LBFGS<double> opt;
   Eigen::MatrixXd m = Eigen::MatrixXd::Ones(2, 2);
-  CHECK_THROWS_WITH(opt.step(m.row(0), quadratic),
+  CHECK_THROWS_WITH(step(opt, m.row(0), quadratic),
                     Catch::Contains("params must be stored contiguously"));
   Vec<double> empty;
-  CHECK_THROWS_WITH(opt.step(empty, quadratic), Catch::Contains("params is empty"));
+  CHECK_THROWS_WITH(step(opt, empty, quadratic), Catch::Contains("params is empty"));
   Vec<double> one = Vec<double>::Constant(1, 0.5);
   const auto resizing = [](const Vec<double>& p, Vec<double>& g) {
     g = Vec<double>::Zero(p.size() + 1);
     return 0.0;
   };
-  CHECK_THROWS_WITH(opt.step(one, resizing),
+  CHECK_THROWS_WITH(step(opt, one, resizing),
                     "descent::LBFGS::step: the function resized grad from 1 to 2 elements");
   CHECK(one[0] == 0.5);
-  opt.step(one, quadratic);
+  step(opt, one, quadratic);
   Vec<double> two = Vec<double>::Ones(2);
-  CHECK_THROWS_WITH(opt.step(two, quadratic),
+  CHECK_THROWS_WITH(step(opt, two, quadratic),
                     Catch::Contains("params has 2 elements but the state was built for 1"));
   opt.reset();
   CHECK(opt.state_size() == -1);
   CHECK(opt.iterations() == 0);
-  opt.step(two, quadratic);
+  step(opt, two, quadratic);
   CHECK(opt.state_size() == 2);
 }
 
@@ -638,7 +653,7 @@ TEST_CASE("LBFGS non-finite policies", "[lbfgs][nonfinite]") {
       descent::LBFGS<double> opt(o);
       Vec<double> x(2);
       x << -1.2, 1.0;
-      opt.step(x, clean);
+      step(opt, x, clean);
       const std::string before = saved(opt);
       const Vec<double> x_before = x;
       int calls = 0;
@@ -656,15 +671,15 @@ TEST_CASE("LBFGS non-finite policies", "[lbfgs][nonfinite]") {
       Vec<double> unused(2);
       const double first_loss = rosenbrock(x, unused);
       if (policy == descent::NonFinite::Throw) {
-        CHECK_THROWS_WITH(opt.step(x, poisoned),
+        CHECK_THROWS_WITH(step(opt, x, poisoned),
                           "descent::LBFGS::step: grad[1] is nan; params "
                           "and state are unchanged");
         CHECK(opt.skipped_steps() == 0);
       } else if (policy == descent::NonFinite::Skip) {
-        CHECK(opt.step(x, poisoned) == first_loss);
+        CHECK(step(opt, x, poisoned) == first_loss);
         CHECK(opt.skipped_steps() == 1);
       } else {
-        CHECK_NOTHROW(opt.step(x, poisoned));
+        CHECK_NOTHROW(step(opt, x, poisoned));
         CHECK(calls > 3);
         continue;
       }
@@ -682,8 +697,8 @@ TEST_CASE("LBFGS non-finite policies", "[lbfgs][nonfinite]") {
       std::stringstream in(before);
       twin.load(in);
       Vec<double> y = x;
-      opt.step(x, clean);
-      twin.step(y, clean);
+      step(opt, x, clean);
+      step(twin, y, clean);
       CHECK(x == y);
     }
   }
