@@ -154,11 +154,7 @@ class Lookahead : public detail::Wrapper<Scalar_> {
     o.sync_period = static_cast<long>(period);
     if (reset > 1) r.fail("reset_state " + std::to_string(reset) + " is not 0 or 1");
     o.reset_state = reset == 1;
-    try {
-      checked(o);
-    } catch (const std::invalid_argument& e) {
-      r.fail(std::string("invalid options: ") + e.what());
-    }
+    r.validate([&] { checked(o); }, "invalid options: ");
     if (since < 0 || since >= period) {
       r.fail("steps since sync " + std::to_string(since) + " is not in [0, sync_period)");
     }

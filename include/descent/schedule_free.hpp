@@ -287,11 +287,7 @@ class ScheduleFree {
       stored.erase(it);
     }
     if (!stored.empty()) r.fail("unknown option '" + stored.begin()->first + "'");
-    try {
-      checked(o);
-    } catch (const std::invalid_argument& e) {
-      r.fail(std::string("invalid options: ") + e.what());
-    }
+    r.validate([&] { checked(o); }, "invalid options: ");
     if (r.u32("state array count") != 2) r.fail("ScheduleFree keeps 2 state arrays");
     const std::int64_t length = size < 0 ? 0 : size;
     Vector z = r.template array<Scalar, Vector>(length, "state array z");

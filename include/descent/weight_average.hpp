@@ -324,11 +324,7 @@ class WeightAverage {
       r.fail("overwrite_frequency " + std::to_string(frequency) + " is not >= 0");
     }
     options.overwrite_frequency = static_cast<long>(frequency);
-    try {
-      checked(options);
-    } catch (const std::invalid_argument& e) {
-      r.fail(std::string("invalid options: ") + e.what());
-    }
+    r.validate([&] { checked(options); }, "invalid options: ");
     Vector staged = r.template array<Scalar, Vector>(count == 0 ? 0 : size, "average");
     r.finish();
     options_ = options;

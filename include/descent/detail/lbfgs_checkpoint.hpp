@@ -136,11 +136,7 @@ void LBFGS<Scalar_>::load(std::istream& in) {
     stored.erase(it);
   });
   if (!stored.empty()) r.fail("unknown option '" + stored.begin()->first + "'");
-  try {
-    checked(options);
-  } catch (const std::invalid_argument& e) {
-    r.fail(std::string("invalid options: ") + e.what());
-  }
+  r.validate([&] { checked(options); }, "invalid options: ");
   if (static_cast<Scalar>(lr) != options.lr) {
     r.fail("lr " + detail::to_text(lr) + " differs from the option lr " +
            detail::to_text(options.lr));

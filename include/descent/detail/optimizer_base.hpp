@@ -215,11 +215,7 @@ class OptimizerBase : public Optimizer<Scalar_> {
       stored.erase(it);
     });
     if (!stored.empty()) r.fail("unknown option '" + stored.begin()->first + "'");
-    try {
-      Derived::checked(options);
-    } catch (const std::invalid_argument& e) {
-      r.fail(std::string("invalid options: ") + e.what());
-    }
+    r.validate([&] { Derived::checked(options); }, "invalid options: ");
 
     constexpr std::size_t kArrays = Derived::kStateArrays.size();
     static_assert(kArrays == decltype(Derived::state_arrays(self()))().size(),

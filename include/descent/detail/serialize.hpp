@@ -269,14 +269,15 @@ class Reader {
   }
 
   /// Runs check(), the check a constructor makes of its arguments, on values
-  /// read from the checkpoint, and fails with its words if it throws
-  /// std::invalid_argument: each argument check is written once, for both.
+  /// read from the checkpoint, and fails with its words, after `prefix`, if
+  /// it throws std::invalid_argument: each argument check is written once,
+  /// for both.
   template <typename Check>
-  void validate(const Check& check) const {
+  void validate(const Check& check, const char* prefix = "") const {
     try {
       check();
     } catch (const std::invalid_argument& e) {
-      fail(e.what());
+      fail(prefix + std::string(e.what()));
     }
   }
 
