@@ -104,9 +104,8 @@ class CyclicLR : public LRScheduler<Scalar_> {
         base_(std::move(base_lr)),
         max_(std::move(max_lr)),
         options_(std::move(options)) {
-    const std::size_t n = this->num_optimizers();
     for (auto* v : {&base_, &max_, &options_.base_momentum, &options_.max_momentum}) {
-      if (v->size() == 1) v->resize(n, (*v)[0]);
+      detail::broadcast(*v, this->num_optimizers());
     }
     check(base_, max_, options_, this->optimizers());
     this->set_base_lrs(std::vector<Scalar>(base_.begin(), base_.end()));
@@ -197,18 +196,10 @@ class CyclicLR : public LRScheduler<Scalar_> {
   static void check(const std::vector<double>& base, const std::vector<double>& max,
                     const Options& o, const std::vector<Optimizer<Scalar>*>& optimizers) {
     const std::size_t n = optimizers.size();
-    const std::pair<const char*, const std::vector<double>*> lists[] = {
-        {"base_lr", &base},
-        {"max_lr", &max},
-        {"base_momentum", &o.base_momentum},
-        {"max_momentum", &o.max_momentum}};
-    for (const auto& [field, values] : lists) {
-      if (values->size() != n) {
-        detail::throw_invalid(kName, "the number of " + std::string(field) + " values",
-                              "1 or the number of optimizers, " + std::to_string(n),
-                              values->size());
-      }
-    }
+    detail::check_count(kName, "base_lr", base, n);
+    detail::check_count(kName, "max_lr", max, n);
+    detail::check_count(kName, "base_momentum", o.base_momentum, n);
+    detail::check_count(kName, "max_momentum", o.max_momentum, n);
     for (const double v : base) detail::check_nonnegative(kName, "base_lr", v);
     for (const double v : max) detail::check_nonnegative(kName, "max_lr", v);
     for (const double v : o.base_momentum) detail::check_unit_interval(kName, "base_momentum", v);

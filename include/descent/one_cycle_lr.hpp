@@ -101,7 +101,7 @@ class OneCycleLR : public LRScheduler<Scalar_> {
         total_steps_(total_steps),
         options_(options) {
     for (auto* v : {&max_lrs_, &options_.base_momentum, &options_.max_momentum}) {
-      if (v->size() == 1) v->resize(this->num_optimizers(), (*v)[0]);
+      detail::broadcast(*v, this->num_optimizers());
     }
     check(max_lrs_, this->optimizers(), total_steps_, options_);
     rebase();
@@ -230,17 +230,9 @@ class OneCycleLR : public LRScheduler<Scalar_> {
                     const std::vector<Optimizer<Scalar>*>& optimizers, std::int64_t total_steps,
                     const Options& o) {
     const std::size_t n = optimizers.size();
-    const std::pair<const char*, const std::vector<double>*> lists[] = {
-        {"max_lr", &max_lrs},
-        {"base_momentum", &o.base_momentum},
-        {"max_momentum", &o.max_momentum}};
-    for (const auto& [field, values] : lists) {
-      if (values->size() != n) {
-        detail::throw_invalid(kName, "the number of " + std::string(field) + " values",
-                              "1 or the number of optimizers, " + std::to_string(n),
-                              values->size());
-      }
-    }
+    detail::check_count(kName, "max_lr", max_lrs, n);
+    detail::check_count(kName, "base_momentum", o.base_momentum, n);
+    detail::check_count(kName, "max_momentum", o.max_momentum, n);
     for (const double m : max_lrs) detail::check_nonnegative(kName, "max_lr", m);
     for (const double m : o.base_momentum) detail::check_unit_interval(kName, "base_momentum", m);
     for (const double m : o.max_momentum) detail::check_unit_interval(kName, "max_momentum", m);

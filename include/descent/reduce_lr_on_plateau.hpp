@@ -95,7 +95,7 @@ class ReduceLROnPlateau {
   ///   optimizer list is empty, holds a null pointer or an optimizer twice.
   explicit ReduceLROnPlateau(const OptimizerList<Scalar>& optimizers, Options options = {})
       : optimizers_(detail::checked_optimizers(kName, optimizers)), options_(std::move(options)) {
-    if (options_.min_lr.size() == 1) options_.min_lr.resize(optimizers_.size(), options_.min_lr[0]);
+    detail::broadcast(options_.min_lr, optimizers_.size());
     check(options_, optimizers_.size());
     best_ = worst();
     for (const auto* o : optimizers_) last_lrs_.push_back(o->lr());
@@ -264,10 +264,7 @@ class ReduceLROnPlateau {
     detail::check_at_least(kName, "patience", o.patience, 0);
     detail::check_nonnegative(kName, "threshold", o.threshold);
     detail::check_at_least(kName, "cooldown", o.cooldown, 0);
-    if (o.min_lr.size() != n) {
-      detail::throw_invalid(kName, "the number of min_lr values",
-                            "1 or the number of optimizers, " + std::to_string(n), o.min_lr.size());
-    }
+    detail::check_count(kName, "min_lr", o.min_lr, n);
     for (const double m : o.min_lr) detail::check_nonnegative(kName, "min_lr", m);
     detail::check_nonnegative(kName, "eps", o.eps);
   }

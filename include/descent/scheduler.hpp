@@ -87,6 +87,23 @@ inline void check_milestones(std::string_view cls, const std::vector<std::int64_
   }
 }
 
+/// A value per optimizer, given as one for all or one each: one value is
+/// repeated for each of the n optimizers; other lengths are left for
+/// check_count to refuse.
+inline void broadcast(std::vector<double>& values, std::size_t n) {
+  if (values.size() == 1) values.resize(n, values[0]);
+}
+
+/// Refuses a list of values per optimizer (after broadcast) whose length is
+/// not the number of optimizers, n.
+inline void check_count(std::string_view cls, std::string_view field,
+                        const std::vector<double>& values, std::size_t n) {
+  if (values.size() != n) {
+    throw_invalid(cls, "the number of " + std::string(field) + " values",
+                  "1 or the number of optimizers, " + std::to_string(n), values.size());
+  }
+}
+
 /// Refuses optimizers without momentum or β₁ for a scheduler that cycles it.
 template <typename Scalar>
 void check_momentum_optimizers(std::string_view cls,
