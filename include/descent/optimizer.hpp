@@ -28,6 +28,9 @@ namespace descent {
 
 namespace detail {
 
+template <typename S>
+struct Feeding;
+
 /// True when the elements of x lie in one gap-free block of memory, so that
 /// x can be treated as a flat vector in its storage order.
 template <typename Derived>
@@ -302,7 +305,24 @@ class Optimizer {
   /// on threads() threads.
   template <typename Body>
   void for_each_element(Index n, const Body& body) const {
-    detail::for_each_element<Scalar>(n, parallel(n) ? pool_.get() : nullptr, body);
+    detail::ThreadPool* pool = parallel(n) ? pool_.get() : nullptr;
+    if (feed_ == nullptr) {
+      detail::for_each_element<Scalar>(n, pool, body);
+      return;
+    }
+    struct Context {
+      detail::ThreadPool* pool;
+      const Body* body;
+    };
+    const Context context{pool, &body};
+    std::exchange(feed_, nullptr)
+        ->feed(
+            n,
+            [](const void* c, Index lo, Index hi) {
+              const auto* pair = static_cast<const Context*>(c);
+              detail::for_each_element<Scalar>(lo, hi, pair->pool, *pair->body);
+            },
+            &context);
   }
 
   /// Reads the floating-point option named `option` into value; false if
@@ -385,7 +405,21 @@ class Optimizer {
   Index state_size_ = -1;
   int threads_ = 1;
   detail::PoolHandle pool_;
+  // Set by detail::Feeding for one update, which then hands it its loop.
+  mutable detail::ElementFeed* feed_ = nullptr;
+
+  template <typename>
+  friend struct detail::Feeding;
 };
+
+namespace detail {
+/// Lets feed drive the element loop of opt's next update (see ElementFeed);
+/// the update forgets it. Clear it with nullptr if no update ran.
+template <typename S>
+struct Feeding {
+  static void set(const Optimizer<S>& opt, ElementFeed* feed) noexcept { opt.feed_ = feed; }
+};
+}  // namespace detail
 
 template <typename Scalar_>
 template <typename Params, typename Grad>

@@ -29,23 +29,45 @@ constexpr Eigen::Index kParallelThreshold = 65536;
 /// bits are the same in a packet and in a tail (simd.hpp).
 constexpr Eigen::Index kChunkAlign = 64;
 
-/// Runs body(V{}, i) over every element of [0, n), in packets: on the
+/// Runs body(V{}, i) over every element of [begin, end), in packets: on the
 /// calling thread alone, or, given a pool, in pool->workers() + 1 contiguous
 /// chunks at once.
 template <typename S, typename Body>
-inline void for_each_element(Eigen::Index n, ThreadPool* pool, const Body& body) {
+inline void for_each_element(Eigen::Index begin, Eigen::Index end, ThreadPool* pool,
+                             const Body& body) {
   if (pool == nullptr) {
-    simd::for_each<S>(0, n, body);
+    simd::for_each<S>(begin, end, body);
     return;
   }
   const Eigen::Index parts = pool->workers() + 1;
-  const Eigen::Index per_part = (n + parts - 1) / parts;
+  const Eigen::Index per_part = (end - begin + parts - 1) / parts;
   const Eigen::Index chunk = (per_part + kChunkAlign - 1) / kChunkAlign * kChunkAlign;
   pool->run([&](int k) {
-    const Eigen::Index begin = std::min(n, Eigen::Index(k) * chunk);
-    simd::for_each<S>(begin, std::min(n, begin + chunk), body);
+    const Eigen::Index first = std::min(end, begin + Eigen::Index(k) * chunk);
+    simd::for_each<S>(first, std::min(end, first + chunk), body);
   });
 }
+
+/// for_each_element over [0, n).
+template <typename S, typename Body>
+inline void for_each_element(Eigen::Index n, ThreadPool* pool, const Body& body) {
+  for_each_element<S>(0, n, pool, body);
+}
+
+/// Hands an update's element loop out in pieces, in an order of its own,
+/// each once its inputs are ready: descent::mpi's Sharded step updates a
+/// bucket of its shard as soon as the ranks' pieces of that bucket's
+/// gradient have arrived and been averaged. feed(n, run, context) calls
+/// run(context, lo, hi) once for each of disjoint ranges [lo, hi) that
+/// cover [0, n). An element's update does not depend on the split.
+class ElementFeed {
+ public:
+  using Run = void (*)(const void* context, Eigen::Index lo, Eigen::Index hi);
+  virtual void feed(Eigen::Index n, Run run, const void* context) = 0;
+
+ protected:
+  ~ElementFeed() = default;
+};
 
 /// The index of the first element of g[0, n) that is NaN or ±inf, or −1.
 /// One vectorized read of g: g·0 is 0 for a finite g and NaN otherwise, so

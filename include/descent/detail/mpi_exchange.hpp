@@ -237,130 +237,161 @@ class Exchange {
 
   /// Reduces the shard of rank `me` of every rank's g (n elements, shards
   /// of shard_begin) to its rank-order mean, written to out + offset
-  /// (offset: where the shard starts in out). Each rank sends its pieces of
-  /// the other shards to their owners in buckets of at most `bucket`
-  /// elements; the owner receives them into a ring of kRingDepth buckets
-  /// per peer and reduces each bucket as soon as it is complete, while the
-  /// next ones arrive. With `share`, every reduced bucket is sent on to
-  /// every peer and the peers' reduced shards are received into out (a
-  /// vector of n), so all of the mean ends on every rank. Returns once all
-  /// of g has been sent and everything received.
+  /// (offset: where the shard starts in out): start_reduce, then
+  /// reduce_bucket for every bucket in order, then finish. With `share`,
+  /// every reduced bucket is sent on to every peer and the peers' reduced
+  /// shards are received into out (a vector of n), so all of the mean ends
+  /// on every rank.
   void reduce(MPI_Comm comm, const S* g, Index n, Index bucket, S* out, Index offset, bool share) {
-    int me = 0, p = 1;
-    MPI_Comm_rank(comm, &me);
-    MPI_Comm_size(comm, &p);
-    const MPI_Datatype type = datatype<S>();
-    const Index begin = shard_begin(n, p, me), end = shard_begin(n, p, me + 1);
-    const Index buckets = (end - begin + bucket - 1) / bucket;
-    const int peers = p - 1;
-    ring_.resize(std::size_t(kRingDepth) * std::size_t(peers) *
-                 std::size_t(std::min(bucket, end - begin)));
-    const Index slot_stride = std::min(bucket, end - begin);
-    sends_.clear();
+    start_reduce(comm, g, n, bucket);
+    if (share) receive_shards(out);
+    for (Index k = 0; k < buckets(); ++k) {
+      reduce_bucket(k, out + offset, [](Index, Index) {});
+      if (share) send_bucket(k, out + offset);
+    }
+    finish();
+  }
+
+  /// Begins a reduction: each rank sends its pieces of the other shards to
+  /// their owners in buckets of at most `bucket` elements; the owner
+  /// receives them into a ring of kRingDepth buckets per peer and reduces
+  /// each bucket (reduce_bucket) while the next ones arrive.
+  void start_reduce(MPI_Comm comm, const S* g, Index n, Index bucket) {
+    use(comm, n, bucket);
+    g_ = g;
+    const int peers = p_ - 1;
+    slot_stride_ = std::min(bucket, end_ - begin_);
+    ring_.resize(std::size_t(kRingDepth) * std::size_t(peers) * std::size_t(slot_stride_));
     recvs_.assign(std::size_t(kRingDepth) * std::size_t(peers), MPI_REQUEST_NULL);
-    shares_.clear();
+    sources_.resize(std::size_t(p_));
 
     // This rank's pieces of the other shards, to their owners, bucket k of
     // every peer before bucket k + 1 of any.
     Index most = 0;
-    for (int d = 1; d < p; ++d) {
-      const int s = (me + d) % p;
-      most = std::max(most, shard_begin(n, p, s + 1) - shard_begin(n, p, s));
+    for (int d = 1; d < p_; ++d) {
+      const int s = (me_ + d) % p_;
+      most = std::max(most, shard_begin(n, p_, s + 1) - shard_begin(n, p_, s));
     }
     for (Index k = 0; k * bucket < most; ++k) {
-      for (int d = 1; d < p; ++d) {
-        const int s = (me + d) % p;
-        const Index b = shard_begin(n, p, s) + k * bucket, e = shard_begin(n, p, s + 1);
+      for (int d = 1; d < p_; ++d) {
+        const int s = (me_ + d) % p_;
+        const Index b = shard_begin(n, p_, s) + k * bucket, e = shard_begin(n, p_, s + 1);
         if (b >= e) continue;
         sends_.push_back(MPI_REQUEST_NULL);
-        MPI_Isend(g + b, int(std::min(bucket, e - b)), type, s, kTagGrad, comm, &sends_.back());
+        MPI_Isend(g + b, int(std::min(bucket, e - b)), datatype<S>(), s, kTagGrad, comm,
+                  &sends_.back());
       }
     }
-    // With share, the peers' reduced shards straight into out.
-    if (share) {
-      for (int d = 1; d < p; ++d) {
-        const int s = (me + d) % p;
-        const Index sb = shard_begin(n, p, s), se = shard_begin(n, p, s + 1);
-        for (Index b = sb; b < se; b += bucket) {
-          shares_.push_back(MPI_REQUEST_NULL);
-          MPI_Irecv(out + b, int(std::min(bucket, se - b)), type, s, kTagShard, comm,
-                    &shares_.back());
-        }
-      }
-    }
+    for (Index k = 0; k < std::min<Index>(kRingDepth, buckets()); ++k) post(k);
+  }
 
-    const auto post = [&](Index k) {
-      const Index b = begin + k * bucket;
-      const int len = int(std::min(bucket, end - b));
-      const std::size_t slot = std::size_t(k % kRingDepth);
-      for (int j = 0; j < peers; ++j) {
-        const int source = (me + 1 + j) % p;
-        MPI_Irecv(
-            ring_.data() + (slot * std::size_t(peers) + std::size_t(j)) * std::size_t(slot_stride),
-            len, type, source, kTagGrad, comm, &recvs_[slot * std::size_t(peers) + std::size_t(j)]);
+  /// The number of buckets of this rank's shard.
+  Index buckets() const noexcept { return (end_ - begin_ + bucket_ - 1) / bucket_; }
+
+  /// Waits for the peers' pieces of bucket k and writes their rank-order
+  /// mean to shard + [lo, hi) (0 being the shard's first element), in
+  /// pieces small enough to stay in cache, calling done(lo', hi') after
+  /// each piece, while it is there.
+  template <typename Done>
+  void reduce_bucket(Index k, S* shard, const Done& done) {
+    const int peers = p_ - 1;
+    const auto [lo, hi] = bucket_range(k);
+    const std::size_t slot = std::size_t(k % kRingDepth);
+    if (peers > 0) MPI_Waitall(peers, &recvs_[slot * std::size_t(peers)], MPI_STATUSES_IGNORE);
+    constexpr Index kPiece = 32768;
+    for (Index c = lo; c < hi; c += kPiece) {
+      const Index len = std::min(kPiece, hi - c);
+      for (int r = 0; r < p_; ++r) {
+        const int j = (r - me_ - 1 + p_) % p_;  // the peer's place in the slot
+        sources_[std::size_t(r)] = r == me_ ? g_ + begin_ + c : ring(slot, j) + (c - lo);
       }
-    };
-    for (Index k = 0; k < std::min<Index>(kRingDepth, buckets); ++k) post(k);
-    sources_.resize(std::size_t(p));
-    for (Index k = 0; k < buckets; ++k) {
-      const Index b = begin + k * bucket;
-      const Index len = std::min(bucket, end - b);
-      const std::size_t slot = std::size_t(k % kRingDepth);
-      if (peers > 0) MPI_Waitall(peers, &recvs_[slot * std::size_t(peers)], MPI_STATUSES_IGNORE);
-      for (int r = 0; r < p; ++r) {
-        if (r == me) {
-          sources_[std::size_t(r)] = g + b;
-        } else {
-          const int j = (r - me - 1 + p) % p;
-          sources_[std::size_t(r)] = ring_.data() + (slot * std::size_t(peers) + std::size_t(j)) *
-                                                        std::size_t(slot_stride);
-        }
-      }
-      S* target = out + offset + (b - begin);
-      rank_order_mean(target, sources_.data(), p, len);
-      if (k + kRingDepth < buckets) post(k + kRingDepth);
-      if (share) {
-        for (int d = 1; d < p; ++d) {
-          shares_.push_back(MPI_REQUEST_NULL);
-          MPI_Isend(target, int(len), type, (me + d) % p, kTagShard, comm, &shares_.back());
-        }
+      rank_order_mean(shard + c, sources_.data(), p_, len);
+      done(c, c + len);
+    }
+    if (k + kRingDepth < buckets()) post(k + kRingDepth);
+  }
+
+  /// Sends bucket k of shard (its mean, or its stepped parameters; 0 being
+  /// the shard's first element) to every peer, whose receive_shards takes it.
+  void send_bucket(Index k, const S* shard) {
+    const auto [lo, hi] = bucket_range(k);
+    for (int d = 1; d < p_; ++d) {
+      shares_.push_back(MPI_REQUEST_NULL);
+      MPI_Isend(shard + lo, int(hi - lo), datatype<S>(), (me_ + d) % p_, kTagShard, comm_,
+                &shares_.back());
+    }
+  }
+
+  /// Posts the receipt of every peer's shard, bucket by bucket as the peer
+  /// sends them, into out (a vector of n).
+  void receive_shards(S* out) {
+    for (int d = 1; d < p_; ++d) {
+      const int s = (me_ + d) % p_;
+      const Index sb = shard_begin(n_, p_, s), se = shard_begin(n_, p_, s + 1);
+      for (Index b = sb; b < se; b += bucket_) {
+        shares_.push_back(MPI_REQUEST_NULL);
+        MPI_Irecv(out + b, int(std::min(bucket_, se - b)), datatype<S>(), s, kTagShard, comm_,
+                  &shares_.back());
       }
     }
+  }
+
+  /// Returns once everything sent has gone and everything posted arrived.
+  void finish() {
     MPI_Waitall(int(sends_.size()), sends_.data(), MPI_STATUSES_IGNORE);
     MPI_Waitall(int(shares_.size()), shares_.data(), MPI_STATUSES_IGNORE);
+    sends_.clear();
+    shares_.clear();
   }
 
   /// Every rank's shard of x (n elements) to every other rank, in place, in
   /// buckets.
   void allgather(MPI_Comm comm, S* x, Index n, Index bucket) {
-    int me = 0, p = 1;
-    MPI_Comm_rank(comm, &me);
-    MPI_Comm_size(comm, &p);
-    const MPI_Datatype type = datatype<S>();
-    shares_.clear();
-    const Index begin = shard_begin(n, p, me), end = shard_begin(n, p, me + 1);
-    for (int d = 1; d < p; ++d) {
-      const int s = (me + d) % p;
-      const Index sb = shard_begin(n, p, s), se = shard_begin(n, p, s + 1);
-      for (Index b = sb; b < se; b += bucket) {
-        shares_.push_back(MPI_REQUEST_NULL);
-        MPI_Irecv(x + b, int(std::min(bucket, se - b)), type, s, kTagShard, comm, &shares_.back());
-      }
-    }
-    for (Index b = begin; b < end; b += bucket) {
-      for (int d = 1; d < p; ++d) {
-        shares_.push_back(MPI_REQUEST_NULL);
-        MPI_Isend(x + b, int(std::min(bucket, end - b)), type, (me + d) % p, kTagShard, comm,
-                  &shares_.back());
-      }
-    }
-    MPI_Waitall(int(shares_.size()), shares_.data(), MPI_STATUSES_IGNORE);
+    use(comm, n, bucket);
+    receive_shards(x);
+    for (Index k = 0; k < buckets(); ++k) send_bucket(k, x + begin_);
+    finish();
   }
 
  private:
+  void use(MPI_Comm comm, Index n, Index bucket) {
+    comm_ = comm;
+    n_ = n;
+    bucket_ = bucket;
+    MPI_Comm_rank(comm, &me_);
+    MPI_Comm_size(comm, &p_);
+    begin_ = shard_begin(n, p_, me_);
+    end_ = shard_begin(n, p_, me_ + 1);
+  }
+
+  // [begin, end) of bucket k within this rank's shard.
+  std::pair<Index, Index> bucket_range(Index k) const noexcept {
+    return {k * bucket_, std::min((k + 1) * bucket_, end_ - begin_)};
+  }
+
+  // Where peer j's piece of a bucket in ring slot `slot` is received.
+  S* ring(std::size_t slot, int j) {
+    return ring_.data() + (slot * std::size_t(p_ - 1) + std::size_t(j)) * std::size_t(slot_stride_);
+  }
+
+  // Posts the receipt of the peers' pieces of bucket k into its ring slot.
+  void post(Index k) {
+    const auto [lo, hi] = bucket_range(k);
+    const std::size_t slot = std::size_t(k % kRingDepth);
+    for (int j = 0; j < p_ - 1; ++j) {
+      MPI_Irecv(ring(slot, j), int(hi - lo), datatype<S>(), (me_ + 1 + j) % p_, kTagGrad, comm_,
+                &recvs_[slot * std::size_t(p_ - 1) + std::size_t(j)]);
+    }
+  }
+
   std::vector<S> ring_;
   std::vector<MPI_Request> sends_, recvs_, shares_;
   std::vector<const S*> sources_;
+  // The exchange under way.
+  MPI_Comm comm_ = MPI_COMM_NULL;
+  const S* g_ = nullptr;
+  Index n_ = 0, bucket_ = 1, begin_ = 0, end_ = 0, slot_stride_ = 0;
+  int me_ = 0, p_ = 1;
 };
 
 }  // namespace descent::detail::mpi

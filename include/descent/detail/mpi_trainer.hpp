@@ -155,6 +155,7 @@ class Trainer {
   template <typename Params, typename Grad>
   double step_impl(Params&& params, const Eigen::DenseBase<Grad>& grad,
                    const descent::mpi::ClipGradNorm* clip);
+  void step_pipelined(Scalar* x, const Scalar* g, Index n, Index begin, Index len);
   double clip_mean(Index n, const descent::mpi::ClipGradNorm& clip);
   /// f(pointer, length) over every shard of the mean, in rank order.
   template <typename F>
@@ -344,6 +345,17 @@ double Trainer<Opt, kSharded>::step_impl(Params&& params, const Eigen::DenseBase
   const int p = size(), me = rank();
   const Index begin = shard_begin(n, p, me), len = shard_begin(n, p, me + 1) - begin;
   if (mean_.size() != (kSharded ? len : n)) mean_.resize(kSharded ? len : n);
+  Scalar* x = params.data();
+  if constexpr (kSharded) {
+    // Nothing to decide over the whole mean first: each bucket is stepped
+    // as soon as it is reduced, while its mean is in cache.
+    if (clip == nullptr && opt_.options().nonfinite == NonFinite::Propagate &&
+        opt_.iterations() < std::numeric_limits<std::int64_t>::max()) {
+      step_pipelined(x, gp, n, begin, len);
+      if (opt_.state_size() >= 0) n_ = n;
+      return 0.0;
+    }
+  }
   exchange_.reduce(comm_.get(), gp, n, bucket_, mean_.data(), kSharded ? 0 : begin, !kSharded);
   const double norm = clip ? clip_mean(n, *clip) : 0.0;
 
@@ -373,7 +385,6 @@ double Trainer<Opt, kSharded>::step_impl(Params&& params, const Eigen::DenseBase
     }
   }
 
-  Scalar* x = params.data();
   if (kSharded) {
     Eigen::Map<Vector> mine(x + begin, len);
     // A skipped step goes through the optimizer so that it counts it in
@@ -387,6 +398,58 @@ double Trainer<Opt, kSharded>::step_impl(Params&& params, const Eigen::DenseBase
   }
   if (opt_.state_size() >= 0) n_ = n;
   return norm;
+}
+
+/// Drives an update of a rank's shard bucket by bucket: each bucket's mean
+/// is reduced in cache-sized pieces, each piece is stepped at once, and the
+/// stepped bucket goes to the peers while the next bucket arrives.
+template <typename S>
+class Pipeline final : public ElementFeed {
+ public:
+  Pipeline(Exchange<S>& exchange, S* mean, S* shard)
+      : exchange_(exchange), mean_(mean), shard_(shard) {}
+
+  void feed(Index, Run run, const void* context) override {
+    for (Index k = 0; k < exchange_.buckets(); ++k) {
+      exchange_.reduce_bucket(k, mean_, [&](Index lo, Index hi) { run(context, lo, hi); });
+      exchange_.send_bucket(k, shard_);
+    }
+    fed_ = true;
+  }
+
+  /// The exchange without the update, if no update ran (an empty shard, or
+  /// a step that threw first), so that every message still meets its peer.
+  void drain() {
+    if (!fed_)
+      feed(
+          0, [](const void*, Index, Index) {}, nullptr);
+  }
+
+ private:
+  Exchange<S>& exchange_;
+  S* mean_;
+  S* shard_;
+  bool fed_ = false;
+};
+
+template <typename Opt, bool kSharded>
+void Trainer<Opt, kSharded>::step_pipelined(Scalar* x, const Scalar* g, Index n, Index begin,
+                                            Index len) {
+  exchange_.start_reduce(comm_.get(), g, n, bucket_);
+  exchange_.receive_shards(x);
+  Pipeline<Scalar> pipeline(exchange_, mean_.data(), x + begin);
+  Feeding<Scalar>::set(opt_, &pipeline);
+  try {
+    opt_.step(Eigen::Map<Vector>(x + begin, len), mean_);
+  } catch (...) {
+    Feeding<Scalar>::set(opt_, nullptr);
+    pipeline.drain();
+    exchange_.finish();
+    throw;
+  }
+  Feeding<Scalar>::set(opt_, nullptr);
+  pipeline.drain();
+  exchange_.finish();
 }
 
 template <typename Opt, bool kSharded>
