@@ -1,9 +1,12 @@
 // mpi_bench: one step of descent::mpi::DataParallel and Sharded with Adam on
-// float, at 1M and 16M parameters, beside the bare MPI floor in the same run:
-// a bucketed MPI_Allreduce of the same gradient (what any data-parallel step
-// must at least do), and the composition a user would write without
-// descent::mpi (that allreduce, a division by P, Adam's step). Run it under
-// mpirun with 2 ranks on a quiet machine:
+// float, at 1M and 16M parameters, through shared memory (the default when
+// the ranks share a node) and point-to-point, beside in the same run: the
+// bare MPI floor, a bucketed MPI_Allreduce of the same gradient (what any
+// data-parallel step must at least do); Adam's step over N/P parameters
+// alone on every rank at once (the arithmetic a sharded step must at least
+// do); and the composition a user would write without descent::mpi (that
+// allreduce, a division by P, Adam's step). Run it under mpirun with 2
+// ranks on a quiet machine:
 //
 //   mpirun -np 2 build/bench/mpi_bench [--rounds R] [--sizes 1048576,16777216]
 //                                      [--buckets 262144,1048576,4194304,16777216]
@@ -11,7 +14,8 @@
 // Every contender is timed in rounds, the contenders' order rotating from one
 // round to the next; a step is timed from a barrier to its end on the slowest
 // rank; the table gives the median over all rounds. The bucket sweep times
-// the floor and both steps at each bucket size (bytes) at the largest N.
+// the floor and both point-to-point steps at each bucket size (bytes) at the
+// largest N.
 
 #include <algorithm>
 #include <cmath>
@@ -127,52 +131,70 @@ int main(int argc, char** argv) {
       return float(0.25 + 0.5 * std::abs(std::sin(0.001 * double(i) + me)));
     });
     Vector x_dp = Vector::Constant(n, 0.5f), x_sh = x_dp, x_plain = x_dp, mean(n);
-    descent::mpi::DataParallel<Adam> dp(MPI_COMM_WORLD);
-    descent::mpi::Sharded<Adam> sharded(MPI_COMM_WORLD);
-    Adam plain;
+    Vector x_dp2 = x_dp, x_sh2 = x_dp, x_part = x_dp.head(n / p), g_part = g.head(n / p);
+    descent::mpi::DataParallel<Adam> dp(MPI_COMM_WORLD), dp2(MPI_COMM_WORLD);
+    descent::mpi::Sharded<Adam> sharded(MPI_COMM_WORLD), sharded2(MPI_COMM_WORLD);
+    dp2.set_shared_memory(false);
+    sharded2.set_shared_memory(false);
+    const bool shared = sharded.shared_memory();
+    Adam plain, part;
     const Index bucket = Index(default_bucket / sizeof(float));
     std::vector<Contender> contenders = {
         {"MPI_Allreduce floor, " + std::to_string(default_bucket >> 20) + " MiB buckets",
          [&] { allreduce(g, mean, bucket); }},
+        {"Adam::step of N/P alone, every rank", [&] { part.step(x_part, g_part); }},
         {"MPI_Allreduce + /P + Adam::step",
          [&] {
            allreduce(g, mean, bucket);
            mean /= float(p);
            plain.step(x_plain, mean);
          }},
-        {"descent::mpi::DataParallel", [&] { dp.step(x_dp, g); }},
-        {"descent::mpi::Sharded", [&] { sharded.step(x_sh, g); }},
+        {std::string("DataParallel") + (shared ? ", shared memory" : ""),
+         [&] { dp.step(x_dp, g); }},
+        {std::string("Sharded") + (shared ? ", shared memory" : ""),
+         [&] { sharded.step(x_sh, g); }},
+        {"DataParallel, point-to-point", [&] { dp2.step(x_dp2, g); }},
+        {"Sharded, point-to-point", [&] { sharded2.step(x_sh2, g); }},
     };
     run(contenders, rounds, steps);
-    contenders[1].state_bytes = 2.0 * double(plain.state_size()) * sizeof(float);
-    contenders[1].buffer_bytes = double(mean.size()) * sizeof(float);
-    contenders[2].state_bytes = 2.0 * double(dp.optimizer().state_size()) * sizeof(float);
-    contenders[2].buffer_bytes = double(dp.buffer_bytes());
-    contenders[3].state_bytes = 2.0 * double(sharded.optimizer().state_size()) * sizeof(float);
-    contenders[3].buffer_bytes = double(sharded.buffer_bytes());
+    const auto sizes_of = [&](Contender& c, const auto& trainer) {
+      c.state_bytes = 2.0 * double(trainer.optimizer().state_size()) * sizeof(float);
+      c.buffer_bytes = double(trainer.buffer_bytes());
+    };
+    contenders[1].state_bytes = 2.0 * double(part.state_size()) * sizeof(float);
+    contenders[2].state_bytes = 2.0 * double(plain.state_size()) * sizeof(float);
+    contenders[2].buffer_bytes = double(mean.size()) * sizeof(float);
+    sizes_of(contenders[3], dp);
+    sizes_of(contenders[4], sharded);
+    sizes_of(contenders[5], dp2);
+    sizes_of(contenders[6], sharded2);
     const double floor = median(contenders[0].seconds);
     if (me == 0) {
       for (const auto& c : contenders) {
-        std::printf("%10ld  %-36s  %9.2f  %8.2f  %13.1f  %15.1f\n", n, c.name.c_str(),
+        std::printf("%10ld  %-37s  %9.2f  %8.2f  %13.1f  %15.1f\n", n, c.name.c_str(),
                     1e3 * median(c.seconds), median(c.seconds) / floor, mib(c.state_bytes),
                     mib(c.buffer_bytes));
       }
     }
   }
 
-  // The bucket size: the floor and both steps at each, at the largest N.
+  // The bucket size: the floor and both point-to-point steps at each, at
+  // the largest N (steps through shared memory send no messages).
   const long n = *std::max_element(sizes.begin(), sizes.end());
   const Vector g = Vector::Constant(n, 0.5f);
   Vector out(n), x_dp = Vector::Zero(n), x_sh = x_dp;
   if (me == 0) {
-    std::printf("\nbucket sweep at N = %ld: median ms per step\n%12s  %10s  %12s  %9s\n", n,
-                "bucket bytes", "allreduce", "DataParallel", "Sharded");
+    std::printf(
+        "\nbucket sweep at N = %ld, point-to-point: median ms per step\n%12s  %10s  %12s  %9s\n", n,
+        "bucket bytes", "allreduce", "DataParallel", "Sharded");
   }
   for (const long bytes : buckets) {
     descent::mpi::DataParallel<Adam> dp(MPI_COMM_WORLD);
     descent::mpi::Sharded<Adam> sharded(MPI_COMM_WORLD);
     dp.set_bucket_bytes(std::size_t(bytes));
     sharded.set_bucket_bytes(std::size_t(bytes));
+    dp.set_shared_memory(false);
+    sharded.set_shared_memory(false);
     std::vector<Contender> contenders = {
         {"allreduce", [&] { allreduce(g, out, Index(bytes / long(sizeof(float)))); }},
         {"dp", [&] { dp.step(x_dp, g); }},

@@ -86,6 +86,15 @@ TEMPLATE_TEST_CASE("mpi: ranks that pass different sizes all throw, naming them"
   }
   REQUIRE_THROWS_AS(t.set_bucket_bytes(3), std::invalid_argument);
   t.set_bucket_bytes(1024);
+  // Shared memory on one rank only.
+  t.set_shared_memory(me != p - 1);
+  if (p > 1) {
+    REQUIRE_THROWS_WITH(t.step(x, gradient<float>(me, 2, n)),
+                        Contains("shared-memory settings differ (" +
+                                 std::string(p == 2 ? "rank 0: on; rank 1: off)"
+                                                    : "ranks 0, 1: on; rank 2: off)")));
+  }
+  t.set_shared_memory(true);
   // Clipping on one rank only.
   if (p > 1) {
     if (me == 1) {

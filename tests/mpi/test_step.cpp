@@ -40,14 +40,22 @@ void check_against_single(Trainer& trainer, Eigen::Index n, int steps) {
 
 TEST_CASE("mpi: a step is a single-process step on the rank-order mean, bit for bit") {
   const int p = world_size();
-  for (const Eigen::Index n : {3, 7, 8, 9, 15, 16, 17, 63, 64, 65, 191, 1023, 4099}) {
+  for (const Eigen::Index n : {3, 7, 8, 9, 15, 16, 17, 63, 64, 65, 191, 1023, 4099, 70001}) {
     if (n < p) continue;
-    for (const std::size_t bucket : {std::size_t(20), std::size_t(4) << 20}) {
+    // Point-to-point in buckets of 5 elements and of the default size, and
+    // through shared memory (the ranks of these tests share one node).
+    for (const std::size_t bucket : {std::size_t(20), std::size_t(4) << 20, std::size_t(0)}) {
+      const bool shared = bucket == 0;
       descent::mpi::DataParallel<AdamF> dp(MPI_COMM_WORLD, AdamF::Options{0.01f});
-      dp.set_bucket_bytes(bucket);
-      check_against_single(dp, n, 4);
       descent::mpi::Sharded<AdamF> sharded(MPI_COMM_WORLD, AdamF::Options{0.01f});
-      sharded.set_bucket_bytes(bucket);
+      dp.set_shared_memory(shared);
+      sharded.set_shared_memory(shared);
+      if (!shared) {
+        dp.set_bucket_bytes(bucket);
+        sharded.set_bucket_bytes(bucket);
+      }
+      REQUIRE(sharded.shared_memory() == (shared && p > 1));
+      check_against_single(dp, n, 4);
       check_against_single(sharded, n, 4);
     }
   }
@@ -84,9 +92,26 @@ TEST_CASE("mpi: Sharded keeps its shard's state: contiguous shards that cover th
   dp.step(y, gradient<float>(me, 0, n));
   REQUIRE(dp.optimizer().state_size() == n);
   REQUIRE(same_bits(x, y));
-  // The mean buffer: all of it for DataParallel, the shard for Sharded.
-  REQUIRE(dp.buffer_bytes() >= std::size_t(n) * sizeof(float));
-  REQUIRE(sharded.buffer_bytes() < dp.buffer_bytes());
+  // Through shared memory both hold N scalars: the rank's gradient outside
+  // its shard, and the shard's mean.
+  if (p > 1) {
+    REQUIRE(dp.buffer_bytes() == std::size_t(n) * sizeof(float));
+    REQUIRE(sharded.buffer_bytes() == std::size_t(n) * sizeof(float));
+  }
+  // Point-to-point, the mean buffer is all of it for DataParallel, the
+  // shard for Sharded, and the receive ring two buckets a peer.
+  descent::mpi::DataParallel<AdamF> dp2(MPI_COMM_WORLD);
+  descent::mpi::Sharded<AdamF> sharded2(MPI_COMM_WORLD);
+  dp2.set_shared_memory(false);
+  sharded2.set_shared_memory(false);
+  Vec<float> z = start<float>(n), w = z;
+  dp2.step(z, gradient<float>(me, 0, n));
+  sharded2.step(w, gradient<float>(me, 0, n));
+  REQUIRE(same_bits(x, z));
+  REQUIRE(same_bits(x, w));
+  const std::size_t ring = 2 * std::size_t(p - 1) * std::size_t(end - begin) * sizeof(float);
+  REQUIRE(dp2.buffer_bytes() == std::size_t(n) * sizeof(float) + ring);
+  REQUIRE(sharded2.buffer_bytes() == std::size_t(end - begin) * sizeof(float) + ring);
 }
 
 TEST_CASE("mpi: params and grad of any contiguous Eigen type, grad expressions") {
@@ -166,17 +191,21 @@ TEST_CASE("mpi: clipping by the global norm of the mean") {
 TEST_CASE("mpi: with set_threads(2) the steps are the same") {
   const int p = world_size(), me = world_rank();
   const Eigen::Index n = 70000 * p;
-  descent::mpi::Sharded<AdamF> sharded(MPI_COMM_WORLD);
+  descent::mpi::Sharded<AdamF> sharded(MPI_COMM_WORLD), sharded2(MPI_COMM_WORLD);
   descent::mpi::DataParallel<AdamF> dp(MPI_COMM_WORLD);
   sharded.optimizer().set_threads(2);
+  sharded2.optimizer().set_threads(2);
+  sharded2.set_shared_memory(false);
   dp.optimizer().set_threads(2);
   AdamF single;
-  Vec<float> x = start<float>(n), y = x, z = x;
+  Vec<float> x = start<float>(n), y = x, z = x, w = x;
   for (int t = 0; t < 2; ++t) {
     sharded.step(x, gradient<float>(me, t, n));
+    sharded2.step(w, gradient<float>(me, t, n));
     dp.step(y, gradient<float>(me, t, n));
     single.step(z, rank_order_mean<float>(p, t, n));
   }
   REQUIRE(same_bits(x, z));
+  REQUIRE(same_bits(w, z));
   REQUIRE(same_bits(y, z));
 }

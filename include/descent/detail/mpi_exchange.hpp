@@ -101,6 +101,108 @@ class Communicator {
   int size_ = 1;
 };
 
+/// True when every rank of comm can address the others' memory
+/// (MPI_Comm_split_type with MPI_COMM_TYPE_SHARED keeps them all
+/// together: one node). Collective.
+inline bool on_one_node(MPI_Comm comm) {
+  MPI_Comm node = MPI_COMM_NULL;
+  MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node);
+  int node_size = 0, size = 0;
+  MPI_Comm_size(node, &node_size);
+  MPI_Comm_size(comm, &size);
+  MPI_Comm_free(&node);
+  return node_size == size;
+}
+
+/// Memory every rank of a node can read (MPI_Win_allocate_shared): a
+/// segment of its own size on every rank, in one passive-target epoch.
+/// Between one rank's writes and another's reads stands sync(). Allocating
+/// and freeing are collective: the object must be destroyed on every rank.
+template <typename S>
+class SharedWindow {
+ public:
+  SharedWindow() = default;
+  SharedWindow(const SharedWindow&) = delete;
+  SharedWindow& operator=(const SharedWindow&) = delete;
+  SharedWindow(SharedWindow&& other) noexcept
+      : win_(std::exchange(other.win_, MPI_WIN_NULL)),
+        count_(std::exchange(other.count_, 0)),
+        bases_(std::move(other.bases_)) {}
+  SharedWindow& operator=(SharedWindow&& other) noexcept {
+    if (this != &other) {
+      release();
+      win_ = std::exchange(other.win_, MPI_WIN_NULL);
+      count_ = std::exchange(other.count_, 0);
+      bases_ = std::move(other.bases_);
+    }
+    return *this;
+  }
+  ~SharedWindow() { release(); }
+
+  /// Collective over comm: count elements on this rank (kept if the
+  /// window has them already; the ranks must agree on whether it does).
+  /// With `contiguous`, rank r + 1's segment follows rank r's in the
+  /// address space of every rank, as MPI places them by default.
+  void allocate(MPI_Comm comm, Index count, bool contiguous) {
+    if (win_ != MPI_WIN_NULL && count == count_) return;
+    release();
+    int p = 1;
+    MPI_Comm_size(comm, &p);
+    MPI_Info info = MPI_INFO_NULL;
+    if (!contiguous) {
+      MPI_Info_create(&info);
+      MPI_Info_set(info, "alloc_shared_noncontig", "true");
+    }
+    S* base = nullptr;
+    MPI_Win_allocate_shared(MPI_Aint(count) * MPI_Aint(sizeof(S)), int(sizeof(S)), info, comm,
+                            &base, &win_);
+    if (info != MPI_INFO_NULL) MPI_Info_free(&info);
+    bases_.assign(std::size_t(p), nullptr);
+    for (int r = 0; r < p; ++r) {
+      MPI_Aint bytes = 0;
+      int unit = 0;
+      MPI_Win_shared_query(win_, r, &bytes, &unit, &bases_[std::size_t(r)]);
+    }
+    MPI_Win_lock_all(MPI_MODE_NOCHECK, win_);
+    count_ = count;
+  }
+
+  /// Rank r's segment.
+  S* of(int r) const noexcept { return bases_[std::size_t(r)]; }
+  /// Bytes of this rank's segment.
+  std::size_t bytes() const noexcept { return std::size_t(count_) * sizeof(S); }
+  /// This rank's writes to the window reach memory (MPI_Win_sync).
+  void flush() const noexcept { MPI_Win_sync(win_); }
+
+ private:
+  void release() noexcept {
+    int finalized = 1;
+    MPI_Finalized(&finalized);
+    if (win_ != MPI_WIN_NULL && !finalized) {
+      MPI_Win_unlock_all(win_);
+      MPI_Win_free(&win_);
+    }
+    win_ = MPI_WIN_NULL;
+    count_ = 0;
+    bases_.clear();
+  }
+
+  MPI_Win win_ = MPI_WIN_NULL;
+  Index count_ = 0;
+  std::vector<S*> bases_;
+};
+
+/// Makes every rank's writes to a and b before it visible to every rank's
+/// reads after it: MPI_Win_sync, a barrier, MPI_Win_sync. Collective.
+template <typename S>
+void sync(MPI_Comm comm, const SharedWindow<S>& a, const SharedWindow<S>& b) {
+  a.flush();
+  b.flush();
+  MPI_Barrier(comm);
+  a.flush();
+  b.flush();
+}
+
 /// Every rank's copy of the same k int64 values, rank after rank.
 inline std::vector<std::int64_t> allgather(const std::vector<std::int64_t>& mine, MPI_Comm comm) {
   int p = 1;

@@ -18,6 +18,7 @@
 #include <climits>
 #include <cmath>
 #include <cstdint>
+#include <exception>
 #include <fstream>
 #include <iterator>
 #include <limits>
@@ -77,6 +78,7 @@ class Trainer {
     error = first_error(error, comm_.get());
     if (!error.empty()) throw std::invalid_argument(who_ + ": " + error);
     agree_on_options();
+    one_node_ = on_one_node(comm_.get());
   }
 
   Opt& optimizer() noexcept { return opt_; }
@@ -94,8 +96,11 @@ class Trainer {
   }
   std::size_t bucket_bytes() const noexcept { return std::size_t(bucket_) * sizeof(Scalar); }
   std::size_t buffer_bytes() const noexcept {
-    return std::size_t(mean_.size()) * sizeof(Scalar) + exchange_.buffer_bytes();
+    return std::size_t(mean_.size()) * sizeof(Scalar) + exchange_.buffer_bytes() + grads_.bytes() +
+           shards_.bytes();
   }
+  void set_shared_memory(bool on) noexcept { shared_memory_ = on; }
+  bool shared_memory() const noexcept { return shared_memory_ && one_node_ && size() > 1; }
 
   template <typename Params, typename Grad>
   void step(Params&& params, const Eigen::DenseBase<Grad>& grad) {
@@ -137,6 +142,7 @@ class Trainer {
     kClip,
     kMax,
     kP,
+    kShared,
     kFacts
   };
 
@@ -155,7 +161,11 @@ class Trainer {
   template <typename Params, typename Grad>
   double step_impl(Params&& params, const Eigen::DenseBase<Grad>& grad,
                    const descent::mpi::ClipGradNorm* clip);
+  template <typename Drive>
+  std::exception_ptr step_fed(Scalar* x, const Scalar* mean, Index m, Drive drive);
   void step_pipelined(Scalar* x, const Scalar* g, Index n, Index begin, Index len);
+  bool allocate_shared(Index n);
+  void step_shared(Scalar* x, const Scalar* g, Index n, Index begin, Index len);
   double clip_mean(Index n, const descent::mpi::ClipGradNorm& clip);
   /// f(pointer, length) over every shard of the mean, in rank order.
   template <typename F>
@@ -170,6 +180,10 @@ class Trainer {
   Index bucket_ = Index((std::size_t{4} << 20) / sizeof(Scalar));  // 4 MiB: bench/README.md
   Vector mean_;  // the mean gradient: all of it (DataParallel) or this rank's shard
   Exchange<Scalar> exchange_;
+  bool one_node_ = false;                // every rank on one node
+  bool shared_memory_ = true;            // set_shared_memory
+  SharedWindow<Scalar> grads_, shards_;  // step_shared
+  std::vector<const Scalar*> sources_, pieces_;
 };
 
 template <typename Opt, bool kSharded>
@@ -262,6 +276,12 @@ void Trainer<Opt, kSharded>::agree_on_step(const std::vector<std::int64_t>& all)
     fail("the ranks' learning rates differ (" +
          by_rank(p, [&](int r) { return to_text(double_of(at(r, kLr))); }) + ")");
   }
+  if (differ(kShared)) {
+    fail(
+        "the ranks' shared-memory settings differ (" +
+        by_rank(p, [&](int r) { return at(r, kShared) ? std::string("on") : std::string("off"); }) +
+        ")");
+  }
   if (differ(kBucket)) {
     fail("the ranks' bucket sizes differ (" +
          by_rank(p,
@@ -327,6 +347,7 @@ double Trainer<Opt, kSharded>::step_impl(Params&& params, const Eigen::DenseBase
   facts[kClip] = clip ? (clip->options.error_if_nonfinite ? 1 : 0) : -1;
   facts[kMax] = bits_of(clip ? clip->max_norm : 0.0);
   facts[kP] = bits_of(clip ? clip->options.norm_type : 0.0);
+  facts[kShared] = shared_memory_ ? 1 : 0;
   agree_on_step(allgather(facts, comm_.get()));
 
   const Index n = params.size();
@@ -344,18 +365,22 @@ double Trainer<Opt, kSharded>::step_impl(Params&& params, const Eigen::DenseBase
 
   const int p = size(), me = rank();
   const Index begin = shard_begin(n, p, me), len = shard_begin(n, p, me + 1) - begin;
-  if (mean_.size() != (kSharded ? len : n)) mean_.resize(kSharded ? len : n);
   Scalar* x = params.data();
-  if constexpr (kSharded) {
-    // Nothing to decide over the whole mean first: each bucket is stepped
-    // as soon as it is reduced, while its mean is in cache.
-    if (clip == nullptr && opt_.options().nonfinite == NonFinite::Propagate &&
-        opt_.iterations() < std::numeric_limits<std::int64_t>::max()) {
+  // With nothing to decide over the whole mean first, each piece of it is
+  // stepped as soon as it is reduced, while it is in cache.
+  const bool fed = clip == nullptr && opt_.options().nonfinite == NonFinite::Propagate &&
+                   opt_.iterations() < std::numeric_limits<std::int64_t>::max();
+  const bool shared = fed && shared_memory() && n >= p && allocate_shared(n);
+  if (shared || (fed && kSharded)) {
+    if (shared) {
+      step_shared(x, gp, n, begin, len);
+    } else {
       step_pipelined(x, gp, n, begin, len);
-      if (opt_.state_size() >= 0) n_ = n;
-      return 0.0;
     }
+    if (opt_.state_size() >= 0) n_ = n;
+    return 0.0;
   }
+  if (mean_.size() != (kSharded ? len : n)) mean_.resize(kSharded ? len : n);
   exchange_.reduce(comm_.get(), gp, n, bucket_, mean_.data(), kSharded ? 0 : begin, !kSharded);
   const double norm = clip ? clip_mean(n, *clip) : 0.0;
 
@@ -400,56 +425,141 @@ double Trainer<Opt, kSharded>::step_impl(Params&& params, const Eigen::DenseBase
   return norm;
 }
 
-/// Drives an update of a rank's shard bucket by bucket: each bucket's mean
-/// is reduced in cache-sized pieces, each piece is stepped at once, and the
-/// stepped bucket goes to the peers while the next bucket arrives.
-template <typename S>
-class Pipeline final : public ElementFeed {
+/// An ElementFeed that hands the update's loop to drive(piece), which calls
+/// piece(lo, hi) for consecutive ranges as their gradient becomes ready,
+/// and does its communication around them.
+template <typename Drive>
+class Feed final : public ElementFeed {
  public:
-  Pipeline(Exchange<S>& exchange, S* mean, S* shard)
-      : exchange_(exchange), mean_(mean), shard_(shard) {}
+  explicit Feed(Drive drive) : drive_(std::move(drive)) {}
 
   void feed(Index, Run run, const void* context) override {
-    for (Index k = 0; k < exchange_.buckets(); ++k) {
-      exchange_.reduce_bucket(k, mean_, [&](Index lo, Index hi) { run(context, lo, hi); });
-      exchange_.send_bucket(k, shard_);
-    }
     fed_ = true;
+    drive_([run, context](Index lo, Index hi) { run(context, lo, hi); });
   }
 
-  /// The exchange without the update, if no update ran (an empty shard, or
-  /// a step that threw first), so that every message still meets its peer.
+  /// The communication without the update, if no update ran (an empty
+  /// shard, or a step that threw first), so that every rank's part of the
+  /// exchange still takes place.
   void drain() {
-    if (!fed_)
-      feed(
-          0, [](const void*, Index, Index) {}, nullptr);
+    if (fed_) return;
+    fed_ = true;
+    drive_([](Index, Index) {});
   }
 
  private:
-  Exchange<S>& exchange_;
-  S* mean_;
-  S* shard_;
+  Drive drive_;
   bool fed_ = false;
 };
 
 template <typename Opt, bool kSharded>
-void Trainer<Opt, kSharded>::step_pipelined(Scalar* x, const Scalar* g, Index n, Index begin,
-                                            Index len) {
-  exchange_.start_reduce(comm_.get(), g, n, bucket_);
-  exchange_.receive_shards(x);
-  Pipeline<Scalar> pipeline(exchange_, mean_.data(), x + begin);
-  Feeding<Scalar>::set(opt_, &pipeline);
+template <typename Drive>
+std::exception_ptr Trainer<Opt, kSharded>::step_fed(Scalar* x, const Scalar* mean, Index m,
+                                                    Drive drive) {
+  Feed<Drive> feed(std::move(drive));
+  std::exception_ptr error;
+  Feeding<Scalar>::set(opt_, &feed);
   try {
-    opt_.step(Eigen::Map<Vector>(x + begin, len), mean_);
+    opt_.step(Eigen::Map<Vector>(x, m), Eigen::Map<const Vector>(mean, m));
   } catch (...) {
-    Feeding<Scalar>::set(opt_, nullptr);
-    pipeline.drain();
-    exchange_.finish();
-    throw;
+    error = std::current_exception();
   }
   Feeding<Scalar>::set(opt_, nullptr);
-  pipeline.drain();
+  feed.drain();
+  return error;
+}
+
+template <typename Opt, bool kSharded>
+void Trainer<Opt, kSharded>::step_pipelined(Scalar* x, const Scalar* g, Index n, Index begin,
+                                            Index len) {
+  // Each bucket of the shard is reduced in cache-sized pieces, each piece
+  // is stepped at once, and the stepped bucket goes to the peers while the
+  // next bucket arrives.
+  if (mean_.size() != len) mean_.resize(len);
+  exchange_.start_reduce(comm_.get(), g, n, bucket_);
+  exchange_.receive_shards(x);
+  Scalar* shard = x + begin;
+  Scalar* mean = mean_.data();
+  const auto error = step_fed(shard, mean, len, [&](const auto& piece) {
+    for (Index k = 0; k < exchange_.buckets(); ++k) {
+      exchange_.reduce_bucket(k, mean, piece);
+      exchange_.send_bucket(k, shard);
+    }
+  });
   exchange_.finish();
+  if (error) std::rethrow_exception(error);
+}
+
+template <typename Opt, bool kSharded>
+bool Trainer<Opt, kSharded>::allocate_shared(Index n) {
+  const int p = size();
+  const Index len = shard_begin(n, p, rank() + 1) - shard_begin(n, p, rank());
+  grads_.allocate(comm_.get(), n - len, false);
+  shards_.allocate(comm_.get(), len, true);
+  for (int r = 0; r < p; ++r) {
+    if (shards_.of(r) != shards_.of(0) + shard_begin(n, p, r)) {
+      // An MPI library that does not place the segments one after the
+      // other, as the standard says it does by default: point-to-point.
+      grads_ = SharedWindow<Scalar>();
+      shards_ = SharedWindow<Scalar>();
+      one_node_ = false;
+      return false;
+    }
+  }
+  return true;
+}
+
+template <typename Opt, bool kSharded>
+void Trainer<Opt, kSharded>::step_shared(Scalar* x, const Scalar* g, Index n, Index begin,
+                                         Index len) {
+  // Two windows: grads_ holds every rank's gradient outside its own shard,
+  // where the shards' owners read it; shards_, one segment a rank placed
+  // one after the other, is the mean gradient (DataParallel) or, piece by
+  // piece, the mean of a rank's shard and then its new parameters
+  // (Sharded).
+  const int p = size(), me = rank();
+  const MPI_Comm comm = comm_.get();
+  Scalar* out = grads_.of(me);
+  std::copy(g, g + begin, out);
+  std::copy(g + begin + len, g + n, out + begin);
+  sync(comm, grads_, shards_);
+  sources_.resize(std::size_t(p));
+  for (int r = 0; r < p; ++r) {
+    // Rank r's gradient at this rank's shard: its own, or where r put it.
+    const Index r_len = shard_begin(n, p, r + 1) - shard_begin(n, p, r);
+    sources_[std::size_t(r)] =
+        r == me ? g + begin : grads_.of(r) + (r < me ? begin - r_len : begin);
+  }
+  Scalar* mean = shards_.of(me);
+  constexpr Index kPiece = 32768;  // elements: the piece's inputs stay in cache
+  pieces_.resize(std::size_t(p));
+  const auto reduce = [&](Index c, Index k) {
+    for (std::size_t r = 0; r < pieces_.size(); ++r) pieces_[r] = sources_[r] + c;
+    rank_order_mean(mean + c, pieces_.data(), p, k);
+  };
+  if constexpr (kSharded) {
+    Scalar* shard = x + begin;
+    const auto error = step_fed(shard, mean, len, [&](const auto& piece) {
+      for (Index c = 0; c < len; c += kPiece) {
+        const Index k = std::min(kPiece, len - c);
+        reduce(c, k);
+        piece(c, c + k);
+        std::copy(shard + c, shard + c + k, mean + c);
+      }
+    });
+    sync(comm, grads_, shards_);
+    for (int r = 0; r < p; ++r) {
+      const Index b = shard_begin(n, p, r), e = shard_begin(n, p, r + 1);
+      if (r != me) std::copy(shards_.of(0) + b, shards_.of(0) + e, x + b);
+    }
+    if (error) std::rethrow_exception(error);
+  } else {
+    for (Index c = 0; c < len; c += kPiece) reduce(c, std::min(kPiece, len - c));
+    sync(comm, grads_, shards_);
+    opt_.step(Eigen::Map<Vector>(x, n), Eigen::Map<const Vector>(shards_.of(0), n));
+  }
+  // No rank writes to a window again before every rank has passed the next
+  // step's first sync, by when every read of this step is done.
 }
 
 template <typename Opt, bool kSharded>
