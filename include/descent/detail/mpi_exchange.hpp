@@ -300,7 +300,8 @@ inline std::string first_error(const std::string& mine, MPI_Comm comm) {
 
 /// out[i] = ((src[0][i] + src[1][i]) + … + src[p−1][i]) / p: the sum in rank
 /// order, then one division, whatever the MPI implementation. In chunks
-/// that stay in L1 between the passes over the sources.
+/// that stay in L1 between the passes over the sources. out may be src[0]
+/// or src[1]: every element of those is read before it is written.
 template <typename S>
 void rank_order_mean(S* out, const S* const* src, int p, Index len) {
   const S divisor = S(p);

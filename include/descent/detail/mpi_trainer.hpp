@@ -523,14 +523,19 @@ void Trainer<Opt, kSharded>::step_shared(Scalar* x, const Scalar* g, Index n, In
   std::copy(g, g + begin, out);
   std::copy(g + begin + len, g + n, out + begin);
   sync(comm, grads_, shards_);
+  // Where rank r put its gradient at this rank's shard.
+  const auto put = [&](int r) {
+    return grads_.of(r) +
+           (r < me ? begin - (shard_begin(n, p, r + 1) - shard_begin(n, p, r)) : begin);
+  };
   sources_.resize(std::size_t(p));
-  for (int r = 0; r < p; ++r) {
-    // Rank r's gradient at this rank's shard: its own, or where r put it.
-    const Index r_len = shard_begin(n, p, r + 1) - shard_begin(n, p, r);
-    sources_[std::size_t(r)] =
-        r == me ? g + begin : grads_.of(r) + (r < me ? begin - r_len : begin);
-  }
-  Scalar* mean = shards_.of(me);
+  for (int r = 0; r < p; ++r) sources_[std::size_t(r)] = r == me ? g + begin : put(r);
+  // Sharded writes each piece's mean over the piece of rank 0's or rank 1's
+  // gradient it was just read from (whichever is not this rank's: only this
+  // rank reads it, and the sum reads every element before writing it), so
+  // that memory is not read in again to be written; DataParallel to its own
+  // segment of shards_.
+  Scalar* mean = kSharded ? put(me == 0 ? 1 : 0) : shards_.of(me);
   constexpr Index kPiece = 32768;  // elements: the piece's inputs stay in cache
   pieces_.resize(std::size_t(p));
   const auto reduce = [&](Index c, Index k) {
@@ -539,12 +544,13 @@ void Trainer<Opt, kSharded>::step_shared(Scalar* x, const Scalar* g, Index n, In
   };
   if constexpr (kSharded) {
     Scalar* shard = x + begin;
+    Scalar* published = shards_.of(me);
     const auto error = step_fed(shard, mean, len, [&](const auto& piece) {
       for (Index c = 0; c < len; c += kPiece) {
         const Index k = std::min(kPiece, len - c);
         reduce(c, k);
         piece(c, c + k);
-        std::copy(shard + c, shard + c + k, mean + c);
+        std::copy(shard + c, shard + c + k, published + c);
       }
     });
     sync(comm, grads_, shards_);
