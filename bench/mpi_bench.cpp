@@ -2,11 +2,11 @@
 // float, at 1M and 16M parameters, through shared memory (the default when
 // the ranks share a node) and point-to-point, beside in the same run: the
 // bare MPI floor, a bucketed MPI_Allreduce of the same gradient (what any
-// data-parallel step must at least do); Adam's step over N/P parameters
-// alone on every rank at once (the arithmetic a sharded step must at least
-// do); and the composition a user would write without descent::mpi (that
-// allreduce, a division by P, Adam's step). Run it under mpirun with 2
-// ranks on a quiet machine:
+// data-parallel step must at least do); Adam's step over N/P and over N
+// parameters alone on every rank at once (the arithmetic a sharded and a
+// replicated step must at least do); and the composition a user would write without descent::mpi
+// (that allreduce, a division by P, Adam's step). Run it under mpirun with 2 ranks on a quiet
+// machine:
 //
 //   mpirun -np 2 build/bench/mpi_bench [--rounds R] [--sizes 1048576,16777216]
 //                                      [--buckets 262144,1048576,4194304,16777216]
@@ -131,18 +131,20 @@ int main(int argc, char** argv) {
       return float(0.25 + 0.5 * std::abs(std::sin(0.001 * double(i) + me)));
     });
     Vector x_dp = Vector::Constant(n, 0.5f), x_sh = x_dp, x_plain = x_dp, mean(n);
-    Vector x_dp2 = x_dp, x_sh2 = x_dp, x_part = x_dp.head(n / p), g_part = g.head(n / p);
+    Vector x_dp2 = x_dp, x_sh2 = x_dp, x_whole = x_dp, x_part = x_dp.head(n / p);
+    const Vector g_part = g.head(n / p);
     descent::mpi::DataParallel<Adam> dp(MPI_COMM_WORLD), dp2(MPI_COMM_WORLD);
     descent::mpi::Sharded<Adam> sharded(MPI_COMM_WORLD), sharded2(MPI_COMM_WORLD);
     dp2.set_shared_memory(false);
     sharded2.set_shared_memory(false);
     const bool shared = sharded.shared_memory();
-    Adam plain, part;
+    Adam plain, part, whole;
     const Index bucket = Index(default_bucket / sizeof(float));
     std::vector<Contender> contenders = {
         {"MPI_Allreduce floor, " + std::to_string(default_bucket >> 20) + " MiB buckets",
          [&] { allreduce(g, mean, bucket); }},
         {"Adam::step of N/P alone, every rank", [&] { part.step(x_part, g_part); }},
+        {"Adam::step of N alone, every rank", [&] { whole.step(x_whole, g); }},
         {"MPI_Allreduce + /P + Adam::step",
          [&] {
            allreduce(g, mean, bucket);
@@ -162,12 +164,13 @@ int main(int argc, char** argv) {
       c.buffer_bytes = double(trainer.buffer_bytes());
     };
     contenders[1].state_bytes = 2.0 * double(part.state_size()) * sizeof(float);
-    contenders[2].state_bytes = 2.0 * double(plain.state_size()) * sizeof(float);
-    contenders[2].buffer_bytes = double(mean.size()) * sizeof(float);
-    sizes_of(contenders[3], dp);
-    sizes_of(contenders[4], sharded);
-    sizes_of(contenders[5], dp2);
-    sizes_of(contenders[6], sharded2);
+    contenders[2].state_bytes = 2.0 * double(whole.state_size()) * sizeof(float);
+    contenders[3].state_bytes = 2.0 * double(plain.state_size()) * sizeof(float);
+    contenders[3].buffer_bytes = double(mean.size()) * sizeof(float);
+    sizes_of(contenders[4], dp);
+    sizes_of(contenders[5], sharded);
+    sizes_of(contenders[6], dp2);
+    sizes_of(contenders[7], sharded2);
     const double floor = median(contenders[0].seconds);
     if (me == 0) {
       for (const auto& c : contenders) {

@@ -12,17 +12,28 @@
 ///     mean = ((g₀ + g₁) + g₂ + … + g_{P−1}) / P       (in rank order)
 ///
 /// computed the same way whatever the MPI implementation and its collective
-/// algorithms: the parameters are cut into P contiguous shards; each rank
-/// sends its pieces of the other shards to their owners in buckets
-/// (point-to-point, nonblocking), and the owner of a shard adds the pieces
-/// in rank order as each bucket arrives, while the next ones are in flight.
-/// DataParallel then sends every reduced bucket to every rank and each rank
-/// steps all of the parameters with its own copy of the optimizer; Sharded
-/// steps only its shard, with an optimizer whose state is sized to it, and
-/// sends the new parameters of its shard to every rank. Either way a step
-/// gives, bit for bit, what a single-process optimizer of the same class
-/// gives when stepped on that mean, and the parameters are bitwise the same
-/// on every rank after it; DataParallel and Sharded give the same bits.
+/// algorithms: the parameters are cut into P contiguous shards, and the
+/// owner of a shard adds the ranks' pieces of it in rank order. How the
+/// pieces travel:
+/// - **Shared memory**, when every rank is on one node (the default there;
+///   MPI_Comm_split_type tells): each rank copies its gradient outside its
+///   own shard into a window every rank can read (MPI_Win_allocate_shared);
+///   the owner reads the pieces in place. The shards' means (DataParallel)
+///   or new parameters (Sharded) lie one after the other in a second
+///   window, where every rank reads them. No messages, two barriers a step.
+/// - **Point-to-point** otherwise, or after set_shared_memory(false): each
+///   rank sends its pieces of the other shards to their owners in buckets
+///   (nonblocking), and the owner adds each bucket as it arrives, while the
+///   next ones are in flight; the reduced (DataParallel) or stepped
+///   (Sharded) buckets go back the same way.
+///
+/// DataParallel steps all of the parameters on every rank with its own copy
+/// of the optimizer; Sharded steps only its shard, with an optimizer whose
+/// state is sized to it, in pieces as soon as each piece's mean is ready.
+/// Either way, on either path, a step gives, bit for bit, what a
+/// single-process optimizer of the same class gives when stepped on that
+/// mean, and the parameters are bitwise the same on every rank after it;
+/// DataParallel and Sharded give the same bits.
 ///
 /// Requirements and rules:
 /// - MPI is initialised by the caller (MPI_Init, or MPI_Init_thread with
@@ -30,13 +41,14 @@
 ///   MPI, also when the optimizer uses set_threads()), and finalised after
 ///   the last of these objects is destroyed. The objects use a duplicate of
 ///   the communicator, so their messages never meet the caller's.
-/// - Construction, step, save_file and load_file are collective: every rank
-///   of the communicator calls them, in the same order.
+/// - Construction, step, save_file, load_file and destruction are
+///   collective: every rank of the communicator calls them, in the same
+///   order (the shared windows are freed collectively).
 /// - Every rank starts from the same parameters (e.g. broadcast them).
 /// - optimizer() is each rank's own optimizer: drive it alike on every rank
 ///   (set_lr, a scheduler's step(), set_threads). A step checks that the
-///   ranks' sizes, learning rates, step counts, bucket sizes and clipping
-///   agree, and throws std::invalid_argument on every rank, naming the ranks
+///   ranks' sizes, learning rates, step counts, bucket sizes, shared-memory
+///   settings and clipping agree, and throws std::invalid_argument on every rank, naming the ranks
 ///   and their values, with nothing changed, if they do not. Options that
 ///   differ at construction are refused the same way.
 /// - Non-finite gradients: with the optimizer's `nonfinite` option Skip or
@@ -45,11 +57,14 @@
 ///   rank skips the step (counted in optimizer().skipped_steps()), or every
 ///   rank throws std::domain_error, with nothing changed anywhere.
 ///
-/// Cost: with N parameters and P ranks a step sends and receives about
-/// 2·(P−1)/P·N scalars per rank, as an allreduce does. Sharded keeps 1/P of
-/// the optimizer's state per rank plus a mean buffer of N/P; DataParallel
-/// all of the state plus a mean buffer of N; both add a receive ring of
-/// 2·(P−1) buckets.
+/// Cost: with N parameters and P ranks a step moves about 2·(P−1)/P·N
+/// scalars per rank, as an allreduce does. Sharded keeps 1/P of the
+/// optimizer's state per rank, DataParallel all of it. Buffers per rank:
+/// N scalars through shared memory, for either class; point-to-point, a
+/// mean buffer of N/P (Sharded) or N (DataParallel) and a receive ring of
+/// 2·(P−1) buckets. Clipping and the Skip and Throw policies decide on the
+/// whole mean before any parameter changes: those steps go point-to-point
+/// and reduce all of the mean before they step.
 
 #include "detail/mpi_trainer.hpp"
 
@@ -115,8 +130,17 @@ class DataParallel : public detail::mpi::Trainer<Opt, false> {
   /// the same on every rank. \throws std::invalid_argument if < sizeof(Scalar).
   void set_bucket_bytes(std::size_t bytes);
   std::size_t bucket_bytes() const noexcept;
-  /// Bytes of this object's own buffers (mean gradient, receive ring).
+  /// Bytes of this object's own buffers (shared windows, or mean gradient
+  /// and receive ring).
   std::size_t buffer_bytes() const noexcept;
+
+  /// \brief Whether steps may go through shared memory when every rank is
+  /// on one node (default true); the same on every rank. false keeps them
+  /// point-to-point, with buffers bounded by the bucket size.
+  void set_shared_memory(bool on) noexcept;
+  /// Whether steps go through shared memory: set_shared_memory's setting,
+  /// more than one rank, and every rank on one node.
+  bool shared_memory() const noexcept;
 
   /// \brief Writes, from rank 0, the checkpoint Opt::save_file would write
   /// for the whole state: a single-process Opt loads it. Collective.
