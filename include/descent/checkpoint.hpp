@@ -9,7 +9,7 @@
 ///     0       8     magic "DESCENT\x1a"
 ///     8       4     format version, u32 (this library writes and reads 1)
 ///     12      1     object: 1 = optimizer, 2 = scheduler, 3 = weight average,
-///                       4 = optimizer wrapper
+///                       4 = optimizer wrapper, 5 = loss scaler
 ///     13      1     scalar size in bytes: 4 = float, 8 = double
 ///     14      2     length K of the kind name, u16
 ///     16      K     kind name, ASCII: the class's name(), e.g. "Adam"
@@ -88,6 +88,14 @@
 ///                           RunningMean), micro-steps i64, size i64 (−1:
 ///                           none yet), accumulator (length u64: size if
 ///                           micro-steps > 0, else 0; elements)
+///     MixedPrecision<half>, MixedPrecision<bfloat16> (the low type is in
+///                           the kind name) size i64 (−1: none yet), the
+///                           float master copy (length u64: 0 or size,
+///                           elements as floats)
+///
+/// Loss scaler payload (object 5, kind "LossScaler", scalar size 4: its
+/// scale is a float): init_scale f64, growth_factor f64, backoff_factor f64,
+/// growth_interval i64, scale f64 (a float's value), growth tracker i64.
 
 #include <stdexcept>
 #include <string>

@@ -44,10 +44,16 @@ namespace descent::detail {
 
 constexpr char kMagic[8] = {'D', 'E', 'S', 'C', 'E', 'N', 'T', '\x1a'};
 constexpr std::uint32_t kFormatVersion = 1;
-enum class ObjectKind : std::uint8_t { Optimizer = 1, Scheduler = 2, Average = 3, Wrapper = 4 };
+enum class ObjectKind : std::uint8_t {
+  Optimizer = 1,
+  Scheduler = 2,
+  Average = 3,
+  Wrapper = 4,
+  LossScaler = 5
+};
 
-/// "an optimizer", "a scheduler", "a weight average" or "an optimizer
-/// wrapper", for messages.
+/// "an optimizer", "a scheduler", "a weight average", "an optimizer
+/// wrapper" or "a loss scaler", for messages.
 inline const char* object_name(std::uint8_t kind) {
   switch (kind) {
     case static_cast<std::uint8_t>(ObjectKind::Optimizer):
@@ -58,6 +64,8 @@ inline const char* object_name(std::uint8_t kind) {
       return "a weight average";
     case static_cast<std::uint8_t>(ObjectKind::Wrapper):
       return "an optimizer wrapper";
+    case static_cast<std::uint8_t>(ObjectKind::LossScaler):
+      return "a loss scaler";
     default:
       return "an unknown object";
   }
