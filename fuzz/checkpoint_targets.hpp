@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -180,6 +181,52 @@ void wrapper(const std::string& input, const Check& check) {
       check);
 }
 
+/// LossScaler: a loaded one steps an optimizer through a finite and a
+/// non-finite gradient.
+inline void loss_scaler(const std::string& input, const Check& check) {
+  if (!tried(descent::LossScaler::kName, check)) return;
+  descent::LossScaler scaler;
+  try_load(
+      scaler, input,
+      [](descent::LossScaler& s) {
+        descent::SGD<float> sgd;
+        Eigen::VectorXf x = Eigen::VectorXf::Ones(3);
+        Eigen::VectorXf g = Eigen::VectorXf::Ones(3);
+        s.step(sgd, x, g);
+        g(1) = std::numeric_limits<float>::infinity();
+        s.step(sgd, x, g);
+      },
+      check);
+}
+
+/// MixedPrecision<Low> around a fresh Adam<float>: a loaded one steps
+/// twice, once through a LossScaler.
+template <typename Low>
+void mixed_precision(const std::string& input, const Check& check) {
+  if (!tried(descent::MixedPrecision<Low>::kName, check)) return;
+  descent::Adam<float> inner;
+  descent::MixedPrecision<Low> w(inner);
+  try_load(
+      w, input,
+      [&inner](descent::MixedPrecision<Low>& loaded) {
+        const Eigen::Index n = loaded.master().size() > 0 ? loaded.master().size()
+                               : inner.state_size() < 0   ? 3
+                                                          : inner.state_size();
+        if (n > 4096) return;
+        Eigen::Matrix<Low, Eigen::Dynamic, 1> x = Eigen::VectorXf::Ones(n).cast<Low>();
+        descent::LossScaler scaler;
+        try {
+          loaded.step(x, x);
+          loaded.step(x, x, scaler);
+        } catch (const std::invalid_argument&) {
+          // Master copy and wrapped optimizer of different sizes: refused.
+        } catch (const std::overflow_error&) {
+        } catch (const std::domain_error&) {
+        }
+      },
+      check);
+}
+
 /// ScheduleFree: a loaded one steps twice (in train mode) and switches modes.
 template <typename S>
 void schedule_free(const std::string& input, const Check& check) {
@@ -327,6 +374,9 @@ inline void all_targets(const std::string& input, const Check& check) {
       check);
   wrapper<descent::Lookahead<double>, descent::Adam<double>>(input, check);
   wrapper<descent::GradientAccumulation<float>, descent::SGD<float>>(input, check);
+  mixed_precision<Eigen::half>(input, check);
+  mixed_precision<Eigen::bfloat16>(input, check);
+  loss_scaler(input, check);
   composites(input, check);
 }
 

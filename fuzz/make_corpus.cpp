@@ -1,7 +1,7 @@
 // Writes the seed corpus of fuzz_checkpoint: one small valid checkpoint of
-// every optimizer (float and double), LBFGS, scheduler, weight average and
-// optimizer wrapper, after a few steps on 3 parameters, and of the variants
-// with optional state arrays.
+// every optimizer (float and double), LBFGS, scheduler, weight average,
+// optimizer wrapper (mixed precision among them) and loss scaler, after a few steps on 3
+// parameters, and of the variants with optional state arrays.
 //   make_corpus DIR
 
 #include <cstdint>
@@ -124,6 +124,22 @@ int main(int argc, char** argv) {
     Eigen::Vector3f y(1, -2, 3);
     for (int t = 0; t < 4; ++t) accumulation.step(y, y);
     write(accumulation, dir + "/gradient_accumulation_sgd_float.bin");
+    descent::Adam<float> half_adam;
+    descent::MixedPrecision<Eigen::half> half(half_adam);
+    Eigen::Matrix<Eigen::half, 3, 1> h(Eigen::half(1), Eigen::half(-2), Eigen::half(3));
+    for (int t = 0; t < 3; ++t) half.step(h, h);
+    write(half, dir + "/mixed_precision_half_adam_float.bin");
+    descent::Adam<float> bfloat16_adam;
+    descent::MixedPrecision<Eigen::bfloat16> bfloat16(bfloat16_adam);
+    Eigen::Matrix<Eigen::bfloat16, 3, 1> b(Eigen::bfloat16(1), Eigen::bfloat16(-2),
+                                           Eigen::bfloat16(3));
+    for (int t = 0; t < 3; ++t) bfloat16.step(b, b);
+    write(bfloat16, dir + "/mixed_precision_bfloat16_adam_float.bin");
+    descent::LossScaler::Options scaler_options;
+    scaler_options.growth_interval = 3;
+    descent::LossScaler scaler(scaler_options);
+    for (const bool inf : {false, true, false, false, false, false}) scaler.update(inf);
+    write(scaler, dir + "/loss_scaler_float.bin");
     descent::ScheduleFree<double> adamw_sf;
     Eigen::Vector3d z(1, -2, 3);
     for (int t = 0; t < 3; ++t) adamw_sf.step(z, z);

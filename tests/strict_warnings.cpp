@@ -206,6 +206,38 @@ void exercise_lbfgs() {
   }
 }
 
+template <typename Low>
+void exercise_mixed_precision() {
+  using LowVec = Eigen::Matrix<Low, Eigen::Dynamic, 1>;
+  descent::Adam<float> adam;
+  descent::MixedPrecision<Low> mp(adam);
+  descent::LossScaler scaler;
+  LowVec x = Eigen::VectorXf::Ones(10).cast<Low>();
+  Eigen::Matrix<Low, Eigen::Dynamic, Eigen::Dynamic> m =
+      Eigen::MatrixXf::Ones(2, 5).template cast<Low>();
+  mp.set_master(Eigen::VectorXf::Ones(10));
+  mp.step(x, x);
+  mp.step(x, Eigen::VectorXf::Ones(10));
+  mp.step(m, m);
+  (void)mp.step(x, x, scaler);
+  (void)scaler.step(mp, x.segment(0, 10), x * Low(2));
+  (void)mp.master();
+  std::stringstream io;
+  mp.save(io);
+  mp.load(io);
+  mp.reset();
+  Eigen::VectorXf g = Eigen::VectorXf::Ones(10);
+  Eigen::MatrixXd d = Eigen::MatrixXd::Ones(4, 3);
+  (void)scaler.unscale(g);
+  (void)scaler.unscale(d.middleRows(1, 2));
+  (void)scaler.unscale(x, g);
+  (void)scaler.scaled(2.0);
+  (void)scaler.step(adam, g, g);
+  scaler.save(io);
+  scaler.load(io);
+  scaler.reset();
+}
+
 template <typename S>
 void exercise_all() {
   exercise_lbfgs<S>();
@@ -221,6 +253,8 @@ void exercise_all() {
 void descent_strict_warnings() {
   exercise_all<float>();
   exercise_all<double>();
+  exercise_mixed_precision<Eigen::half>();
+  exercise_mixed_precision<Eigen::bfloat16>();
   descent::MinibatchSampler sampler(10, 3, 1);
   (void)sampler.next();
 }

@@ -1,6 +1,7 @@
 #pragma once
 /// \file
-/// Everything in descent: the optimizers, the learning-rate schedulers and the
+/// Everything in descent: the optimizers, the learning-rate schedulers, the
+/// wrappers (mixed precision with its loss scaler among them) and the
 /// minibatch sampler.
 
 #include "chained_scheduler.hpp"
@@ -17,8 +18,10 @@
 #include "lbfgs.hpp"  // full-batch L-BFGS, whose step takes the function
 #include "linear_lr.hpp"
 #include "lookahead.hpp"
+#include "loss_scaler.hpp"
 #include "make_optimizer.hpp"
 #include "minibatch.hpp"
+#include "mixed_precision.hpp"
 #include "momentum_form.hpp"
 #include "multi_step_lr.hpp"
 #include "multiplicative_lr.hpp"

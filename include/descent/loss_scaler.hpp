@@ -130,7 +130,17 @@ class LossScaler {
     static_assert(std::is_floating_point<typename G::Scalar>::value,
                   "descent::LossScaler::unscale: grad must hold float or double (a half or "
                   "bfloat16 gradient is unscaled into a float one: the two-argument overload)");
-    return unscale(grad, grad);
+    static_assert(
+        !std::is_const<std::remove_reference_t<Grad>>::value,
+        "descent::LossScaler::unscale: grad is unscaled in place, so it must be writable");
+    if constexpr (detail::has_direct_access<G>()) {
+      if (detail::is_contiguous(grad)) return unscale_raw(grad.data(), grad.data(), grad.size());
+    }
+    // A strided view: unscaled in a copy, written back.
+    typename G::PlainObject copy = grad;
+    const bool finite = unscale_raw(copy.data(), copy.data(), copy.size());
+    grad = copy;
+    return finite;
   }
 
   /// \brief Unscales `scaled` into `out`, converting: each element read
