@@ -212,7 +212,7 @@ class LossScaler {
   /// optimizer's step unless the gradient held NaN or ±inf, then update(),
   /// as GradScaler.step(opt) followed by GradScaler.update().
   ///
-  /// opt is any descent optimizer or wrapper: an Optimizer<S>, Lookahead,
+  /// opt is any descent optimizer or wrapper: an Optimizer, Lookahead,
   /// GradientAccumulation, or a MixedPrecision, which unscales while it
   /// converts the gradient to float (its step(params, grad, scaler)). For
   /// the others grad is unscaled in place, so it must be writable.
