@@ -12,6 +12,7 @@
 //   --opt KEY=VALUE      one of its options (repeatable): its option names, or
 //                        profile=lecture|pytorch|keras. A bad name, key or value
 //                        prints the library's message and exits with status 2.
+//   --half               train in half precision with loss scaling (below)
 //   --out DIR            where digits.svg goes (default: the current directory)
 //   --data PATH          the data (default: the source tree's examples/data/digits.csv.gz,
 //                        else examples/data/digits.csv.gz under the current directory)
@@ -59,6 +60,23 @@
 //
 // "best epoch" in the summary is the epoch of highest test accuracy: picked
 // with the test set, so optimistic; the final accuracy is the honest number.
+//
+// --half: the weights and their gradients are stored in Eigen::half, as
+// mixed-precision training on half-precision hardware stores them, and every
+// optimizer, with its settings above, steps a float master copy through
+// descent::MixedPrecision<Eigen::half>; a descent::LossScaler with
+// GradScaler's defaults scales the loss. Each step's products run on the
+// half weights in float (as such hardware accumulates them), the gradient
+// of loss · scale is stored in half (where 2^16 times a gradient above 1
+// overflows: those steps are skipped and the scale backs off), and is
+// unscaled while it is converted back to float. The test accuracies are
+// those of the half weights. Measured, final test accuracy, float → half
+// (each test sample is 0.22 point): SGD 97.12 → 97.56, Momentum 97.34 →
+// 97.34, Nesterov 97.56 → 97.34, AdaGrad 97.34 → 97.12, RMSprop 97.12 →
+// 96.23, Adam 97.56 → 97.56; one or no step skipped per run, the scale
+// ending at 2^15 or 2^16. RMSprop's constant lr leaves its accuracy
+// swinging by a point from epoch to epoch in float as well (to 61 % at
+// epoch 22), and its last five epochs average 97.47 in float, 97.12 in half.
 
 #include "common/digits_model.hpp"
 #include "common/options.hpp"
@@ -240,13 +258,42 @@ struct History {
   // Index 0 is the initial weights, index e the end of epoch e.
   std::vector<double> train_loss, held_out_loss, held_out_accuracy;  // accuracy in %
   double seconds = 0;  // the optimizer steps, backprop and the schedule; not the evaluations
+  long skipped = 0;    // --half: steps the loss scaler skipped
+  float scale = 0;     // --half: the loss scale at the end
+};
+
+using Half = Eigen::Matrix<Eigen::half, Eigen::Dynamic, 1>;
+
+// --half: the weights and gradient in half, a float master copy of the
+// weights, the loss scaler; the network computes with the half weights.
+struct HalfPrecision {
+  HalfPrecision(Optimizer& optimizer, const Vector& initial, Mlp& mlp)
+      : mixed(optimizer), weights(initial.cast<Eigen::half>()), grad(initial.size()) {
+    mixed.set_master(initial);  // the float start, not its rounding
+    mlp.params() = weights.cast<Scalar>();
+  }
+
+  // One step on mlp.grad(), the gradient of the mean loss; returns whether
+  // the optimizer stepped.
+  bool step(Mlp& mlp) {
+    grad = (mlp.grad() * scaler.scale()).cast<Eigen::half>();  // of loss · scale, in half
+    const bool stepped = scaler.step(mixed, weights, grad);
+    mlp.params() = weights.cast<Scalar>();
+    return stepped;
+  }
+
+  descent::MixedPrecision<Eigen::half> mixed;
+  descent::LossScaler scaler;
+  Half weights, grad;
 };
 
 History train(const Config& config, const Vector& initial, const Dataset& data,
-              const Dataset& held_out, int epochs, bool verbose) {
+              const Dataset& held_out, int epochs, bool verbose, bool half = false) {
   Mlp mlp(initial);
   const std::unique_ptr<Optimizer> optimizer = config.method->make(Scalar(config.lr));
   const std::unique_ptr<Scheduler> scheduler = config.schedule->make(*optimizer, epochs);
+  std::optional<HalfPrecision> low;
+  if (half) low.emplace(*optimizer, initial, mlp);
   descent::MinibatchSampler batches(data.size(), kBatchSize, kBatchSeed);
   History history;
   const auto record = [&](long epoch, double lr) {
@@ -271,12 +318,17 @@ History train(const Config& config, const Vector& initial, const Dataset& data,
     const Clock::time_point start = Clock::now();
     while (batches.epoch() < epoch) {
       mlp.backprop(data, batches.next());
-      optimizer->step(mlp.params(), mlp.grad());
+      if (low) {
+        history.skipped += low->step(mlp) ? 0 : 1;
+      } else {
+        optimizer->step(mlp.params(), mlp.grad());
+      }
     }
     if (scheduler) scheduler->step();
     history.seconds += seconds_since(start);
     record(epoch, lr);
   }
+  if (low) history.scale = low->scaler.scale();
   return history;
 }
 
@@ -369,8 +421,8 @@ void write_figure(const std::vector<Config>& configs, const std::vector<History>
 // The command line.
 
 constexpr const char* kUsageText =
-    "usage: digits [--quick] [--sweep] [--optimizer NAME [--opt KEY=VALUE]...] [--out DIR]\n"
-    "              [--data PATH] [--help]\n"
+    "usage: digits [--quick] [--sweep] [--optimizer NAME [--opt KEY=VALUE]...] [--half]\n"
+    "              [--out DIR] [--data PATH] [--help]\n"
     "  --quick            2 epochs per optimizer instead of 30 (a smoke test)\n"
     "  --sweep            run the hyperparameter sweep instead (cross-validation on the\n"
     "                     training part; with --quick, 2 epochs a run)\n"
@@ -378,6 +430,8 @@ constexpr const char* kUsageText =
     "                     below, or a class name), at a constant lr (with --sweep: sweep it)\n"
     "  --opt KEY=VALUE    one of its options (repeatable), e.g. --opt lr=0.01,\n"
     "                     --opt profile=pytorch; lr defaults to the optimizer's own\n"
+    "  --half             half-precision weights and gradients, a float master copy\n"
+    "                     (MixedPrecision) and loss scaling (LossScaler)\n"
     "  --out DIR          write digits.svg into DIR (default: the current directory)\n"
     "  --data PATH        digits.csv.gz (default: the source tree's, else\n"
     "                     examples/data/digits.csv.gz under the current directory)\n";
@@ -394,7 +448,7 @@ struct UsageError : std::runtime_error {
 };
 
 struct Arguments {
-  bool help = false, quick = false, sweep = false;
+  bool help = false, quick = false, sweep = false, half = false;
   std::string out = ".";
   std::optional<std::string> data;
   std::optional<std::string> optimizer;        // --optimizer
@@ -415,6 +469,8 @@ Arguments parse(int argc, char** argv) {
       args.quick = true;
     } else if (arg == "--sweep") {
       args.sweep = true;
+    } else if (arg == "--half") {
+      args.half = true;
     } else if (arg == "--out") {
       args.out = value();
     } else if (arg == "--data") {
@@ -429,6 +485,8 @@ Arguments parse(int argc, char** argv) {
     }
   }
   if (!args.options.empty() && !args.optimizer) throw UsageError("--opt needs --optimizer");
+  if (args.half && args.sweep)
+    throw UsageError("--half trains the sweep's picks; not with --sweep");
   if (args.optimizer) {
     // Refuse a bad name, key or value now, with the library's message.
     try {
@@ -494,7 +552,10 @@ int run(const Arguments& args) {
               static_cast<unsigned long long>(kSplitSeed), long(train_part.size()),
               long(test_part.size()));
   std::printf("model: 64-64-10, ReLU, softmax cross-entropy; %ld %s parameters in one vector\n",
-              long(kParams), std::is_same_v<Scalar, float> ? "float" : "double");
+              long(kParams),
+              args.half                       ? "half (a float master copy, loss scaling)"
+              : std::is_same_v<Scalar, float> ? "float"
+                                              : "double");
   std::printf("build: Eigen %d.%d.%d, SIMD %s%s\n", EIGEN_WORLD_VERSION, EIGEN_MAJOR_VERSION,
               EIGEN_MINOR_VERSION, Eigen::SimdInstructionSetsInUse(),
 #ifdef NDEBUG
@@ -524,7 +585,7 @@ int run(const Arguments& args) {
       chosen_one ? std::vector<Config>{chosen_one->config(args)} : chosen();
   std::vector<History> histories;
   for (const Config& config : configs) {
-    histories.push_back(train(config, initial, train_part, test_part, epochs, true));
+    histories.push_back(train(config, initial, train_part, test_part, epochs, true, args.half));
   }
 
   int width = 8;
@@ -538,9 +599,11 @@ int run(const Arguments& args) {
     for (std::size_t e = 1; e < h.held_out_accuracy.size(); ++e) {
       if (h.held_out_accuracy[e] > h.held_out_accuracy[best]) best = e;
     }
-    std::printf("%-9s  %-*s  %8.2f%%  %10zu  %7.2f%%  %6.3f s\n", configs[k].method->name, width,
+    std::printf("%-9s  %-*s  %8.2f%%  %10zu  %7.2f%%  %6.3f s", configs[k].method->name, width,
                 configs[k].settings().c_str(), h.held_out_accuracy.back(), best,
                 h.held_out_accuracy[best], h.seconds);
+    if (args.half) std::printf("  %ld skipped, final scale %g", h.skipped, double(h.scale));
+    std::printf("\n");
     training_seconds += h.seconds;
   }
 
