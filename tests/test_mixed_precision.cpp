@@ -434,3 +434,27 @@ TEST_CASE("MixedPrecision: checkpoints, the low type, sizes; nothing changes on 
   CHECK_THROWS_WITH(fresh.step(x, g), Catch::Contains("state was built for 3"));
   CHECK(fresh.master().size() == 0);
 }
+
+TEST_CASE("MixedPrecision: threads give the same bits", "[mixed_precision][threads]") {
+  const Eigen::Index n = 70001;  // above the threshold of 65 536, with a tail
+  descent::Adam<float> one_inner;
+  descent::Adam<float> two_inner;
+  descent::MixedPrecision<Eigen::bfloat16> one(one_inner);
+  descent::MixedPrecision<Eigen::bfloat16> two(two_inner);
+  two.set_threads(2);
+  Vec<Eigen::bfloat16> x = VecF::LinSpaced(n, -3, 3).cast<Eigen::bfloat16>();
+  Vec<Eigen::bfloat16> y = x;
+  descent::LossScaler s1;
+  descent::LossScaler s2;
+  for (int t = 0; t < 3; ++t) {
+    const Vec<Eigen::bfloat16> g = (x.cast<float>() * 0.5f).cast<Eigen::bfloat16>();
+    one.step(x, g);
+    two.step(y, g);
+    const Vec<Eigen::bfloat16> scaled = (x.cast<float>() * s1.scale()).cast<Eigen::bfloat16>();
+    CHECK(one.step(x, scaled, s1));
+    CHECK(two.step(y, scaled, s2));
+  }
+  CHECK(support::bitwise_equal(x, y));
+  CHECK(support::bitwise_equal(one.master(), two.master()));
+  for (Eigen::Index i = 0; i < n; i += 997) CHECK(float(x(i)) == bfloat16_rne(one.master()(i)));
+}

@@ -47,11 +47,12 @@ namespace descent {
 /// to the low type. A step skipped for a non-finite gradient leaves θ, m
 /// and the wrapped optimizer untouched.
 ///
-/// The wrapped optimizer keeps its lr, options and schedule; it must
-/// outlive the wrapper. The conversions run on the calling thread
-/// (set_threads() is the wrapped optimizer's business). Checkpoints hold the
-/// master copy and name the low type: a MixedPrecision<half> refuses a
-/// MixedPrecision<bfloat16>'s checkpoint.
+/// The wrapped optimizer keeps its lr, options, threads and schedule; it
+/// must outlive the wrapper. The wrapper's conversions run on its own
+/// set_threads() threads above 65 536 elements, with the same bits, except
+/// the unscaling, which the LossScaler does on the calling thread.
+/// Checkpoints hold the master copy and name the low type: a
+/// MixedPrecision<half> refuses a MixedPrecision<bfloat16>'s checkpoint.
 template <typename Low_>
 class MixedPrecision : public detail::Wrapper<float> {
   static_assert(std::is_same<Low_, Eigen::half>::value ||
@@ -153,24 +154,28 @@ class MixedPrecision : public detail::Wrapper<float> {
   }
 
  private:
+  /// to[i] = To(from[i]) for n elements, on threads() threads.
+  template <typename From, typename To>
+  void convert(const From* from, To* to, Index n) {
+    this->run(n, [from, to](auto lanes, Index i) {
+      for (int k = 0; k < decltype(lanes)::size; ++k) to[i + k] = static_cast<To>(from[i + k]);
+    });
+  }
+
   /// Copies g, flat in its storage order, into out as floats: unscaled by
   /// scaler if there is one. Returns whether g was finite (always true
   /// without a scaler).
   template <typename Grad>
-  static bool convert(const Grad& g, float* out, const LossScaler* scaler) {
-    Eigen::Map<Vector> to(out, g.size());
-    if (scaler != nullptr) return scaler->unscale(g, to);
-    using G = typename Grad::Scalar;
+  bool convert_grad(const Grad& g, float* out, const LossScaler* scaler) {
+    if (scaler != nullptr) return scaler->unscale(g, Eigen::Map<Vector>(out, g.size()));
     if constexpr (detail::has_direct_access<Grad>()) {
       if (detail::is_contiguous(g)) {
-        to = Eigen::Map<const Eigen::Matrix<G, Eigen::Dynamic, 1>>(g.data(), g.size())
-                 .template cast<float>();
+        convert(g.data(), out, g.size());
         return true;
       }
     }
     const typename Grad::PlainObject plain = g;
-    to = Eigen::Map<const Eigen::Matrix<G, Eigen::Dynamic, 1>>(plain.data(), plain.size())
-             .template cast<float>();
+    convert(plain.data(), out, plain.size());
     return true;
   }
 
@@ -205,19 +210,20 @@ class MixedPrecision : public detail::Wrapper<float> {
     check_size(n, master_.size() > 0 ? master_.size() : -1, "step");
     if (n == 0) return true;
     if (grad_.size() != n) grad_.resize(n);
-    if (!convert(g, grad_.data(), scaler)) {
+    if (!convert_grad(g, grad_.data(), scaler)) {
       scaler->update(true);
       return false;
     }
     Low* x = params.data();
     Vector start;
     if (master_.size() == 0) {
-      start = Eigen::Map<const Eigen::Matrix<Low, Eigen::Dynamic, 1>>(x, n).template cast<float>();
+      start.resize(n);
+      convert(static_cast<const Low*>(x), start.data(), n);
     }
     Vector& master = master_.size() == 0 ? start : master_;
     inner().step(master, grad_);  // may throw: master_ and params are untouched
     if (master_.size() == 0) master_.swap(start);
-    Eigen::Map<Eigen::Matrix<Low, Eigen::Dynamic, 1>>(x, n) = master_.template cast<Low>();
+    convert(static_cast<const float*>(master_.data()), x, n);
     if (scaler != nullptr) scaler->update(false);
     return true;
   }
