@@ -5,6 +5,8 @@
 //   descent      descent's step with one thread (the default)
 //   descent_t2   descent's step after set_threads(2) (when descent has it)
 //   floor        the byte floor (floor.hpp): the same arrays read and written
+//   compute      the compute floor (roofline.hpp): the update's square roots
+//                and divisions alone, on L1-resident data (optimizers with any)
 //   naive        the update in naive Eigen, one statement per array (naive.hpp)
 //   libtorch_t1, libtorch_t2
 //                torch::optim's optimizer under at::set_num_threads(1) or (2),
@@ -13,6 +15,7 @@
 
 #include "floor.hpp"
 #include "naive.hpp"
+#include "roofline.hpp"
 #include "stepper.hpp"
 #include "torch_peer.hpp"
 
@@ -50,7 +53,7 @@ constexpr bool kTorch = true;
 constexpr bool kTorch = false;
 #endif
 
-constexpr Index kSizes[] = {4096, 65536, 1 << 20, 1 << 24};
+constexpr Index kSizes[] = {4096, 65536, 1 << 20, 1 << 24, 1 << 26};
 
 template <typename S>
 using OptimizerPtr = std::unique_ptr<descent::Optimizer<S>>;
@@ -64,6 +67,10 @@ struct Variant {
   int state_arrays;
   std::function<OptimizerPtr<S>()> make_descent;
   FloorKernel<S> floor;
+  /// The packet square roots and divisions of its update per element, and
+  /// the kernel that does only those (nullptr if none).
+  Ops ops;
+  ComputeKernel<S> compute;
   std::function<void(Buffers<S>&, std::int64_t t)> naive;
   /// libtorch's optimizer computing the same update, if any.
   std::optional<TorchSpec> torch;
@@ -76,6 +83,40 @@ struct Variant {
   int bytes_per_element() const { return int(sizeof(S)) * (3 + 2 * state_arrays); }
 };
 
+/// The packet square roots and divisions per element of Opt's update, as
+/// its kernel computes it (the roots of ε placements, the one division by
+/// the denominator); none for the others.
+template <typename Opt>
+struct UpdateOps {
+  static Ops of(const typename Opt::Options&) { return {}; }
+};
+template <typename Opt>
+struct RootAndDivision {
+  static Ops of(const typename Opt::Options&) { return {1, 1}; }
+};
+template <typename S>
+struct UpdateOps<descent::AdaGrad<S>> : RootAndDivision<descent::AdaGrad<S>> {};
+template <typename S>
+struct UpdateOps<descent::RMSprop<S>> : RootAndDivision<descent::RMSprop<S>> {};
+template <typename S>
+struct UpdateOps<descent::Adam<S>> : RootAndDivision<descent::Adam<S>> {};
+template <typename S>
+struct UpdateOps<descent::AdamW<S>> : RootAndDivision<descent::AdamW<S>> {};
+template <typename S>
+struct UpdateOps<descent::NAdam<S>> : RootAndDivision<descent::NAdam<S>> {};
+template <typename S>
+struct UpdateOps<descent::RAdam<S>> : RootAndDivision<descent::RAdam<S>> {};  // once rectified
+template <typename S>
+struct UpdateOps<descent::AdaBelief<S>> : RootAndDivision<descent::AdaBelief<S>> {};
+template <typename S>
+struct UpdateOps<descent::Adamax<S>> {
+  static Ops of(const typename descent::Adamax<S>::Options&) { return {0, 1}; }
+};
+template <typename S>
+struct UpdateOps<descent::Adadelta<S>> {  // √(u + ε) / √(v + ε)
+  static Ops of(const typename descent::Adadelta<S>::Options&) { return {2, 1}; }
+};
+
 /// A Variant for optimizer Opt with options o.
 template <typename Opt>
 Variant<typename Opt::Scalar> variant(std::string name, const typename Opt::Options& o,
@@ -83,10 +124,13 @@ Variant<typename Opt::Scalar> variant(std::string name, const typename Opt::Opti
                                       std::string plain = {}) {
   using S = typename Opt::Scalar;
   const int state_arrays = Naive<Opt>::state_arrays(o);
+  const Ops ops = UpdateOps<Opt>::of(o);
   return {std::move(name),
           state_arrays,
           [o] { return std::make_unique<Opt>(o); },
           floor_for<S>(state_arrays),
+          ops,
+          compute_for<S>(ops),
           [o](Buffers<S>& b, std::int64_t t) { Naive<Opt>::step(o, b, t); },
           torch,
           std::move(plain)};
@@ -329,6 +373,9 @@ void register_variant(const Variant<S>& v, const char* scalar) {
       });
     }
     add("floor", [v, n] { return std::make_unique<FloorStepper<S>>(v.floor, n, v.state_arrays); });
+    if (v.compute != nullptr) {
+      add("compute", [v, n] { return std::make_unique<ComputeStepper<S>>(v.compute, n); });
+    }
     add("naive", [v, n] { return std::make_unique<NaiveStepper<S>>(v.naive, n, v.state_arrays); });
 #ifdef DESCENT_BENCH_HAVE_TORCH
     if (v.torch) {
