@@ -52,6 +52,25 @@ constexpr bool has_direct_access() {
   return (int(Derived::Flags) & Eigen::DirectAccessBit) != 0;
 }
 
+template <typename Params, typename Scalar>
+struct CheckedParams {
+  using P = std::remove_reference_t<Params>;
+  using type = std::remove_cv_t<P>;
+  static_assert(is_dense<type>, "descent::Optimizer::step: params must be an Eigen dense object");
+  static_assert(std::is_same<typename type::Scalar, Scalar>::value,
+                "descent::Optimizer::step: params must hold the optimizer's Scalar");
+  static_assert(has_direct_access<type>(),
+                "descent::Optimizer::step: params must expose its storage (a Matrix, Array, "
+                "Map or contiguous Block), not an expression");
+  static_assert(!std::is_const<P>::value && (int(type::Flags) & Eigen::LvalueBit) != 0,
+                "descent::Optimizer::step: params must be writable");
+};
+
+/// The plain type of a step's params, once it is known to be writable
+/// contiguous storage of Scalar.
+template <typename Params, typename Scalar>
+using checked_params = typename CheckedParams<Params, Scalar>::type;
+
 }  // namespace detail
 
 /// \brief Common base of the optimizers: an in-place update of a flat
@@ -363,6 +382,18 @@ class Optimizer {
   /// lr(). params and grad do not overlap.
   virtual void update(Scalar* params, const Scalar* grad, Index n, std::int64_t t) noexcept = 0;
 
+  /// \brief What every step does around its update, for a step that a
+  /// derived class applies itself (a sparse gradient over n > 0 parameters):
+  /// checks n against the state, the non-finite policy over the gradient's
+  /// values[0, count) (where(k) names values[k] in a message) and the step
+  /// count; then builds the state, calls apply(t) with the step number t
+  /// and counts the step. Nothing changes if it throws or skips.
+  /// \param threaded whether apply runs on threads() threads, whose workers
+  ///   are then started first.
+  template <typename Where, typename Apply>
+  void counted_step(Index n, const Scalar* values, Index count, bool threaded, const Where& where,
+                    const Apply& apply);
+
  private:
   void step_raw(Scalar* params, const Scalar* grad, Index n);
   bool parallel(Index n) const noexcept { return threads_ > 1 && n >= detail::kParallelThreshold; }
@@ -424,19 +455,9 @@ struct Feeding {
 template <typename Scalar_>
 template <typename Params, typename Grad>
 void Optimizer<Scalar_>::step(Params&& params, const Eigen::DenseBase<Grad>& grad) {
-  using P = std::remove_reference_t<Params>;
-  using PD = std::remove_cv_t<P>;
-  static_assert(detail::is_dense<PD>,
-                "descent::Optimizer::step: params must be an Eigen dense object");
-  static_assert(std::is_same<typename PD::Scalar, Scalar>::value,
-                "descent::Optimizer::step: params must hold the optimizer's Scalar");
+  using PD = detail::checked_params<Params, Scalar>;
   static_assert(std::is_same<typename Grad::Scalar, Scalar>::value,
                 "descent::Optimizer::step: grad must hold the optimizer's Scalar");
-  static_assert(detail::has_direct_access<PD>(),
-                "descent::Optimizer::step: params must expose its storage (a Matrix, Array, "
-                "Map or contiguous Block), not an expression");
-  static_assert(!std::is_const<P>::value && (int(PD::Flags) & Eigen::LvalueBit) != 0,
-                "descent::Optimizer::step: params must be writable");
 
   const Grad& g = grad.derived();
   if (params.size() != g.size()) {
@@ -474,6 +495,15 @@ void Optimizer<Scalar_>::step(Params&& params, const Eigen::DenseBase<Grad>& gra
 template <typename Scalar_>
 void Optimizer<Scalar_>::step_raw(Scalar* params, const Scalar* grad, Index n) {
   if (n == 0) return;
+  counted_step(
+      n, grad, n, parallel(n), [](Index k) { return "grad[" + std::to_string(k) + "]"; },
+      [&](std::int64_t t) { update(params, grad, n, t); });
+}
+
+template <typename Scalar_>
+template <typename Where, typename Apply>
+void Optimizer<Scalar_>::counted_step(Index n, const Scalar* values, Index count, bool threaded,
+                                      const Where& where, const Apply& apply) {
   if (state_size_ >= 0 && n != state_size_) {
     std::ostringstream os;
     os << "params has " << n << " elements but the state was built for " << state_size_
@@ -482,26 +512,26 @@ void Optimizer<Scalar_>::step_raw(Scalar* params, const Scalar* grad, Index n) {
   }
   const NonFinite policy = nonfinite_policy();
   if (policy != NonFinite::Propagate) {
-    const Index bad = detail::first_nonfinite(grad, n);
+    const Index bad = detail::first_nonfinite(values, count);
     if (bad >= 0) {
       if (policy == NonFinite::Skip) {
         if (skipped_ < kMaxCount) ++skipped_;  // saturates
         return;
       }
-      throw std::domain_error(who("step") + ": grad[" + std::to_string(bad) + "] is " +
-                              detail::to_text(grad[bad]) + "; params and state are unchanged");
+      throw std::domain_error(who("step") + ": " + where(bad) + " is " +
+                              detail::to_text(values[bad]) + "; params and state are unchanged");
     }
   }
   if (iterations_ == kMaxCount) {
     throw std::overflow_error(who("step") + ": iterations() is 2^63 − 1, the most it can count " +
                               "(reset() to start again); params and state are unchanged");
   }
-  if (parallel(n)) pool_.reserve(threads_ - 1);
+  if (threaded) pool_.reserve(threads_ - 1);
   if (state_size_ < 0) {
     allocate_state(n);
     state_size_ = n;
   }
-  update(params, grad, n, iterations_ + 1);
+  apply(iterations_ + 1);
   ++iterations_;
 }
 
