@@ -5,10 +5,14 @@
 #include "detail/check.hpp"
 #include "detail/kernel.hpp"
 #include "detail/optimizer_base.hpp"
+#include "detail/sparse_base.hpp"
 #include "nonfinite.hpp"
+#include "row_sparse.hpp"
 
 #include <array>
 #include <cstdint>
+#include <stdexcept>
+#include <string>
 #include <string_view>
 
 #include <Eigen/Core>
@@ -34,10 +38,19 @@ namespace descent {
 /// torch.optim.Adagrad's, which this reproduces with every option.
 /// A step once shrunk never grows again: h only increases. EpsHat is Adam's
 /// and is refused here.
+///
+/// A step also takes a sparse gradient (RowSparse, the rows of an embedding
+/// table, or an `Eigen::SparseVector`) and then updates only the entries
+/// present, h included, as torch.optim.Adagrad 1.13 does with a sparse
+/// gradient: repeated indices summed first, lr_t from the count of every
+/// step; weight decay, which would reach the absent rows, is refused there
+/// as torch refuses it. A sparse step holding every entry is the dense step
+/// bit for bit.
 template <typename Scalar_>
-class AdaGrad : public detail::OptimizerBase<AdaGrad<Scalar_>, Scalar_> {
-  using Base = detail::OptimizerBase<AdaGrad<Scalar_>, Scalar_>;
+class AdaGrad : public detail::SparseOptimizerBase<AdaGrad<Scalar_>, Scalar_> {
+  using Base = detail::SparseOptimizerBase<AdaGrad<Scalar_>, Scalar_>;
   friend Base;
+  friend detail::OptimizerBase<AdaGrad<Scalar_>, Scalar_>;
 
  public:
   /// float or double.
@@ -131,24 +144,43 @@ class AdaGrad : public detail::OptimizerBase<AdaGrad<Scalar_>, Scalar_> {
   void release_state() noexcept override { sum_.resize(0); }
 
   void update(Scalar* x, const Scalar* g, Index n, std::int64_t t) noexcept override {
+    with_kernel(t, [&](const auto& make) { this->for_each_element(n, make(x, g, Index(0))); });
+  }
+
+  template <typename Run>
+  void with_kernel(std::int64_t t, const Run& run) {
     const auto lr = static_cast<Scalar>(
         double(this->lr()) / (1.0 + static_cast<double>(t - 1) * double(options_.lr_decay)));
     const Scalar eps = options_.eps;
     const auto adjust = detail::GradientAdjust<Scalar>::from(options_, this->lr());
-    Scalar* h = sum_.data();
+    Scalar* sum = sum_.data();
     detail::with_placement(options_.eps_placement, [&](auto placement) {
       detail::with_flag(adjust.active(), [&](auto active) {
         constexpr EpsPlacement P = decltype(placement)::value;
-        this->for_each_element(n, [=](auto lanes, Index i) {
-          using V = decltype(lanes);
-          V xi = V::load(x + i);
-          const V di = adjust.template operator()<active()>(V::load(g + i), xi);
-          const V hi = V::load(h + i) + di * di;
-          hi.store(h + i);
-          (xi - V(lr) * di / detail::denominator<P>(hi, V(eps))).store(x + i);
+        run([=](Scalar* x, const Scalar* g, Index offset) {
+          Scalar* h = sum + offset;
+          return [=](auto lanes, Index i) {
+            using V = decltype(lanes);
+            V xi = V::load(x + i);
+            const V di = adjust.template operator()<active()>(V::load(g + i), xi);
+            const V hi = V::load(h + i) + di * di;
+            hi.store(h + i);
+            (xi - V(lr) * di / detail::denominator<P>(hi, V(eps))).store(x + i);
+          };
         });
       });
     });
+  }
+
+  // Weight decay would reach every row, where a sparse gradient has only
+  // some: torch.optim.Adagrad refuses it with sparse gradients too.
+  void check_sparse_step() const {
+    if (options_.weight_decay != Scalar(0)) {
+      throw std::invalid_argument(
+          "descent::AdaGrad::step: weight_decay is " + detail::to_text(options_.weight_decay) +
+          ", which a sparse gradient cannot apply (it would decay the rows the gradient leaves "
+          "out); set it to 0 or step with a dense gradient; params and state are unchanged");
+    }
   }
 
   Options options_;
