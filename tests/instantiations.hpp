@@ -21,6 +21,7 @@
   KW template class descent::detail::DampenedMomentum<S, true>;                                    \
   KW template class descent::Nesterov<S>;                                                          \
   KW template class descent::detail::OptimizerBase<descent::AdaGrad<S>, S>;                        \
+  KW template class descent::detail::SparseOptimizerBase<descent::AdaGrad<S>, S>;                  \
   KW template class descent::AdaGrad<S>;                                                           \
   KW template class descent::detail::OptimizerBase<descent::RMSprop<S>, S>;                        \
   KW template class descent::RMSprop<S>;                                                           \
@@ -46,6 +47,9 @@
   KW template class descent::Lion<S>;                                                              \
   KW template class descent::detail::OptimizerBase<descent::AdaBelief<S>, S>;                      \
   KW template class descent::AdaBelief<S>;                                                         \
+  KW template class descent::detail::OptimizerBase<descent::SparseAdam<S>, S>;                     \
+  KW template class descent::detail::SparseOptimizerBase<descent::SparseAdam<S>, S>;               \
+  KW template class descent::SparseAdam<S>;                                                        \
   KW template std::unique_ptr<descent::Optimizer<S>> descent::make_optimizer<S>(                   \
       std::string_view, const std::map<std::string, std::string>&);
 
@@ -68,7 +72,8 @@
   X(descent::Rprop<S>)             \
   X(descent::ASGD<S>)              \
   X(descent::Lion<S>)              \
-  X(descent::AdaBelief<S>)
+  X(descent::AdaBelief<S>)         \
+  X(descent::SparseAdam<S>)
 
 #ifndef DESCENT_TEST_INSTANTIATE_HERE
 DESCENT_TEST_INSTANTIATIONS(extern, float)

@@ -6,6 +6,7 @@
 #include <sstream>
 #include <vector>
 
+#include <Eigen/SparseCore>
 #include <descent/descent.hpp>
 
 namespace {
@@ -238,8 +239,28 @@ void exercise_mixed_precision() {
   scaler.reset();
 }
 
+// The sparse steps, of a table and of a vector.
+template <typename Opt>
+void exercise_sparse() {
+  using S = typename Opt::Scalar;
+  Opt opt;
+  Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> table(4, 3);
+  table.setOnes();
+  descent::RowSparse<S> g;
+  g.indices.resize(2);
+  g.indices << 3, 1;
+  g.rows.setOnes(2, 3);
+  opt.step(table, g);
+  Eigen::Map<Eigen::Matrix<S, Eigen::Dynamic, 1>> flat(table.data(), table.size());
+  Eigen::SparseVector<S> sparse(12);
+  sparse.insert(5) = S(1);
+  opt.step(flat, sparse);
+}
+
 template <typename S>
 void exercise_all() {
+  exercise_sparse<descent::SparseAdam<S>>();
+  exercise_sparse<descent::AdaGrad<S>>();
   exercise_lbfgs<S>();
   exercise_clip_and_factory<S>();
   exercise_schedulers<S>();

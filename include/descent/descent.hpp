@@ -29,6 +29,7 @@
 #include "optimizer.hpp"
 #include "polynomial_lr.hpp"
 #include "reduce_lr_on_plateau.hpp"
+#include "row_sparse.hpp"
 #include "schedule_free.hpp"
 #include "scheduler.hpp"
 #include "sequential_lr.hpp"

@@ -28,6 +28,7 @@
 #include "../rmsprop.hpp"
 #include "../rprop.hpp"
 #include "../sgd.hpp"
+#include "../sparse_adam.hpp"
 
 #include <string_view>
 #include <tuple>
@@ -63,6 +64,7 @@ inline constexpr std::tuple kOptimizers{
     Registered<ASGD>{"asgd"},
     Registered<Lion>{"lion"},
     Registered<AdaBelief>{"adabelief"},
+    Registered<SparseAdam>{"sparse_adam"},
 };
 
 template <typename S, typename... R>
