@@ -78,8 +78,9 @@ class SparseOptimizerBase : public OptimizerBase<Derived, Scalar_> {
   /// and the lr decay, counts every step, whichever rows it touched. A step
   /// whose gradient holds every row once equals a dense step on that
   /// gradient, bit for bit. It runs on the calling thread; its cost is
-  /// proportional to the entries present (plus a sort of the indices, when
-  /// they are not increasing). Whatever it throws, params and state are
+  /// proportional to the entries present, plus a sort of the indices when
+  /// one repeats (the first sparse step also allocates a bit per row of
+  /// params, to find repeats). Whatever it throws, params and state are
   /// untouched.
   template <typename Params>
   void step(Params&& params, const RowSparse<Scalar>& grad) {
@@ -135,27 +136,26 @@ class SparseOptimizerBase : public OptimizerBase<Derived, Scalar_> {
   }
 
   // Checks the count indices of rows of `width` elements against
-  // [0, n_rows), sums the repeated ones (making index_ and values_ hold the
-  // distinct rows in increasing order, unless the indices already
-  // increase), then steps the rows present.
+  // [0, n_rows), then steps the rows present: straight from grad when no
+  // index repeats (in the order given: distinct rows are independent),
+  // else from index_ and values_, the distinct rows in increasing order with
+  // the repeated ones summed.
   template <typename I>
   void apply(Scalar* x, Index n_rows, Index width, const I* index, const Scalar* values,
              Index count, const char* what) {
     self().check_sparse_step();
-    bool increasing = true;
     for (Index k = 0; k < count; ++k) {
       const Index row = static_cast<Index>(index[k]);
       if (row < 0 || row >= n_rows) {
         fail(std::string(what) + "[" + std::to_string(k) + "] is " + std::to_string(row) +
              ", not in [0, " + std::to_string(n_rows) + ")");
       }
-      if (k > 0 && !(index[k - 1] < index[k])) increasing = false;
     }
     if (n_rows * width == 0) return;
     const Index* rows = nullptr;
     const Scalar* summed = values;
     Index distinct = count;
-    if (increasing) {
+    if (!repeats(index, count, n_rows)) {
       if constexpr (std::is_same<I, Index>::value) {
         rows = index;
       } else {
@@ -183,12 +183,29 @@ class SparseOptimizerBase : public OptimizerBase<Derived, Scalar_> {
     });
   }
 
+  // Whether an index appears twice, by marking each in a bit set of the
+  // rows (which is all zeros between steps), in time proportional to count.
+  template <typename I>
+  bool repeats(const I* index, Index count, Index n_rows) {
+    const auto words = static_cast<std::size_t>((n_rows + 63) / 64);
+    if (seen_.size() < words) seen_.resize(words, 0);
+    bool repeated = false;
+    for (Index k = 0; k < count; ++k) {
+      const auto row = static_cast<std::size_t>(index[k]);
+      const std::uint64_t bit = std::uint64_t(1) << (row % 64);
+      repeated = repeated || (seen_[row / 64] & bit) != 0;
+      seen_[row / 64] |= bit;
+    }
+    for (Index k = 0; k < count; ++k) seen_[static_cast<std::size_t>(index[k]) / 64] = 0;
+    return repeated;
+  }
+
   template <typename I>
   Index sum_repeated(const I* index, const Scalar* values, Index count, Index width) {
     order_.resize(static_cast<std::size_t>(count));
     std::iota(order_.begin(), order_.end(), Index(0));
     std::stable_sort(order_.begin(), order_.end(),
-                     [index](Index a, Index b) { return index[a] < index[b]; });
+                     [index](Index a, Index b) { return index[a] < index[b]; });  // ties: as given
     index_.clear();
     values_.resize(static_cast<std::size_t>(count * width));
     for (const Index k : order_) {
@@ -204,8 +221,9 @@ class SparseOptimizerBase : public OptimizerBase<Derived, Scalar_> {
     return static_cast<Index>(index_.size());
   }
 
-  // Scratch of the sparse steps, reused: the order of the indices, the
-  // distinct ones and their summed rows.
+  // Scratch of the sparse steps, reused: a bit per row, the order of the
+  // indices, the distinct ones and their summed rows.
+  std::vector<std::uint64_t> seen_;
   std::vector<Index> order_;
   std::vector<Index> index_;
   std::vector<Scalar> values_;
