@@ -386,6 +386,80 @@ void register_variant(const Variant<S>& v, const char* scalar) {
   }
 }
 
+// An embedding table of 1M rows of 64 floats (256 MiB per array), of which a
+// step's gradient touches 1 % of the rows, 10 000 distinct ones: the sparse
+// steps (SparseAdam, AdaGrad) against the dense steps of the whole table
+// (Adam with eps outside the root, torch.optim.Adam's, and SparseAdam's
+// own dense step). Named embedding/float/<step>/1000000x64.
+constexpr Index kTableRows = 1000000, kTableCols = 64, kTouchedRows = 10000;
+using TableF = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+
+/// kTouchedRows distinct rows, spread over the table: increasing, or in a
+/// fixed shuffled order (as a batch's tokens come).
+Eigen::Matrix<Index, Eigen::Dynamic, 1> touched_rows(bool shuffled) {
+  Eigen::Matrix<Index, Eigen::Dynamic, 1> rows(kTouchedRows);
+  for (Index k = 0; k < kTouchedRows; ++k) rows(k) = k * (kTableRows / kTouchedRows) + k % 97;
+  if (shuffled) {
+    std::uint64_t state = 12345;  // a fixed Fisher–Yates shuffle (splitmix64)
+    for (Index k = kTouchedRows - 1; k > 0; --k) {
+      state += 0x9e3779b97f4a7c15ULL;
+      std::uint64_t z = state;
+      z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+      z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+      std::swap(rows(k), rows(Index((z ^ (z >> 31)) % std::uint64_t(k + 1))));
+    }
+  }
+  return rows;
+}
+
+template <typename Opt>
+void embedding_sparse(benchmark::State& state, bool shuffled) {
+  TableF table = TableF::Constant(kTableRows, kTableCols, 0.5f);
+  descent::RowSparse<float> grad;
+  grad.indices = touched_rows(shuffled);
+  grad.rows = TableF::Random(kTouchedRows, kTableCols);
+  Opt opt;
+  opt.step(table, grad);  // builds the state, faults every page in
+  for (auto _ : state) {
+    opt.step(table, grad);
+    benchmark::ClobberMemory();
+  }
+  state.SetItemsProcessed(std::int64_t(state.iterations()) * kTouchedRows * kTableCols);
+}
+
+template <typename Opt>
+void embedding_dense(benchmark::State& state, typename Opt::Options options) {
+  TableF table = TableF::Constant(kTableRows, kTableCols, 0.5f);
+  const TableF grad = TableF::Random(kTableRows, kTableCols);
+  Opt opt(options);
+  opt.step(table, grad);
+  for (auto _ : state) {
+    opt.step(table, grad);
+    benchmark::ClobberMemory();
+  }
+  state.SetItemsProcessed(std::int64_t(state.iterations()) * kTableRows * kTableCols);
+}
+
+void register_embedding() {
+  const std::string size = "/" + std::to_string(kTableRows) + "x" + std::to_string(kTableCols);
+  const auto add = [&](const char* step, auto body) {
+    benchmark::RegisterBenchmark(("embedding/float/" + std::string(step) + size).c_str(), body)
+        ->UseRealTime()
+        ->Unit(benchmark::kMicrosecond);
+  };
+  add("sparse_adam_rows",
+      [](benchmark::State& s) { embedding_sparse<descent::SparseAdam<float>>(s, true); });
+  add("sparse_adam_rows_sorted",
+      [](benchmark::State& s) { embedding_sparse<descent::SparseAdam<float>>(s, false); });
+  add("adagrad_rows",
+      [](benchmark::State& s) { embedding_sparse<descent::AdaGrad<float>>(s, true); });
+  add("adam_dense", [](benchmark::State& s) {
+    embedding_dense<descent::Adam<float>>(s, descent::Adam<float>::Options::pytorch());
+  });
+  add("sparse_adam_dense",
+      [](benchmark::State& s) { embedding_dense<descent::SparseAdam<float>>(s, {}); });
+}
+
 /// "variant:plain,..." for every variant that names its plain one, for
 /// bench/compare --costs (also in a file saved from an earlier run).
 void add_plain_context() {
@@ -435,6 +509,7 @@ void add_context() {
 int main(int argc, char** argv) {
   for (const auto& v : bench::variants<float>()) bench::register_variant(v, "float");
   for (const auto& v : bench::variants<double>()) bench::register_variant(v, "double");
+  bench::register_embedding();
   bench::add_context();
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
