@@ -174,13 +174,35 @@ class SparseOptimizerBase : public OptimizerBase<Derived, Scalar_> {
                  : "grad of row " + std::to_string(row) + ", column " + std::to_string(k % width);
     };
     this->counted_step(n_rows * width, summed, distinct * width, false, where, [&](std::int64_t t) {
+      const auto state = Derived::state_arrays(self());
       self().with_kernel(t, [&](const auto& make) {
         for (Index k = 0; k < distinct; ++k) {
+          if (k + kAhead < distinct) {
+            const Index ahead = rows[k + kAhead] * width;
+            prefetch(x + ahead, width);
+            for (const auto* a : state) {
+              if (a->size() > 0) prefetch(a->data() + ahead, width);
+            }
+          }
           const Index offset = rows[k] * width;
           simd::for_each<Scalar>(0, width, make(x + offset, summed + k * width, offset));
         }
       });
     });
+  }
+
+  // The rows present lie anywhere in the table, where the hardware cannot
+  // guess the next one: each is fetched (params and state) while the rows
+  // kAhead before it are updated.
+  static constexpr Index kAhead = 8;
+  static void prefetch(const Scalar* p, Index n) {
+#if defined(__GNUC__) || defined(__clang__)
+    const char* bytes = reinterpret_cast<const char*>(p);
+    for (Index b = 0; b < n * Index(sizeof(Scalar)); b += 64) __builtin_prefetch(bytes + b, 1);
+#else
+    static_cast<void>(p);
+    static_cast<void>(n);
+#endif
   }
 
   // Whether an index appears twice, by marking each in a bit set of the
