@@ -260,6 +260,9 @@ std::vector<Variant<S>> variants() {
       // optax's Lion (Keras's too) and AdaBelief, which torch::optim 1.13 lacks too.
       variant<Lion<S>>("lion", {}),
       variant<AdaBelief<S>>("adabelief", {}),
+      // torch.optim.SparseAdam's dense step (torch refuses dense gradients;
+      // its sparse steps are timed on an embedding table below).
+      variant<SparseAdam<S>>("sparse_adam", {}),
   };
 }
 

@@ -352,6 +352,23 @@ struct Naive<descent::AdaBelief<S>> {
 };
 
 template <typename S>
+struct Naive<descent::SparseAdam<S>> {
+  using Options = typename descent::SparseAdam<S>::Options;
+  static int state_arrays(const Options&) { return 2; }
+  static void step(const Options& o, Buffers<S>& b, std::int64_t t) {
+    const double bias1 = 1 - std::pow(double(o.beta1), double(t));
+    const double bias2 = 1 - std::pow(double(o.beta2), double(t));
+    const S step_size = S(double(o.lr) * std::sqrt(bias2) / bias1);
+    auto &m = b.s0, &v = b.s1;
+    with_direction(o.maximize, o.weight_decay, b, [&](const auto& d) {
+      m += (1 - o.beta1) * (d - m);
+      v += (1 - o.beta2) * (d.square() - v);
+      b.x -= step_size * m / (v.sqrt() + o.eps);
+    });
+  }
+};
+
+template <typename S>
 struct Naive<descent::ASGD<S>> {
   using Options = typename descent::ASGD<S>::Options;
   static int state_arrays(const Options&) { return 1; }
