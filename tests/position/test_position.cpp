@@ -141,6 +141,14 @@ std::vector<Variant<S>> every_variant() {
   add<AdaBelief<S>>(list, "", adabelief);
   adabelief.eps_root = S(1e-3);
   add<AdaBelief<S>>(list, " eps_root", adabelief);
+  // SparseAdam has no weight decay: plain and maximize.
+  typename SparseAdam<S>::Options sparse_adam;
+  sparse_adam.lr = S(0.01);
+  for (const bool maximize : {false, true}) {
+    sparse_adam.maximize = maximize;
+    list.push_back({maximize ? "SparseAdam, maximize" : "SparseAdam",
+                    [sparse_adam] { return std::make_unique<SparseAdam<S>>(sparse_adam); }});
+  }
   return list;
 }
 
@@ -315,6 +323,44 @@ TEMPLATE_TEST_CASE("position: a vector stepped as segments is the vector stepped
   for (const auto& variant : every_variant<S>()) {
     for (const auto& cuts : cutting) check_segments(variant, start, noise, cuts, Run{});
   }
+}
+
+TEMPLATE_TEST_CASE("position: a sparse step of every row, rows as tails, is the dense step",
+                   "[position][sparse]", float, double) {
+  // Rows of 13 elements, stepped one by one from a shuffled index list: each
+  // element sits at another place of a packet, or in a tail, than in the
+  // dense pass over the table.
+  using S = TestType;
+  using Table = Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+  const Eigen::Index rows = 77, cols = 13;
+  const Vec<S> start = spread<S>(rows * cols, 6), noise = spread<S>(rows * cols, 7);
+  Eigen::Matrix<Eigen::Index, Eigen::Dynamic, 1> order =
+      Eigen::Matrix<Eigen::Index, Eigen::Dynamic, 1>::LinSpaced(rows, 0, rows - 1);
+  std::shuffle(order.data(), order.data() + rows, std::mt19937(8));
+  const auto check = [&](auto dense, auto sparse) {
+    Table x_dense = Eigen::Map<const Table>(start.data(), rows, cols), x_sparse = x_dense;
+    for (int t = 0; t < 3; ++t) {
+      const Vec<S> flat = Eigen::Map<const Vec<S>>(x_dense.data(), x_dense.size());
+      const Vec<S> g = gradient(flat, noise, t);
+      const Eigen::Map<const Table> grad(g.data(), rows, cols);
+      descent::RowSparse<S> by_rows;
+      by_rows.indices = order;
+      by_rows.rows.resize(rows, cols);
+      for (Eigen::Index k = 0; k < rows; ++k) by_rows.rows.row(k) = grad.row(order(k));
+      dense.step(x_dense, grad);
+      sparse.step(x_sparse, by_rows);
+      std::string why;
+      const bool same = same_bits<S>(Eigen::Map<const Vec<S>>(x_sparse.data(), x_sparse.size()),
+                                     Eigen::Map<const Vec<S>>(x_dense.data(), x_dense.size()), why);
+      INFO(dense.name() << ", step " << t + 1 << ": " << why);
+      CHECK(same);
+    }
+  };
+  check(descent::SparseAdam<S>(), descent::SparseAdam<S>());
+  typename descent::AdaGrad<S>::Options adagrad;
+  adagrad.lr_decay = S(0.1);
+  adagrad.maximize = true;
+  check(descent::AdaGrad<S>(adagrad), descent::AdaGrad<S>(adagrad));
 }
 
 TEMPLATE_TEST_CASE("position: thread chunks and segments on threads are the one-thread step",
