@@ -383,13 +383,18 @@ class Optimizer {
   virtual void update(Scalar* params, const Scalar* grad, Index n, std::int64_t t) noexcept = 0;
 
   /// \brief What every step does around its update, for a step that a
-  /// derived class applies itself (a sparse gradient over n > 0 parameters):
-  /// checks n against the state, the non-finite policy over the gradient's
-  /// values[0, count) (where(k) names values[k] in a message) and the step
-  /// count; then builds the state, calls apply(t) with the step number t
-  /// and counts the step. Nothing changes if it throws or skips.
+  /// derived class applies itself (a sparse gradient): checks the size
+  /// against the state, the non-finite policy and the step count; then
+  /// builds the state, applies the step and counts it. Nothing changes if it
+  /// throws or skips.
+  /// \param n the number of parameters, > 0.
+  /// \param values the gradient's values, which the non-finite policy reads.
+  /// \param count how many values there are.
   /// \param threaded whether apply runs on threads() threads, whose workers
   ///   are then started first.
+  /// \param where where(k) names values[k] in a message ("grad[3]").
+  /// \param apply apply(t) updates the parameters and state for step t (1
+  ///   for the first); it must not throw.
   template <typename Where, typename Apply>
   void counted_step(Index n, const Scalar* values, Index count, bool threaded, const Where& where,
                     const Apply& apply);
