@@ -109,6 +109,8 @@ struct UpdateOps<descent::RAdam<S>> : RootAndDivision<descent::RAdam<S>> {};  //
 template <typename S>
 struct UpdateOps<descent::AdaBelief<S>> : RootAndDivision<descent::AdaBelief<S>> {};
 template <typename S>
+struct UpdateOps<descent::SparseAdam<S>> : RootAndDivision<descent::SparseAdam<S>> {};
+template <typename S>
 struct UpdateOps<descent::Adamax<S>> {
   static Ops of(const typename descent::Adamax<S>::Options&) { return {0, 1}; }
 };
