@@ -564,8 +564,10 @@ void Trainer<Opt, kSharded>::step_shared(Scalar* x, const Scalar* g, Index n, In
     sync(comm, grads_, shards_);
     opt_.step(Eigen::Map<Vector>(x, n), Eigen::Map<const Vector>(shards_.of(0), n));
   }
-  // No rank writes to a window again before every rank has passed the next
-  // step's first sync, by when every read of this step is done.
+  // Every read of a rank's gradient window ends before this step's second
+  // sync, after which alone the rank writes it again (the next step); every
+  // read of its segment of shards_ ends before the next step's first sync,
+  // after which alone the rank writes that.
 }
 
 template <typename Opt, bool kSharded>
