@@ -26,6 +26,37 @@
 
 namespace descent {
 
+/// \brief The layout of a step's parameters, which the matrix-aware
+/// optimizers (Adafactor, Muon) read: rows and columns of a matrix in its
+/// storage order, or a vector's length as rows with one column.
+struct TensorShape {
+  /// Rows of a matrix, or a vector's number of elements.
+  Eigen::Index rows = 0;
+  /// Columns of a matrix; 1 for a vector.
+  Eigen::Index cols = 1;
+  /// Whether the parameters are of a matrix type (Eigen's compile-time
+  /// vectors and arrays of one column or row are not), as a 2-D tensor is
+  /// for PyTorch's optimizers, whatever its run-time shape.
+  bool matrix = false;
+  /// Whether a matrix is stored row by row.
+  bool row_major = false;
+
+  /// The shape of an Eigen dense object of type T.
+  template <typename T>
+  static TensorShape of(const T& x) {
+    if constexpr (T::IsVectorAtCompileTime) {
+      return {x.size(), 1, false, false};
+    } else {
+      return {x.rows(), x.cols(), true, bool(T::IsRowMajor)};
+    }
+  }
+  friend bool operator==(const TensorShape& a, const TensorShape& b) noexcept {
+    return a.rows == b.rows && a.cols == b.cols && a.matrix == b.matrix &&
+           a.row_major == b.row_major;
+  }
+  friend bool operator!=(const TensorShape& a, const TensorShape& b) noexcept { return !(a == b); }
+};
+
 namespace detail {
 
 template <typename S>
@@ -378,6 +409,19 @@ class Optimizer {
   /// Frees the state.
   virtual void release_state() noexcept = 0;
 
+  /// The shape of the parameters of the dense step in progress, for
+  /// update() and allocate_state().
+  const TensorShape& shape() const noexcept { return shape_; }
+
+  /// Why a step on parameters of shape s cannot use the state built so far,
+  /// or empty if it can. The step then throws std::invalid_argument with
+  /// this text and changes nothing. By default the state depends only on
+  /// the number of parameters, so every shape is accepted.
+  virtual std::string shape_error(const TensorShape& s) const {
+    static_cast<void>(s);
+    return {};
+  }
+
   /// Applies step number t (1 for the first) to n > 0 parameters, using
   /// lr(). params and grad do not overlap.
   virtual void update(Scalar* params, const Scalar* grad, Index n, std::int64_t t) noexcept = 0;
@@ -439,6 +483,7 @@ class Optimizer {
   std::int64_t iterations_ = 0;
   std::int64_t skipped_ = 0;
   Index state_size_ = -1;
+  TensorShape shape_;
   int threads_ = 1;
   detail::PoolHandle pool_;
   // Set by detail::Feeding for one update, which then hands it its loop.
@@ -482,6 +527,7 @@ void Optimizer<Scalar_>::step(Params&& params, const Eigen::DenseBase<Grad>& gra
 
   Scalar* x = params.data();
   const Index n = params.size();
+  shape_ = TensorShape::of(params);
   if constexpr (detail::has_direct_access<Grad>()) {
     const Scalar* gp = g.data();
     const bool overlaps =
@@ -514,6 +560,10 @@ void Optimizer<Scalar_>::counted_step(Index n, const Scalar* values, Index count
     os << "params has " << n << " elements but the state was built for " << state_size_
        << " (call reset() to change the size)";
     throw_step_error(os.str());
+  }
+  if (state_size_ >= 0) {
+    const std::string error = shape_error(shape_);
+    if (!error.empty()) throw_step_error(error);
   }
   const NonFinite policy = nonfinite_policy();
   if (policy != NonFinite::Propagate) {
