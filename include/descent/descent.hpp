@@ -27,6 +27,7 @@
 #include "multiplicative_lr.hpp"
 #include "one_cycle_lr.hpp"
 #include "optimizer.hpp"
+#include "param_groups.hpp"
 #include "polynomial_lr.hpp"
 #include "reduce_lr_on_plateau.hpp"
 #include "row_sparse.hpp"

@@ -57,6 +57,9 @@ struct TensorShape {
   friend bool operator!=(const TensorShape& a, const TensorShape& b) noexcept { return !(a == b); }
 };
 
+template <typename S>
+class ParamGroups;
+
 namespace detail {
 
 template <typename S>
@@ -491,6 +494,8 @@ class Optimizer {
 
   template <typename>
   friend struct detail::Feeding;
+  template <typename>
+  friend class ParamGroups;
 };
 
 namespace detail {

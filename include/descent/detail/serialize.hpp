@@ -49,11 +49,12 @@ enum class ObjectKind : std::uint8_t {
   Scheduler = 2,
   Average = 3,
   Wrapper = 4,
-  LossScaler = 5
+  LossScaler = 5,
+  ParamGroups = 6
 };
 
 /// "an optimizer", "a scheduler", "a weight average", "an optimizer
-/// wrapper" or "a loss scaler", for messages.
+/// wrapper", "a loss scaler" or "parameter groups", for messages.
 inline const char* object_name(std::uint8_t kind) {
   switch (kind) {
     case static_cast<std::uint8_t>(ObjectKind::Optimizer):
@@ -66,6 +67,8 @@ inline const char* object_name(std::uint8_t kind) {
       return "an optimizer wrapper";
     case static_cast<std::uint8_t>(ObjectKind::LossScaler):
       return "a loss scaler";
+    case static_cast<std::uint8_t>(ObjectKind::ParamGroups):
+      return "parameter groups";
     default:
       return "an unknown object";
   }
@@ -155,6 +158,18 @@ class Writer {
   std::vector<unsigned char> bytes_;
   std::size_t payload_start_ = 0;
 };
+
+/// Whether b is exactly one checkpoint as its header announces (16 + K
+/// header bytes, 8 of payload length, P of payload, 4 of checksum).
+inline bool one_record(const std::string& b) {
+  if (b.size() < 24) return false;
+  const auto byte = [&b](std::size_t i) { return std::uint64_t(static_cast<unsigned char>(b[i])); };
+  const std::uint64_t kind = byte(14) | byte(15) << 8;
+  if (b.size() < 24 + kind) return false;
+  std::uint64_t payload = 0;
+  for (std::size_t k = 0; k < 8; ++k) payload |= byte(16 + kind + k) << (8 * k);
+  return b.size() >= 28 + kind && b.size() - 28 - kind == payload;
+}
 
 #if DESCENT_POSIX_FILES
 /// The stream buffer of load_file: reads a regular file through its

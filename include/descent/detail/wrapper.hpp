@@ -80,7 +80,8 @@ class Wrapper {
     Reader r(in, who("load"), ObjectKind::Wrapper, name(), int(sizeof(Scalar)));
     auto commit = stage_state(r);
     const std::string nested = r.bytes("wrapped optimizer checkpoint");
-    if (!one_record(nested)) r.fail("the wrapped optimizer's checkpoint is not one whole record");
+    if (!detail::one_record(nested))
+      r.fail("the wrapped optimizer's checkpoint is not one whole record");
     r.finish();
     std::istringstream nested_in(nested);
     inner_->load(nested_in);  // all or nothing, and the last thing that can fail
@@ -143,20 +144,6 @@ class Wrapper {
                                   " elements but the state was built for " +
                                   std::to_string(built_for) + " (call reset() to change the size)");
     }
-  }
-
-  /// Whether b is exactly one checkpoint as its header announces (16 + K
-  /// header bytes, 8 of payload length, P of payload, 4 of checksum).
-  static bool one_record(const std::string& b) {
-    if (b.size() < 24) return false;
-    const auto byte = [&b](std::size_t i) {
-      return std::uint64_t(static_cast<unsigned char>(b[i]));
-    };
-    const std::uint64_t kind = byte(14) | byte(15) << 8;
-    if (b.size() < 24 + kind) return false;
-    std::uint64_t payload = 0;
-    for (std::size_t k = 0; k < 8; ++k) payload |= byte(16 + kind + k) << (8 * k);
-    return b.size() >= 28 + kind && b.size() - 28 - kind == payload;
   }
 
   /// Runs a kernel body over n elements on threads() threads.
