@@ -65,6 +65,11 @@ namespace detail {
 template <typename S>
 struct Feeding;
 
+/// The feed that drives the element loop of the next update made on this
+/// thread (see ElementFeed), or null: set by Feeding and by ParamGroups,
+/// which splits a tensor's update between threads.
+inline thread_local ElementFeed* next_feed = nullptr;
+
 /// True when the elements of x lie in one gap-free block of memory, so that
 /// x can be treated as a flat vector in its storage order.
 template <typename Derived>
@@ -359,7 +364,7 @@ class Optimizer {
   template <typename Body>
   void for_each_element(Index n, const Body& body) const {
     detail::ThreadPool* pool = parallel(n) ? pool_.get() : nullptr;
-    if (feed_ == nullptr) {
+    if (detail::next_feed == nullptr) {
       detail::for_each_element<Scalar>(n, pool, body);
       return;
     }
@@ -368,7 +373,7 @@ class Optimizer {
       const Body* body;
     };
     const Context context{pool, &body};
-    std::exchange(feed_, nullptr)
+    std::exchange(detail::next_feed, nullptr)
         ->feed(
             n,
             [](const void* c, Index lo, Index hi) {
@@ -424,6 +429,16 @@ class Optimizer {
     static_cast<void>(s);
     return {};
   }
+
+  /// \brief Whether update() is one pass of for_each_element() in which an
+  /// element's new value and state depend only on its own parameter,
+  /// gradient and state and on the step's scalars.
+  ///
+  /// The update of any range of the elements can then be made apart:
+  /// ParamGroups splits a tensor between threads, and MPI's Sharded steps
+  /// feed a shard piece by piece. Optimizers that reduce over the tensor
+  /// (a norm, a matrix's rows and columns) return false. Default true.
+  virtual bool elementwise() const noexcept { return true; }
 
   /// Applies step number t (1 for the first) to n > 0 parameters, using
   /// lr(). params and grad do not overlap.
@@ -489,21 +504,21 @@ class Optimizer {
   TensorShape shape_;
   int threads_ = 1;
   detail::PoolHandle pool_;
-  // Set by detail::Feeding for one update, which then hands it its loop.
-  mutable detail::ElementFeed* feed_ = nullptr;
 
-  template <typename>
-  friend struct detail::Feeding;
   template <typename>
   friend class ParamGroups;
 };
 
 namespace detail {
-/// Lets feed drive the element loop of opt's next update (see ElementFeed);
-/// the update forgets it. Clear it with nullptr if no update ran.
+/// Lets feed drive the element loop of the next update made on this thread,
+/// which is opt's (see ElementFeed); the update forgets it. Clear it with
+/// nullptr if no update ran.
 template <typename S>
 struct Feeding {
-  static void set(const Optimizer<S>& opt, ElementFeed* feed) noexcept { opt.feed_ = feed; }
+  static void set(const Optimizer<S>& opt, ElementFeed* feed) noexcept {
+    static_cast<void>(opt);
+    next_feed = feed;
+  }
 };
 }  // namespace detail
 

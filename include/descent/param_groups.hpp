@@ -220,6 +220,7 @@ class ParamGroups {
     for (auto& t : tensors_) t->reset();
     shapes_.assign(tensors_.size(), TensorShape{});
     shaped_ = false;
+    plan_threads_ = 0;
     iterations_ = 0;
     skipped_ = 0;
   }
@@ -257,9 +258,26 @@ class ParamGroups {
   bool check_finite(const ParamGrad<Scalar>* list) const;
   void follow_handles();
   void update_all(const ParamGrad<Scalar>* list, std::int64_t t);
-  void update_one(std::size_t k, const ParamGrad<Scalar>& p, std::int64_t t) noexcept {
+  // Tensor k's update of its elements [lo, hi), whole when that is all of
+  // them, else through a feed that runs its element loop over that range.
+  void update_one(std::size_t k, const ParamGrad<Scalar>& p, Index lo, Index hi,
+                  std::int64_t t) noexcept {
+    struct Range final : detail::ElementFeed {
+      Index lo, hi;
+      Range(Index l, Index h) : lo(l), hi(h) {}
+      void feed(Index, Run run, const void* context) override { run(context, lo, hi); }
+    };
+    Range range(lo, hi);
+    if (lo > 0 || hi < p.size_) detail::next_feed = &range;
     tensors_[k]->update(p.params_, p.grad_, p.size_, t);
+    detail::next_feed = nullptr;
   }
+  void make_plan(const ParamGrad<Scalar>* list);
+  // A thread's piece of the step: elements [lo, hi) of a tensor.
+  struct Piece {
+    std::size_t tensor;
+    Index lo, hi;
+  };
   std::string who(const char* method) const {
     return "descent::ParamGroups::" + std::string(method);
   }
@@ -288,6 +306,11 @@ class ParamGroups {
   std::int64_t skipped_ = 0;
   int threads_ = 1;
   detail::PoolHandle pool_;
+  // The threads' pieces, run w's being plan_[plan_start_[w], plan_start_[w + 1]),
+  // made for plan_threads_ threads (0: none made) and the shapes fixed.
+  std::vector<Piece> plan_;
+  std::vector<std::size_t> plan_start_;
+  int plan_threads_ = 0;
 };
 
 template <typename S>
@@ -310,6 +333,7 @@ ParamGroups<S>::ParamGroups(std::vector<Group> groups) {
     handles_.push_back(made());
     for (std::size_t k = 0; k < groups[g].tensors; ++k) {
       tensors_.push_back(made());
+      tensors_.back()->threads_ = 1;  // the groups share the work out themselves
       group_of_.push_back(g);
     }
     group_sizes_.push_back(groups[g].tensors);
@@ -323,7 +347,6 @@ template <typename S>
 void ParamGroups<S>::set_threads(int n) {
   detail::check_at_least("ParamGroups", "threads", n, 1);
   threads_ = n;
-  for (auto& t : tensors_) t->threads_ = n;
 }
 
 template <typename S>
@@ -341,30 +364,30 @@ void ParamGroups<S>::check_tensors(const ParamGrad<S>* list, std::size_t count) 
   }
   for (std::size_t k = 0; k < count; ++k) {
     const ParamGrad<S>& p = list[k];
-    const std::string which =
-        "tensor " + std::to_string(k) + " (group " + std::to_string(group_of_[k]) + ")";
+    const auto refuse = [&](const std::string& what) {
+      fail("tensor " + std::to_string(k) + " (group " + std::to_string(group_of_[k]) + ")" + what);
+    };
     if (p.size_ != p.grad_size_) {
-      fail(which + ": params has " + std::to_string(p.size_) + " elements but grad has " +
-           std::to_string(p.grad_size_));
+      refuse(": params has " + std::to_string(p.size_) + " elements but grad has " +
+             std::to_string(p.grad_size_));
     }
-    if (!p.contiguous_) fail(which + ": params and grad must be stored contiguously");
-    if (p.orders_differ_)
-      fail(which + ": params and grad are matrices of different storage orders");
+    if (!p.contiguous_) refuse(": params and grad must be stored contiguously");
+    if (p.orders_differ_) refuse(": params and grad are matrices of different storage orders");
     const bool overlaps = p.size_ > 0 && std::less<const S*>{}(p.grad_, p.params_ + p.size_) &&
                           std::less<const S*>{}(p.params_, p.grad_ + p.size_);
-    if (overlaps) fail(which + ": grad overlaps params");
+    if (overlaps) refuse(": grad overlaps params");
     if (shaped_ && p.shape_ != shapes_[k]) {
-      fail(which + " is " + describe(p.shape_) + " but was " + describe(shapes_[k]) +
-           " (reset() to change the shapes)");
+      refuse(" is " + describe(p.shape_) + " but was " + describe(shapes_[k]) +
+             " (reset() to change the shapes)");
     }
     const Index built = tensors_[k]->state_size_;
     if (built >= 0 && p.size_ != built) {
-      fail(which + " has " + std::to_string(p.size_) + " elements but its state was built for " +
-           std::to_string(built));
+      refuse(" has " + std::to_string(p.size_) + " elements but its state was built for " +
+             std::to_string(built));
     }
     if (built >= 0) {
       const std::string error = tensors_[k]->shape_error(p.shape_);
-      if (!error.empty()) fail(which + ": " + error);
+      if (!error.empty()) refuse(": " + error);
     }
   }
 }
@@ -421,10 +444,7 @@ void ParamGroups<S>::step(const ParamGrad<S>* list, std::size_t count) {
     throw std::overflow_error(who("step") + ": iterations() is 2^63 − 1, the most it can count " +
                               "(reset() to start again); parameters and state are unchanged");
   }
-  if (threads_ > 1) {
-    pool_.reserve(threads_ - 1);
-    for (auto& t : tensors_) t->pool_.lend(pool_.get());
-  }
+  if (threads_ > 1) pool_.reserve(threads_ - 1);
   // State for every tensor first: if an allocation fails, what this step
   // allocated is released and nothing has changed.
   std::vector<bool> fresh(count);
@@ -455,46 +475,59 @@ template <typename S>
 void ParamGroups<S>::update_all(const ParamGrad<S>* list, std::int64_t t) {
   const std::size_t count = tensors_.size();
   for (std::size_t k = 0; k < count; ++k) tensors_[k]->shape_ = list[k].shape_;
-  const auto counted = [&](std::size_t k) {
-    if (list[k].size_ > 0) ++tensors_[k]->iterations_;  // an empty tensor keeps no state
-  };
-  detail::ThreadPool* pool = threads_ > 1 ? pool_.get() : nullptr;
-  if (pool == nullptr) {
+  if (threads_ == 1) {
     for (std::size_t k = 0; k < count; ++k) {
-      if (list[k].size_ > 0) update_one(k, list[k], t);
-      counted(k);
+      if (list[k].size_ > 0) update_one(k, list[k], 0, list[k].size_, t);
     }
-    return;
+  } else {
+    if (plan_threads_ != threads_) make_plan(list);
+    pool_.get()->run([&](int w) {
+      for (std::size_t j = plan_start_[std::size_t(w)]; j < plan_start_[std::size_t(w) + 1]; ++j) {
+        const Piece& piece = plan_[j];
+        update_one(piece.tensor, list[piece.tensor], piece.lo, piece.hi, t);
+      }
+    });
   }
-  // Large tensors one at a time, each split across the threads by its own
-  // element loop; then the small ones, in runs of about equal size, one run
-  // a thread.
-  std::vector<std::size_t> small;
-  Index small_total = 0;
   for (std::size_t k = 0; k < count; ++k) {
-    if (list[k].size_ >= detail::kParallelThreshold) {
-      update_one(k, list[k], t);
-    } else if (list[k].size_ > 0) {
-      small.push_back(k);
-      small_total += list[k].size_;
-    }
-    counted(k);
+    if (list[k].size_ > 0) ++tensors_[k]->iterations_;  // an empty tensor keeps no state
   }
-  if (small.empty()) return;
-  const int runs = threads_;
-  std::vector<std::size_t> start(std::size_t(runs) + 1, small.size());
-  start[0] = 0;
-  Index seen = 0;
-  int run = 1;
-  for (std::size_t j = 0; j < small.size() && run < runs; ++j) {
-    seen += list[small[j]].size_;
-    while (run < runs && seen * runs >= small_total * run) start[std::size_t(run++)] = j + 1;
-  }
-  pool->run([&](int w) {
-    for (std::size_t j = start[std::size_t(w)]; j < start[std::size_t(w) + 1]; ++j) {
-      update_one(small[j], list[small[j]], t);
+}
+
+// The threads' shares: the tensors' elements end to end, cut into threads()
+// runs of about equal length at multiples of 64 elements (apart cache
+// lines). A tensor whose update is not elementwise is not cut: it goes
+// whole to the run its first element falls in.
+template <typename S>
+void ParamGroups<S>::make_plan(const ParamGrad<S>* list) {
+  const auto runs = static_cast<std::size_t>(threads_);
+  Index total = 0;
+  for (std::size_t k = 0; k < tensors_.size(); ++k) total += list[k].size_;
+  const auto bound = [&](std::size_t w) {  // where run w ends
+    if (w + 1 >= runs) return total;
+    const Index b =
+        total / Index(runs) * Index(w + 1) + total % Index(runs) * Index(w + 1) / Index(runs);
+    return std::min(total, (b + 63) / 64 * 64);
+  };
+  std::vector<Piece> plan;
+  std::vector<std::size_t> start(runs + 1, 0);
+  std::size_t w = 0;
+  Index pos = 0;  // where tensor k starts, end to end
+  for (std::size_t k = 0; k < tensors_.size(); ++k) {
+    const Index n = list[k].size_;
+    Index lo = 0;
+    while (lo < n) {
+      while (w + 1 < runs && pos + lo >= bound(w)) start[++w] = plan.size();
+      const Index hi = tensors_[k]->elementwise() ? std::min(n, bound(w) - pos) : n;
+      plan.push_back({k, lo, hi});
+      lo = hi;
     }
-  });
+    pos += n;
+  }
+  while (w + 1 < runs) start[++w] = plan.size();
+  start[runs] = plan.size();
+  plan_ = std::move(plan);
+  plan_start_ = std::move(start);
+  plan_threads_ = threads_;
 }
 
 template <typename S>
@@ -578,6 +611,7 @@ void ParamGroups<S>::load(std::istream& in) {
              describe(shapes_[k]) + " here (reset() first to load other shapes)");
     }
     tensors[k] = makes_[group_of_[k]]();
+    tensors[k]->threads_ = 1;
     nested_load(*tensors[k], "a tensor's checkpoint");
     const Opt& t = *tensors[k];
     if (t.name() != handles[group_of_[k]]->name()) {
@@ -593,9 +627,9 @@ void ParamGroups<S>::load(std::istream& in) {
   }
   r.finish();
   for (std::size_t k = 0; k < tensors.size(); ++k) {
-    tensors[k]->threads_ = threads_;
     if (tensors[k]->state_size_ >= 0) tensors[k]->shape_ = shapes[k];
   }
+  plan_threads_ = 0;
   handles_ = std::move(handles);
   tensors_ = std::move(tensors);
   shapes_ = std::move(shapes);

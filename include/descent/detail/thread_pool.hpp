@@ -122,26 +122,18 @@ class PoolHandle {
   PoolHandle(PoolHandle&&) noexcept = default;
   PoolHandle& operator=(PoolHandle&&) noexcept = default;
 
-  /// Makes sure a pool of exactly `workers` threads exists (unless one is
-  /// lent, whose owner sizes it).
+  /// Makes sure a pool of exactly `workers` threads exists.
   void reserve(int workers) {
-    if (lent_ != nullptr) return;
     if (!pool_ || pool_->workers() != workers) {
       pool_.reset();
       pool_ = std::make_unique<ThreadPool>(workers);
     }
   }
 
-  /// Uses `pool`, owned and sized elsewhere, instead of a pool of its own
-  /// (the tensors of descent::ParamGroups share the groups' pool); nullptr
-  /// goes back to its own.
-  void lend(ThreadPool* pool) noexcept { lent_ = pool; }
-
-  ThreadPool* get() const noexcept { return lent_ != nullptr ? lent_ : pool_.get(); }
+  ThreadPool* get() const noexcept { return pool_.get(); }
 
  private:
   std::unique_ptr<ThreadPool> pool_;
-  ThreadPool* lent_ = nullptr;
 };
 
 }  // namespace descent::detail
