@@ -134,8 +134,9 @@ class AdaBelief : public detail::OptimizerBase<AdaBelief<Scalar_>, Scalar_> {
     const Options& o = options_;
     const double tt = double(t);
     const auto step_size =
-        static_cast<Scalar>(double(this->lr()) / (1.0 - std::pow(double(o.beta1), tt)));
-    const auto s_scale = static_cast<Scalar>(1.0 / std::sqrt(1.0 - std::pow(double(o.beta2), tt)));
+        static_cast<Scalar>(double(this->lr()) / (1.0 - detail::power(double(o.beta1), tt)));
+    const auto s_scale =
+        static_cast<Scalar>(1.0 / std::sqrt(1.0 - detail::power(double(o.beta2), tt)));
     const Scalar beta1 = o.beta1, one_minus_beta1 = Scalar(1) - o.beta1;
     const Scalar beta2 = o.beta2, one_minus_beta2 = Scalar(1) - o.beta2;
     const Scalar eps = o.eps, eps_root = o.eps_root;

@@ -129,8 +129,8 @@ class AdamFamily : public OptimizerBase<AdamFamily<Scalar_, kAdamW>, Scalar_> {
   void update(Scalar* x, const Scalar* g, Index n, std::int64_t t) noexcept override {
     const Options& o = options_;
     const double lr = double(this->lr());
-    const double bias1 = 1.0 - std::pow(double(o.beta1), double(t));
-    const double bias2 = 1.0 - std::pow(double(o.beta2), double(t));
+    const double bias1 = 1.0 - power(double(o.beta1), double(t));
+    const double bias2 = 1.0 - power(double(o.beta2), double(t));
     const Scalar beta1 = o.beta1, one_minus_beta1 = Scalar(1) - o.beta1;
     const Scalar beta2 = o.beta2, one_minus_beta2 = Scalar(1) - o.beta2;
     const Scalar eps = o.eps;

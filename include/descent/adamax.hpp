@@ -138,7 +138,7 @@ class Adamax : public detail::OptimizerBase<Adamax<Scalar_>, Scalar_> {
   void update(Scalar* x, const Scalar* g, Index n, std::int64_t t) noexcept override {
     const Options& o = options_;
     const auto step_size =
-        static_cast<Scalar>(double(this->lr()) / (1.0 - std::pow(double(o.beta1), double(t))));
+        static_cast<Scalar>(double(this->lr()) / (1.0 - detail::power(double(o.beta1), double(t))));
     const Scalar beta1 = o.beta1, one_minus_beta1 = Scalar(1) - o.beta1;
     const Scalar beta2 = o.beta2, eps = o.eps;
     const auto adjust = detail::GradientAdjust<Scalar>::from(o, this->lr());

@@ -179,7 +179,7 @@ class NAdam : public detail::OptimizerBase<NAdam<Scalar_>, Scalar_> {
     const auto grad_coefficient = static_cast<Scalar>(lr * (1.0 - mu_t) / (1.0 - product));
     const auto m_coefficient = static_cast<Scalar>(lr * mu_next / (1.0 - product_next));
     const auto v_scale =
-        static_cast<Scalar>(1.0 / std::sqrt(1.0 - std::pow(double(o.beta2), double(t))));
+        static_cast<Scalar>(1.0 / std::sqrt(1.0 - detail::power(double(o.beta2), double(t))));
     const Scalar beta1 = o.beta1, one_minus_beta1 = Scalar(1) - o.beta1;
     const Scalar beta2 = o.beta2, one_minus_beta2 = Scalar(1) - o.beta2;
     const Scalar eps = o.eps;

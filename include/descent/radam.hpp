@@ -138,8 +138,8 @@ class RAdam : public detail::OptimizerBase<RAdam<Scalar_>, Scalar_> {
   void update(Scalar* x, const Scalar* g, Index n, std::int64_t t) noexcept override {
     const Options& o = options_;
     const double lr = double(this->lr());
-    const double beta2_t = std::pow(double(o.beta2), double(t));
-    const double bias1 = 1.0 - std::pow(double(o.beta1), double(t));
+    const double beta2_t = detail::power(double(o.beta2), double(t));
+    const double bias1 = 1.0 - detail::power(double(o.beta1), double(t));
     const double bias2 = 1.0 - beta2_t;
     const double rho_inf = 2.0 / (1.0 - double(o.beta2)) - 1.0;
     const double rho_t = rho_inf - 2.0 * double(t) * beta2_t / bias2;

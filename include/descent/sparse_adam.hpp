@@ -151,8 +151,8 @@ class SparseAdam : public detail::SparseOptimizerBase<SparseAdam<Scalar_>, Scala
   void with_kernel(std::int64_t t, const Run& run) {
     const Options& o = options_;
     const double beta1 = double(o.beta1), beta2 = double(o.beta2);
-    const double bias1 = 1.0 - std::pow(beta1, double(t));
-    const double bias2 = 1.0 - std::pow(beta2, double(t));
+    const double bias1 = 1.0 - detail::power(beta1, double(t));
+    const double bias2 = 1.0 - detail::power(beta2, double(t));
     // torch: -(lr·√(1 − β₂ᵗ)/(1 − β₁ᵗ)) in double, then one multiply of m/(√v + ε).
     const auto minus_step = static_cast<Scalar>(-(double(this->lr()) * std::sqrt(bias2) / bias1));
     const auto c1 = static_cast<Scalar>(1.0 - beta1);

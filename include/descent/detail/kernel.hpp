@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <type_traits>
 
 #include <Eigen/Core>
@@ -68,6 +69,26 @@ class ElementFeed {
  protected:
   ~ElementFeed() = default;
 };
+
+/// std::pow(base, exponent), the same bits, remembered for the four latest
+/// arguments on this thread: the bias corrections β^t are asked for by
+/// every tensor's optimizer of a ParamGroups step with the same β and t,
+/// and pow is slow once β^t underflows.
+inline double power(double base, double exponent) {
+  struct Entry {
+    double base, exponent, value;
+  };
+  constexpr double kNone = std::numeric_limits<double>::quiet_NaN();
+  thread_local Entry memo[4] = {
+      {kNone, kNone, 0}, {kNone, kNone, 0}, {kNone, kNone, 0}, {kNone, kNone, 0}};
+  thread_local unsigned next = 0;
+  for (const Entry& e : memo) {
+    if (e.base == base && e.exponent == exponent) return e.value;
+  }
+  const double value = std::pow(base, exponent);
+  memo[next++ % 4] = {base, exponent, value};
+  return value;
+}
 
 /// The index of the first element of g[0, n) that is NaN or ±inf, or −1.
 /// One vectorized read of g: g·0 is 0 for a finite g and NaN otherwise, so
