@@ -465,6 +465,76 @@ void register_embedding() {
       [](benchmark::State& s) { embedding_dense<descent::SparseAdam<float>>(s, {}); });
 }
 
+// A network's worth of tensors: 60 of 256 to 65 536 floats, 397 312 in all,
+// in an order that mixes large and small as a network's layers do, each its
+// own allocation. A ParamGroups step over them (two groups, as weights and
+// biases) against one step of the same number of elements as one flat
+// vector, with the same optimizer. Named network/float/<optimizer>/<form>/
+// <threads>t, form grouped or flat.
+std::vector<Index> network_sizes() {
+  std::vector<Index> sizes;
+  const std::pair<Index, int> counts[] = {{65536, 2}, {32768, 2}, {16384, 5}, {8192, 6}, {4096, 8},
+                                          {2048, 9},  {1024, 12}, {512, 8},   {256, 8}};
+  for (const auto& [size, count] : counts) sizes.insert(sizes.end(), std::size_t(count), size);
+  std::vector<Index> mixed(sizes.size());
+  for (std::size_t k = 0; k < sizes.size(); ++k) mixed[k * 37 % sizes.size()] = sizes[k];
+  return mixed;
+}
+
+template <typename Opt>
+void network_step(benchmark::State& state, bool grouped, int threads) {
+  using Vec = Eigen::VectorXf;
+  const std::vector<Index> sizes = network_sizes();
+  Index total = 0;
+  for (const Index n : sizes) total += n;
+  typename Opt::Options options = Opt::Options::pytorch();
+  if (grouped) {
+    std::vector<Vec> x, g;
+    for (const Index n : sizes) {
+      x.push_back(Vec::Constant(n, 0.5f));
+      g.push_back(Vec::Random(n));
+    }
+    auto no_decay = options;
+    no_decay.weight_decay = 0;
+    descent::ParamGroups<float> opt({{Opt(options), 30}, {Opt(no_decay), 30}});
+    opt.set_threads(threads);
+    std::vector<descent::ParamGrad<float>> list;
+    for (std::size_t k = 0; k < sizes.size(); ++k) list.emplace_back(x[k], g[k]);
+    opt.step(list);
+    for (auto _ : state) {
+      opt.step(list);
+      benchmark::ClobberMemory();
+    }
+  } else {
+    Vec x = Vec::Constant(total, 0.5f);
+    const Vec g = Vec::Random(total);
+    Opt opt(options);
+    opt.set_threads(threads);
+    opt.step(x, g);
+    for (auto _ : state) {
+      opt.step(x, g);
+      benchmark::ClobberMemory();
+    }
+  }
+  state.SetItemsProcessed(std::int64_t(state.iterations()) * total);
+  state.counters["tensors"] = grouped ? double(sizes.size()) : 1.0;
+}
+
+void register_network() {
+  for (const int threads : {1, 2}) {
+    for (const bool grouped : {true, false}) {
+      const std::string name = std::string("network/float/adam/") +
+                               (grouped ? "grouped/" : "flat/") + std::to_string(threads) + "t";
+      benchmark::RegisterBenchmark(name.c_str(),
+                                   [grouped, threads](benchmark::State& s) {
+                                     network_step<descent::Adam<float>>(s, grouped, threads);
+                                   })
+          ->UseRealTime()
+          ->Unit(benchmark::kMicrosecond);
+    }
+  }
+}
+
 /// "variant:plain,..." for every variant that names its plain one, for
 /// bench/compare --costs (also in a file saved from an earlier run).
 void add_plain_context() {
@@ -515,6 +585,7 @@ int main(int argc, char** argv) {
   for (const auto& v : bench::variants<float>()) bench::register_variant(v, "float");
   for (const auto& v : bench::variants<double>()) bench::register_variant(v, "double");
   bench::register_embedding();
+  bench::register_network();
   bench::add_context();
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
