@@ -15,6 +15,7 @@
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <vector>
 
 #include <descent/descent.hpp>
 
@@ -199,6 +200,52 @@ inline void loss_scaler(const std::string& input, const Check& check) {
       check);
 }
 
+/// ParamGroups of two Adam tensors and one SGD-with-momentum tensor: a
+/// loaded one steps twice with tensors of the shapes it holds (or vectors of
+/// 3 before its first step).
+inline void param_groups(const std::string& input, const Check& check) {
+  if (!tried("ParamGroups", check)) return;
+  descent::SGD<double>::Options o;
+  o.momentum = 0.9;
+  descent::ParamGroups<double> groups({{descent::Adam<double>(), 2}, {descent::SGD<double>(o), 1}});
+  try_load(
+      groups, input,
+      [](descent::ParamGroups<double>& g) {
+        using RowMajor = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+        // Parameters and gradients (a tenth of them) of each tensor's shape.
+        std::vector<Eigen::MatrixXd> cols;
+        std::vector<RowMajor> rows;
+        std::vector<Eigen::VectorXd> vectors;
+        cols.reserve(2 * g.tensors());
+        rows.reserve(2 * g.tensors());
+        vectors.reserve(2 * g.tensors());
+        std::vector<descent::ParamGrad<double>> list;
+        for (std::size_t k = 0; k < g.tensors(); ++k) {
+          const descent::TensorShape s = g.shape(k);
+          if (s.rows > 4096 || s.cols > 4096 || s.rows * s.cols > 4096) return;
+          const auto add = [&list](auto& store, const auto& x) {
+            store.push_back(x);
+            store.push_back(x * 0.1);
+            list.emplace_back(store[store.size() - 2], store.back());
+          };
+          if (!s.matrix) {
+            add(vectors, Eigen::VectorXd::Ones(s.rows > 0 ? s.rows : 3));
+          } else if (s.row_major) {
+            add(rows, RowMajor::Ones(s.rows, s.cols));
+          } else {
+            add(cols, Eigen::MatrixXd::Ones(s.rows, s.cols));
+          }
+        }
+        try {
+          g.step(list);
+          g.step(list);
+        } catch (const std::overflow_error&) {
+          // A loaded step count of 2^63 − 2 steps once, then refuses.
+        }
+      },
+      check);
+}
+
 /// MixedPrecision<Low> around a fresh Adam<float>: a loaded one steps
 /// twice, once through a LossScaler.
 template <typename Low>
@@ -377,6 +424,7 @@ inline void all_targets(const std::string& input, const Check& check) {
   mixed_precision<Eigen::half>(input, check);
   mixed_precision<Eigen::bfloat16>(input, check);
   loss_scaler(input, check);
+  param_groups(input, check);
   composites(input, check);
 }
 

@@ -140,6 +140,17 @@ int main(int argc, char** argv) {
     descent::LossScaler scaler(scaler_options);
     for (const bool inf : {false, true, false, false, false, false}) scaler.update(inf);
     write(scaler, dir + "/loss_scaler_float.bin");
+    descent::SGD<double>::Options sgd_options;
+    sgd_options.momentum = 0.9;
+    descent::ParamGroups<double> groups(
+        {{descent::Adam<double>(), 2}, {descent::SGD<double>(sgd_options), 1}});
+    Eigen::MatrixXd W = Eigen::MatrixXd::Ones(2, 3), dW = W * 0.5;
+    Eigen::Matrix<double, 2, 2, Eigen::RowMajor> V, dV;
+    V << 1, -2, 3, -4;
+    dV = V * 0.25;
+    Eigen::Vector3d bias(1, -2, 3), d_bias(0.5, 0.5, -1);
+    for (int t = 0; t < 3; ++t) groups.step({{W, dW}, {V, dV}, {bias, d_bias}});
+    write(groups, dir + "/param_groups_double.bin");
     descent::ScheduleFree<double> adamw_sf;
     Eigen::Vector3d z(1, -2, 3);
     for (int t = 0; t < 3; ++t) adamw_sf.step(z, z);

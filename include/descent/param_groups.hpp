@@ -175,6 +175,9 @@ class ParamGroups {
   std::size_t groups() const noexcept { return handles_.size(); }
   /// The number of tensors, over all groups.
   std::size_t tensors() const noexcept { return tensors_.size(); }
+  /// The shape the first step fixed for tensor k (a default TensorShape, of
+  /// 0 rows, before it). \throws std::out_of_range if there is no tensor k.
+  TensorShape shape(std::size_t k) const { return shapes_.at(k); }
   /// The group tensor k belongs to.
   std::size_t group_of(std::size_t k) const { return group_of_.at(k); }
 
