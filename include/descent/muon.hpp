@@ -389,7 +389,7 @@ class Muon : public detail::OptimizerBase<Muon<Scalar_>, Scalar_> {
         x0 = uu;
       }
     }
-    x0 /= std::max(x0.norm(), o.eps);
+    x0 /= std::max(x0.stableNorm(), o.eps);  // scaled: no overflow of ‖X‖² in float
 
     // The Newton–Schulz iteration, X and its successor in v_ and work_ by
     // turns.
