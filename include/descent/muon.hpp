@@ -86,8 +86,14 @@ constexpr std::string_view enum_type_name<MuonLrAdjust>() {
 /// on the first step (2·A·B + 2·min(A, B)² scalars, half of them the
 /// exp_avg_sq array a matrix leaves at zero), computed on the calling
 /// thread, so that a step is bitwise the same for any set_threads() and
-/// either storage order. torch's use of the transposed product when A > B
-/// makes the small Gram matrix min(A, B)².
+/// either storage order; set_threads() splits the element-wise passes. The
+/// transposition when A > B makes the Gram matrix min(A, B)².
+///
+/// \note Eigen's products pack their operands into buffers that Eigen
+/// allocates for each product once they outgrow its stack limit (128 KiB);
+/// descent's own arrays are allocated by the first step only. Built with
+/// OpenMP, Eigen runs each product on Eigen::nbThreads() threads, whose count
+/// can change its blocking and so the last bits of a step.
 ///
 /// A vector (an Eigen vector type; torch refuses 1-D params and advises
 /// AdamW for biases and gains) steps with AdamW instead: adamw_lr,
