@@ -248,6 +248,14 @@ struct Checkpoint {
       head += take(8);          // value
     }
     for (std::size_t k = number(4); k > 0; --k) arrays.push_back(take(number(8) * sizeof(S)));
+    // State values, if any, are skipped: Muon's are the shape, which is each
+    // segment's own.
+    if (all.size() - pos > 4) {
+      for (std::size_t k = number(4); k > 0; --k) {
+        take(number(2));  // name
+        take(8);          // value
+      }
+    }
     take(4);  // CRC-32
     REQUIRE(pos == all.size());
   }
