@@ -19,6 +19,7 @@
 #include "stepper.hpp"
 #include "torch_peer.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <functional>
@@ -535,6 +536,71 @@ void register_network() {
   }
 }
 
+// Muon's step on a float matrix, whose time is Newton–Schulz's products,
+// beside Eigen's own products of one of its iterations on the same shapes:
+// X·Xᵀ (m×k by k×m), G·G (m×m) and P·X (m×m by m×k), m = min(rows, cols),
+// k = max(rows, cols); 4m²k + 2m³ flops each, five iterations a step. Eigen
+// runs its products on one thread (Eigen::setNbThreads(1), which matters
+// where the bench is built with OpenMP). Named muon/float/<what>/<rows>x<cols>,
+// where what is descent (the whole step) or eigen_gemm (the three products);
+// the counter GFLOPS is the products' flops per second.
+double ns_flops(Index rows, Index cols) {
+  const double m = double(std::min(rows, cols)), k = double(std::max(rows, cols));
+  return 4 * m * m * k + 2 * m * m * m;
+}
+
+void muon_step(benchmark::State& state, Index rows, Index cols) {
+  Eigen::setNbThreads(1);
+  using M = Eigen::MatrixXf;
+  M w = M::Random(rows, cols);
+  const M g = M::Random(rows, cols);
+  descent::Muon<float>::Options o;
+  o.lr = 1e-6f;  // keeps w where it is, over many steps
+  descent::Muon<float> muon(o);
+  muon.step(w, g);  // builds the state and the work matrices
+  for (auto _ : state) {
+    muon.step(w, g);
+    benchmark::ClobberMemory();
+  }
+  state.counters["GFLOPS"] =
+      benchmark::Counter(double(state.iterations()) * o.ns_steps * ns_flops(rows, cols) / 1e9,
+                         benchmark::Counter::kIsRate);
+}
+
+void muon_gemm(benchmark::State& state, Index rows, Index cols) {
+  Eigen::setNbThreads(1);
+  using M = Eigen::MatrixXf;
+  const Index m = std::min(rows, cols), k = std::max(rows, cols);
+  M x = M::Random(m, k);
+  x /= x.norm();
+  M gram(m, m), poly(m, m), next(m, k);
+  for (auto _ : state) {
+    gram.noalias() = x * x.transpose();
+    poly.noalias() = gram * gram;
+    next.noalias() = poly * x;
+    benchmark::DoNotOptimize(next.data());
+    benchmark::ClobberMemory();
+  }
+  state.counters["GFLOPS"] = benchmark::Counter(
+      double(state.iterations()) * ns_flops(rows, cols) / 1e9, benchmark::Counter::kIsRate);
+}
+
+void register_muon() {
+  for (const auto& [rows, cols] : {std::pair<Index, Index>{1024, 1024}, {4096, 1024}}) {
+    const std::string size = "/" + std::to_string(rows) + "x" + std::to_string(cols);
+    benchmark::RegisterBenchmark(
+        ("muon/float/descent" + size).c_str(),
+        [rows = rows, cols = cols](benchmark::State& s) { muon_step(s, rows, cols); })
+        ->UseRealTime()
+        ->Unit(benchmark::kMillisecond);
+    benchmark::RegisterBenchmark(
+        ("muon/float/eigen_gemm" + size).c_str(),
+        [rows = rows, cols = cols](benchmark::State& s) { muon_gemm(s, rows, cols); })
+        ->UseRealTime()
+        ->Unit(benchmark::kMillisecond);
+  }
+}
+
 /// "variant:plain,..." for every variant that names its plain one, for
 /// bench/compare --costs (also in a file saved from an earlier run).
 void add_plain_context() {
@@ -586,6 +652,7 @@ int main(int argc, char** argv) {
   for (const auto& v : bench::variants<double>()) bench::register_variant(v, "double");
   bench::register_embedding();
   bench::register_network();
+  bench::register_muon();
   bench::add_context();
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;

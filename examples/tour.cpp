@@ -174,9 +174,20 @@ std::vector<Method> all_methods() {
     bool listed = false;
     for (const Method& m : all) listed = listed || kind == m.name;
     if (listed) continue;
-    all.push_back({kind.data(), "", [name](double lr) {  // kName: a string literal
+    // Muon orthogonalizes matrices; these 2-D points are vectors, which it
+    // steps with its AdamW fallback, whose step size is adamw_lr: the grid's lr
+    // goes there.
+    const bool muon = kind == "Muon";
+    all.push_back({kind.data(), muon ? "adamw_lr=lr" : "",
+                   [name, muon](double lr) {  // kName: a string literal
+                     std::map<std::string, std::string> options;
+                     if (muon) {
+                       char text[32];
+                       std::snprintf(text, sizeof text, "%.17g", lr);
+                       options["adamw_lr"] = text;
+                     }
                      std::unique_ptr<Optimizer> optimizer =
-                         descent::make_optimizer<double>(name, {});
+                         descent::make_optimizer<double>(name, options);
                      optimizer->set_lr(lr);
                      return optimizer;
                    }});

@@ -97,6 +97,8 @@ void optimizer(const std::string& input, const Check& check) {
           // A step count at its limit refuses the next step: fine.
         } catch (const std::domain_error&) {
           // NonFinite::Throw refusing a gradient the loaded state made NaN.
+        } catch (const std::invalid_argument&) {
+          // Muon refusing a vector where its state is a matrix's.
         }
       },
       check);

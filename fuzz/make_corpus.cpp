@@ -55,6 +55,15 @@ int main(int argc, char** argv) {
   buffer.momentum = 0.9;
   buffer.dampening = 0.1;
   seed<descent::SGD<double>>(dir, "sgd_pytorch_double", buffer);
+  // Muon's matrix state (the registry's seeds above step a vector, which
+  // Muon steps with AdamW): a 3×2 matrix.
+  {
+    descent::Muon<float> muon;
+    Eigen::Matrix<float, 3, 2> w;
+    w << 1, -2, 3, 0.5f, -1, 2;
+    for (int t = 0; t < 3; ++t) muon.step(w, w);
+    write(muon, dir + "/muon_matrix_float.bin");
+  }
   // LBFGS, whose history has wrapped: 6 iterations, 2 pairs kept.
   const auto lbfgs = [&dir](auto scalar, const char* name, descent::LineSearch line_search) {
     using S = decltype(scalar);

@@ -257,8 +257,25 @@ void exercise_sparse() {
   opt.step(flat, sparse);
 }
 
+// Muon's matrix steps, in both storage orders and both orientations, and
+// its lr adjustments.
+template <typename S>
+void exercise_muon() {
+  typename descent::Muon<S>::Options o;
+  o.adjust_lr = descent::MuonLrAdjust::MatchRmsAdamW;
+  o.ns_steps = 3;
+  descent::Muon<S> tall(o), wide;
+  Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic> a = Eigen::Matrix<S, 5, 3>::Ones();
+  tall.step(a, a);
+  Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> b(3, 5);
+  b.setOnes();
+  wide.step(b, b);
+  (void)descent::Muon<S>::lr_ratio(descent::MuonLrAdjust::Original, 5, 3);
+}
+
 template <typename S>
 void exercise_all() {
+  exercise_muon<S>();
   exercise_sparse<descent::SparseAdam<S>>();
   exercise_sparse<descent::AdaGrad<S>>();
   exercise_lbfgs<S>();

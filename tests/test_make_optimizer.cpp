@@ -82,6 +82,9 @@ std::pair<std::string, T> another_value(T current) {
     return {};
   } else if constexpr (std::is_same<T, bool>::value) {
     return {current ? "false" : "true", !current};
+  } else if constexpr (std::is_integral<T>::value) {
+    const T other = current == T(3) ? T(4) : T(3);
+    return {std::to_string(other), other};
   } else {
     return {"0.375", T(0.375)};
   }

@@ -155,3 +155,48 @@ TEST_CASE("robustness: huge float gradients give no NaN", "[robustness]") {
   sparse_adam.step(x, g);
   CHECK(x.array().isNaN().all());
 }
+
+TEMPLATE_TEST_CASE(
+    "nonfinite: Muon's matrix step checks the whole matrix, and a NaN spreads over it",
+    "[nonfinite]", float, double) {
+  using S = TestType;
+  using M = Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic>;
+  M bad = M::Constant(5, 3, S(0.5));
+  bad(4, 2) = std::numeric_limits<S>::quiet_NaN();
+  for (const NonFinite policy : {NonFinite::Throw, NonFinite::Skip}) {
+    auto opt = with_policy<descent::Muon<S>>(policy);
+    M x = M::Ones(5, 3);
+    opt.step(x, M::Constant(5, 3, S(0.25)));
+    const std::string state = bytes_of(opt);
+    const M before = x;
+    if (policy == NonFinite::Throw) {
+      CHECK_THROWS_WITH(opt.step(x, bad), Contains("grad[14] is nan"));
+      CHECK(bytes_of(opt) == state);
+    } else {
+      opt.step(x, bad);
+      CHECK(opt.skipped_steps() == 1);
+    }
+    CHECK(x == before);
+  }
+  // Propagate: the NaN enters the norm and the products, so every entry of
+  // the orthogonalized update is NaN, not only the one whose gradient was.
+  auto opt = with_policy<descent::Muon<S>>(NonFinite::Propagate);
+  M x = M::Ones(5, 3);
+  opt.step(x, bad);
+  CHECK(x.array().isNaN().all());
+}
+
+TEST_CASE("robustness: Muon orthogonalizes a huge float gradient as a unit one", "[robustness]") {
+  // The norm is scaled (no overflow of ‖X‖² at 1e30), and the update depends
+  // on the direction of the momentum only.
+  using M = Eigen::MatrixXf;
+  const M direction = M::Random(6, 4);
+  descent::Muon<float> huge, unit;
+  M x = M::Ones(6, 4), y = M::Ones(6, 4);
+  for (int t = 0; t < 3; ++t) {
+    huge.step(x, M(direction * 1e30f));
+    unit.step(y, direction);
+  }
+  CHECK(x.allFinite());
+  CHECK((x - y).cwiseAbs().maxCoeff() <= 1e-6f);
+}

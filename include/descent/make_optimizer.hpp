@@ -106,8 +106,19 @@ ParseResult parse_field(std::string_view text, T& out) {
       return ParseResult::NotAValue;
     }
     return ParseResult::Ok;
+  } else if constexpr (std::is_integral<T>::value) {
+    if (text.size() > 1 && text[0] == '+' && text[1] != '-') text.remove_prefix(1);
+    T value{};
+    const char* end = text.data() + text.size();
+    const auto result = std::from_chars(text.data(), end, value);
+    if (result.ptr != end || text.empty()) return ParseResult::NotAValue;
+    if (result.ec == std::errc::result_out_of_range) return ParseResult::OutOfRange;
+    if (result.ec != std::errc()) return ParseResult::NotAValue;
+    out = value;
+    return ParseResult::Ok;
   } else {
-    static_assert(std::is_floating_point<T>::value, "an option is a number, bool or enum");
+    static_assert(std::is_floating_point<T>::value,
+                  "an option is a number, an integer, a bool or an enum");
     if (text.size() > 1 && text[0] == '+' && text[1] != '-') text.remove_prefix(1);
     T value{};
     const char* end = text.data() + text.size();
@@ -130,6 +141,8 @@ std::string expected_text() {
            "; valid values: " + enum_snake_list<T>();
   } else if constexpr (std::is_same<T, bool>::value) {
     return "a bool; valid values: true, false, 1, 0";
+  } else if constexpr (std::is_integral<T>::value) {
+    return "an integer; valid values: whole decimal numbers such as 5";
   } else {
     return std::string("a number (") + (sizeof(T) == sizeof(float) ? "float" : "double") +
            "); valid values: decimal numbers such as 0.001 or 1e-8";

@@ -149,6 +149,20 @@ std::vector<Variant<S>> every_variant() {
     list.push_back({maximize ? "SparseAdam, maximize" : "SparseAdam",
                     [sparse_adam] { return std::make_unique<SparseAdam<S>>(sparse_adam); }});
   }
+  // Muon steps vectors with its AdamW fallback (a matrix's step depends on
+  // its shape, not on where an element falls): plain, decayed, maximize.
+  typename Muon<S>::Options muon;
+  muon.adamw_lr = S(0.01);
+  muon.adamw_weight_decay = S(0);
+  for (const int k : {0, 1, 2}) {
+    auto o = muon;
+    if (k == 1) o.adamw_weight_decay = S(0.2);
+    if (k == 2) o.maximize = true;
+    const char* label = k == 0   ? "Muon (AdamW)"
+                        : k == 1 ? "Muon (AdamW), decay"
+                                 : "Muon (AdamW), maximize";
+    list.push_back({label, [o] { return std::make_unique<Muon<S>>(o); }});
+  }
   return list;
 }
 
@@ -234,6 +248,14 @@ struct Checkpoint {
       head += take(8);          // value
     }
     for (std::size_t k = number(4); k > 0; --k) arrays.push_back(take(number(8) * sizeof(S)));
+    // State values, if any, are skipped: Muon's are the shape, which is each
+    // segment's own.
+    if (all.size() - pos > 4) {
+      for (std::size_t k = number(4); k > 0; --k) {
+        take(number(2));  // name
+        take(8);          // value
+      }
+    }
     take(4);  // CRC-32
     REQUIRE(pos == all.size());
   }

@@ -94,6 +94,9 @@ bool from_field(double d, T& out) {
   } else if constexpr (std::is_same<T, bool>::value) {
     if (d != 0.0 && d != 1.0) return false;
     out = d == 1.0;
+  } else if constexpr (std::is_integral<T>::value) {  // a count (Muon's ns_steps)
+    if (!(d >= -2147483648.0 && d <= 2147483647.0 && d == std::floor(d))) return false;
+    out = static_cast<T>(d);
   } else {
     if (std::isfinite(d) && !std::isfinite(static_cast<T>(d))) return false;
     out = static_cast<T>(d);

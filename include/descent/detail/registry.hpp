@@ -22,6 +22,7 @@
 #include "../gradient_descent.hpp"
 #include "../lion.hpp"
 #include "../momentum.hpp"
+#include "../muon.hpp"
 #include "../nadam.hpp"
 #include "../nesterov.hpp"
 #include "../radam.hpp"
@@ -65,6 +66,7 @@ inline constexpr std::tuple kOptimizers{
     Registered<Lion>{"lion"},
     Registered<AdaBelief>{"adabelief"},
     Registered<SparseAdam>{"sparse_adam"},
+    Registered<Muon>{"muon"},
 };
 
 template <typename S, typename... R>
