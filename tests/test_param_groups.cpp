@@ -21,6 +21,7 @@
 #include <descent/adam.hpp>
 #include <descent/adamw.hpp>
 #include <descent/make_optimizer.hpp>
+#include <descent/muon.hpp>
 #include <descent/param_groups.hpp>
 #include <descent/rmsprop.hpp>
 #include <descent/sgd.hpp>
@@ -241,6 +242,35 @@ TEST_CASE("groups may use different optimizers, made by make_optimizer", "[param
   CHECK(opt.group(0).name() == "Nesterov");
   CHECK(opt.group(1).name() == "Adam");
   CHECK(opt.group_of(2) == 1);
+}
+
+TEST_CASE("Muon's matrices and AdamW's vectors step in one call, on any number of threads",
+          "[param_groups][threads]") {
+  using S = float;
+  // Muon reduces over each matrix, so its tensors are never cut between
+  // threads; AdamW's are, at 70 001 elements.
+  ColMajor<S> W = ColMajor<S>::Random(300, 250), dW = ColMajor<S>::Random(300, 250);
+  RowMajor<S> V = RowMajor<S>::Random(40, 64), dV = RowMajor<S>::Random(40, 64);
+  Vec<S> b = Vec<S>::Random(70001), db = Vec<S>::Random(70001);
+  for (const int threads : {1, 3}) {
+    ColMajor<S> W1 = W, W2 = W;
+    RowMajor<S> V1 = V, V2 = V;
+    Vec<S> b1 = b, b2 = b;
+    ParamGroups<S> opt({{descent::Muon<S>(), 2}, {descent::AdamW<S>(), 1}});
+    opt.set_threads(threads);
+    descent::Muon<S> mw, mv;
+    descent::AdamW<S> ab;
+    for (int step = 0; step < 3; ++step) {
+      opt.step({{W1, dW}, {V1, dV}, {b1, db}});
+      mw.step(W2, dW);
+      mv.step(V2, dV);
+      ab.step(b2, db);
+    }
+    INFO("threads " << threads);
+    CHECK(bitwise_equal(W1, W2));
+    CHECK(bitwise_equal(V1, V2));
+    CHECK(bitwise_equal(b1, b2));
+  }
 }
 
 TEST_CASE("a group's handle sets lr, momentum and weight decay for its tensors", "[param_groups]") {

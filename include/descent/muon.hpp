@@ -273,6 +273,9 @@ class Muon : public detail::OptimizerBase<Muon<Scalar_>, Scalar_> {
     poly_.resize(m, m);
   }
 
+  // A matrix's step reduces over the whole matrix; a vector's is AdamW's.
+  bool elementwise() const noexcept override { return !this->shape().matrix; }
+
   // Refuses another shape; sizes the work matrices (after a load) while a
   // failed allocation can still throw before anything changes.
   std::string shape_error(const TensorShape& s) const override {
