@@ -38,7 +38,8 @@
 // the optimizer's weight_decay option λ (L2, coupled, the lecture
 // optimizers' default: λ·θ added to the gradient), b1 and b2 with 0, as
 // PyTorch users write with param_groups; the schedule drives both groups'
-// lr. At λ = 0 this is bit for bit one step over the flat vector.
+// lr. At λ = 0 it trains as one step over the flat vector did: the same
+// losses and accuracies at every epoch, measured at the λ = 0 picks.
 //
 // float, not double: the inputs are 5-bit counts and every gradient is a
 // noisy 32-sample estimate, so double's precision buys nothing here, while
