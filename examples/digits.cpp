@@ -541,7 +541,7 @@ constexpr const char* kUsageText =
     "                     its own); the biases b1, b2 have none. 0: no weight decay at all\n"
     "  --half             half-precision weights and gradients, a float master copy\n"
     "                     (MixedPrecision) and loss scaling (LossScaler); one optimizer\n"
-    "                     over all parameters, without weight decay\n"
+    "                     over all parameters alike, no groups (the six: no weight decay)\n"
     "  --out DIR          write digits.svg into DIR (default: the current directory)\n"
     "  --data PATH        digits.csv.gz (default: the source tree's, else\n"
     "                     examples/data/digits.csv.gz under the current directory)\n";
