@@ -258,6 +258,9 @@ class Mlp {
 
   Vector& params() { return params_; }
   const Vector& grad() const { return grad_; }
+  // The views of params() and grad(), layer by layer.
+  Layers& layers() { return w_; }
+  const Layers& grad_layers() const { return g_; }
 
   // The gradient of the mean cross-entropy over the batch, into grad().
   void backprop(const Dataset& data, const std::vector<Index>& batch) {
