@@ -96,6 +96,8 @@ void optimizer(const std::string& input, const Check& check) {
           // A step count at its limit refuses the next step: fine.
         } catch (const std::domain_error&) {
           // NonFinite::Throw refusing a gradient the loaded state made NaN.
+        } catch (const std::invalid_argument&) {
+          // A state built for a matrix (Adafactor's factors) refusing a vector.
         }
       },
       check);

@@ -14,6 +14,7 @@
 
 #include "../adabelief.hpp"
 #include "../adadelta.hpp"
+#include "../adafactor.hpp"
 #include "../adagrad.hpp"
 #include "../adam.hpp"
 #include "../adamax.hpp"
@@ -65,6 +66,7 @@ inline constexpr std::tuple kOptimizers{
     Registered<Lion>{"lion"},
     Registered<AdaBelief>{"adabelief"},
     Registered<SparseAdam>{"sparse_adam"},
+    Registered<Adafactor>{"adafactor"},
 };
 
 template <typename S, typename... R>
