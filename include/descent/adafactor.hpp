@@ -5,8 +5,10 @@
 
 #include "detail/check.hpp"
 #include "detail/optimizer_base.hpp"
+#include "detail/simd.hpp"
 #include "nonfinite.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstdint>
@@ -186,21 +188,23 @@ class Adafactor : public detail::OptimizerBase<Adafactor<Scalar_>, Scalar_> {
     return std::abs(w) < Scalar(0.5) ? a + w * (b - a) : b - (b - a) * (Scalar(1) - w);
   }
 
-  // A sum of squares in double whose rounding depends only on the order of
-  // the add() calls: four partial sums in turn, added in a fixed order, so
-  // that the adds do not all wait on one another.
-  class SquareSum {
-   public:
-    void add(double v) {
-      part_[k_] += v * v;
-      k_ = (k_ + 1) & 3;
+  // Σ v[i]² in double, in an order fixed by n alone: eight partial sums,
+  // element i into sum i mod 8, added pairwise at the end.
+  static double sum_of_squares(const Scalar* v, Index n) {
+    double part[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    Index i = 0;
+    for (; i + 8 <= n; i += 8) {
+      for (int k = 0; k < 8; ++k) part[k] += double(v[i + k]) * double(v[i + k]);
     }
-    double total() const { return (part_[0] + part_[1]) + (part_[2] + part_[3]); }
+    for (int k = 0; i < n; ++i, ++k) part[k] += double(v[i]) * double(v[i]);
+    return ((part[0] + part[1]) + (part[2] + part[3])) +
+           ((part[4] + part[5]) + (part[6] + part[7]));
+  }
 
-   private:
-    double part_[4] = {0, 0, 0, 0};
-    unsigned k_ = 0;
-  };
+  // Elements per block of U whose squares are summed at once: U is formed in
+  // packets into a buffer of this many (on the stack), then summed in double;
+  // the blocks start at multiples of it, so the order is fixed.
+  static constexpr Index kBlock = 512;
 
   // clamp_min, which keeps a NaN.
   static Scalar floor_at(Scalar v, Scalar lo) { return v < lo ? lo : v; }
@@ -322,36 +326,51 @@ class Adafactor : public detail::OptimizerBase<Adafactor<Scalar_>, Scalar_> {
     const Scalar keep = decay && o.decoupled_weight_decay
                             ? static_cast<Scalar>(1.0 - lr * double(o.weight_decay))
                             : Scalar(1);
-    const Scalar e1 = o.eps1;
     const Scalar e1_squared = static_cast<Scalar>(double(o.eps1) * double(o.eps1));
-    const auto grad_at = [=](Index i) { return sign * g[i] + l2 * x[i]; };
-
-    double alpha = 0;
-    const auto set_alpha = [&](double sum_x) {
-      const double rms = double(static_cast<Scalar>(std::sqrt(sum_x))) / root_n;
-      alpha = py_max(double(o.eps2), rms) * rho;
+    // G = ±g, plus λ·θ in the L2 form only (so that θ = ±inf adds no NaN).
+    const auto direction = [sign, l2](auto gi, const Scalar* xi) {
+      using V = decltype(gi);
+      return l2 == Scalar(0) ? V(sign) * gi : V(sign) * gi + V(l2) * V::load(xi);
     };
+    using One = detail::simd::One<Scalar>;
+
+    // α from RMS(θ) before the decay; torch's norm is of the tensor's type.
+    const double rms_x = double(static_cast<Scalar>(std::sqrt(sum_of_squares(x, n)))) / root_n;
+    const double alpha = py_max(double(o.eps2), rms_x) * rho;
+    // U's RMS, from the blocks' sums: the factor of the update.
     const auto factor = [&](double sum_u) {
       const double rms = double(static_cast<Scalar>(std::sqrt(sum_u))) / (root_n * double(o.d));
       return static_cast<Scalar>(-alpha / py_max(1.0, rms));
     };
+    Scalar u_block[kBlock];
 
     if (!matrix_) {
       Scalar* v = variance_.data();
-      SquareSum sum_x, sum_u;
-      for (Index i = 0; i < n; ++i) sum_x.add(double(x[i]));
-      set_alpha(sum_x.total());
-      for (Index i = 0; i < n; ++i) {
-        const Scalar gi = grad_at(i);
-        v[i] = lerp(v[i], gi * gi, w);
-        sum_u.add(double(Scalar(1) / std::sqrt(floor_at(v[i], e1_squared)) * gi));
+      const bool small = std::abs(w) < Scalar(0.5);
+      const Scalar one_minus_w = Scalar(1) - w;
+      double sum_u = 0;
+      for (Index b = 0; b < n; b += kBlock) {
+        const Index e = std::min(n, b + kBlock);
+        Scalar* u_out = u_block;
+        detail::simd::for_each<Scalar>(b, e, [=](auto lanes, Index i) {
+          using V = decltype(lanes);
+          const V d = direction(V::load(g + i), x + i);
+          const V old = V::load(v + i), target = d * d;
+          const V vi =
+              small ? old + V(w) * (target - old) : target - (target - old) * V(one_minus_w);
+          vi.store(v + i);
+          (V(Scalar(1)) / sqrt(max(V(e1_squared), vi)) * d).store(u_out + (i - b));
+        });
+        sum_u += sum_of_squares(u_block, e - b);
       }
-      const Scalar a = factor(sum_u.total());
-      for (Index i = 0; i < n; ++i) {
-        const Scalar gi = grad_at(i);
-        const Scalar u = Scalar(1) / std::sqrt(floor_at(v[i], e1_squared)) * gi;
-        x[i] = keep * x[i] + a * u;
-      }
+      const Scalar a = factor(sum_u);
+      this->for_each_element(n, [=](auto lanes, Index i) {
+        using V = decltype(lanes);
+        const V xi = V::load(x + i);
+        const V d = direction(V::load(g + i), x + i);
+        const V u = V(Scalar(1)) / sqrt(max(V(e1_squared), V::load(v + i))) * d;
+        (V(keep) * xi + V(a) * u).store(x + i);
+      });
       return;
     }
 
@@ -364,21 +383,19 @@ class Adafactor : public detail::OptimizerBase<Adafactor<Scalar_>, Scalar_> {
     const Index outer = by_rows ? rows : cols, inner = by_rows ? cols : rows;
     double* outer_sum = by_rows ? row_sum_.data() : col_sum_.data();
     double* inner_sum = by_rows ? col_sum_.data() : row_sum_.data();
-    SquareSum sum_x;
     for (Index k = 0; k < inner; ++k) inner_sum[k] = 0;
     for (Index p = 0; p < outer; ++p) {
-      const Index base = p * inner;
+      const Scalar* gp = g + p * inner;
+      const Scalar* xp = x + p * inner;
       double line = 0;
       for (Index k = 0; k < inner; ++k) {
-        sum_x.add(double(x[base + k]));
-        const double gk = double(grad_at(base + k));
-        line += gk * gk;
-        inner_sum[k] += gk * gk;
+        const double d = double(direction(One(gp[k]), xp + k).v);
+        line += d * d;
+        inner_sum[k] += d * d;
       }
       outer_sum[p] = line;
     }
-    set_alpha(sum_x.total());
-    // torch: norm over the row, squared, divided by its length; lerp.
+    // torch: the norm over the row, squared, divided by its length; lerp.
     const auto average = [w](Vector& factor_var, const Sums& sums, Index length) {
       for (Index i = 0; i < factor_var.size(); ++i) {
         const Scalar norm = static_cast<Scalar>(std::sqrt(sums[i]));
@@ -389,29 +406,42 @@ class Adafactor : public detail::OptimizerBase<Adafactor<Scalar_>, Scalar_> {
     average(col_var_, col_sum_, rows);
     double row_total = 0;
     for (Index i = 0; i < rows; ++i) row_total += double(row_var_[i]);
-    const Scalar mean = floor_at(static_cast<Scalar>(row_total / double(rows)), e1);
+    const Scalar mean = floor_at(static_cast<Scalar>(row_total / double(rows)), o.eps1);
 
+    // U = 1/√max(R_i·C_j / mean, ε₁²) · G, along each line of the storage:
+    // the factor of the line is one number, the other factor an array.
     const Scalar* outer_var = by_rows ? row_var_.data() : col_var_.data();
     const Scalar* inner_var = by_rows ? col_var_.data() : row_var_.data();
-    const auto u_at = [=](Scalar outer_factor, Index k, Scalar gk) {
-      const Scalar estimate = outer_factor * inner_var[k] / mean;
-      return Scalar(1) / std::sqrt(floor_at(estimate, e1_squared)) * gk;
-    };
-    SquareSum sum_u;
+    double sum_u = 0;
     for (Index p = 0; p < outer; ++p) {
-      const Index base = p * inner;
+      const Scalar* gp = g + p * inner;
+      const Scalar* xp = x + p * inner;
       const Scalar of = outer_var[p];
-      for (Index k = 0; k < inner; ++k) sum_u.add(double(u_at(of, k, grad_at(base + k))));
+      for (Index b = 0; b < inner; b += kBlock) {
+        const Index e = std::min(inner, b + kBlock);
+        Scalar* u_out = u_block;
+        detail::simd::for_each<Scalar>(b, e, [=](auto lanes, Index k) {
+          using V = decltype(lanes);
+          const V d = direction(V::load(gp + k), xp + k);
+          const V estimate = V(of) * V::load(inner_var + k) / V(mean);
+          (V(Scalar(1)) / sqrt(max(V(e1_squared), estimate)) * d).store(u_out + (k - b));
+        });
+        sum_u += sum_of_squares(u_block, e - b);
+      }
     }
-    const Scalar a = factor(sum_u.total());
+    const Scalar a = factor(sum_u);
     for (Index p = 0; p < outer; ++p) {
       Scalar* xp = x + p * inner;
       const Scalar* gp = g + p * inner;
       const Scalar of = outer_var[p];
-      for (Index k = 0; k < inner; ++k) {
-        const Scalar u = u_at(of, k, sign * gp[k] + l2 * xp[k]);
-        xp[k] = keep * xp[k] + a * u;
-      }
+      detail::simd::for_each<Scalar>(0, inner, [=](auto lanes, Index k) {
+        using V = decltype(lanes);
+        const V xk = V::load(xp + k);
+        const V d = direction(V::load(gp + k), xp + k);
+        const V estimate = V(of) * V::load(inner_var + k) / V(mean);
+        const V u = V(Scalar(1)) / sqrt(max(V(e1_squared), estimate)) * d;
+        (V(keep) * xk + V(a) * u).store(xp + k);
+      });
     }
   }
 
