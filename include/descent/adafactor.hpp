@@ -72,10 +72,11 @@ namespace descent {
 /// kept, as PyTorch keeps none.
 ///
 /// The norms and means are sums over whole rows, columns and tensors, taken
-/// in double, in one fixed order, on the calling thread: a step's bits do not
-/// depend on set_threads(), which Adafactor's step does not use. A step
-/// reads the gradient three times (the norms, the update's norm, the update)
-/// and computes U twice rather than keep an array the size of θ.
+/// in double, in one fixed order, on the calling thread; only a vector's
+/// elementwise update is split across set_threads() threads, so a step's bits
+/// do not depend on the thread count. A step reads the gradient three times
+/// (the norms, the update's norm, the update) and computes U twice rather
+/// than keep an array the size of θ.
 ///
 /// \note descent::mpi's steps that hand an optimizer its gradient in pieces
 /// as they arrive (the sharded and shared-memory pipelines) suit only an
