@@ -119,6 +119,12 @@ template <typename S>
 struct UpdateOps<descent::Adadelta<S>> {  // √(u + ε) / √(v + ε)
   static Ops of(const typename descent::Adadelta<S>::Options&) { return {2, 1}; }
 };
+// 1/√max(V̂, ε₁²) twice per element: once for RMS(U), once for the update
+// (a matrix's V̂ = R_i·C_j/mean adds a division each time).
+template <typename S>
+struct UpdateOps<descent::Adafactor<S>> {
+  static Ops of(const typename descent::Adafactor<S>::Options&) { return {2, 2}; }
+};
 
 /// A Variant for optimizer Opt with options o.
 template <typename Opt>
@@ -217,6 +223,8 @@ std::vector<Variant<S>> variants() {
   TorchSpec sgd_weight_decay_peer{T::SgdMomentum, double(sgd_weight_decay.lr),
                                   double(sgd_weight_decay.momentum)};
   sgd_weight_decay_peer.weight_decay = double(sgd_weight_decay.weight_decay);
+  typename Adafactor<S>::Options adafactor_bounded;
+  adafactor_bounded.weight_decay = S(1);
   TorchSpec adagrad_lr_decay_peer{T::Adagrad, double(adagrad_lr_decay.lr)};
   adagrad_lr_decay_peer.lr_decay = double(adagrad_lr_decay.lr_decay);
   return {
@@ -266,6 +274,12 @@ std::vector<Variant<S>> variants() {
       // torch.optim.SparseAdam's dense step (torch refuses dense gradients;
       // its sparse steps are timed on an embedding table below).
       variant<SparseAdam<S>>("sparse_adam", {}),
+      // torch.optim.Adafactor on a vector (a full V; the bench's parameters
+      // are flat), which torch::optim 1.13 does not have. Its step is
+      // relative to RMS(θ): under the bench's fixed gradient the coordinates
+      // that move against it grow by 1% a step and overflow within a few
+      // 10⁴ steps, so a decoupled decay of lr·λ = 1% a step holds θ bounded.
+      variant<Adafactor<S>>("adafactor", adafactor_bounded),
   };
 }
 

@@ -369,6 +369,29 @@ struct Naive<descent::SparseAdam<S>> {
 };
 
 template <typename S>
+struct Naive<descent::Adafactor<S>> {  // a vector: one full second moment V
+  using Options = typename descent::Adafactor<S>::Options;
+  static int state_arrays(const Options&) { return 1; }
+  static void step(const Options& o, Buffers<S>& b, std::int64_t t) {
+    const double n = double(b.x.size());
+    const S w = S(std::pow(double(t), double(o.beta2_decay)));
+    const double rho = std::min(double(o.lr), 1 / std::sqrt(double(t)));
+    const double alpha = std::max(double(o.eps2), double(b.x.matrix().norm()) / std::sqrt(n)) * rho;
+    auto& v = b.s0;
+    with_direction(o.maximize, o.weight_decay, b, [&](const auto& d) {
+      v += w * (d.square() - v);
+      // max(v, ε₁²) as a select: Eigen's packet max trips GCC 12's
+      // -Wuninitialized at -march=native with AVX-512.
+      const S floor = o.eps1 * o.eps1;
+      const auto root = (v < floor).select(floor, v).sqrt();
+      const double rms_u = double((d / root).matrix().norm()) / std::sqrt(n);
+      const S a = S(alpha / std::max(1.0, rms_u / double(o.d)));
+      b.x -= a * d / root;
+    });
+  }
+};
+
+template <typename S>
 struct Naive<descent::ASGD<S>> {
   using Options = typename descent::ASGD<S>::Options;
   static int state_arrays(const Options&) { return 1; }

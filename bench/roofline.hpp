@@ -26,8 +26,9 @@ struct Ops {
 /// arrays of it: 48 KiB in double).
 constexpr Index kComputeBlock = 2048;
 
-/// For n elements: y = x / √z (1 root, 1 division), y = x / z (0, 1) or
-/// y = √x / √z (2, 1), over the same block again and again. Every element
+/// For n elements: y = x / √z (1 root, 1 division), y = x / z (0, 1),
+/// y = √x / √z (2, 1) or y = √x / √z / √z (2, 2), over the same block again
+/// and again. Every element
 /// is independent, so the roots and divisions pipeline: the time is their
 /// throughput. Out of line, as floor_kernel.
 template <int Sqrts, int Divs, typename S>
@@ -41,6 +42,7 @@ template <int Sqrts, int Divs, typename S>
                                          if constexpr (Sqrts >= 1) b = sqrt(b);
                                          if constexpr (Sqrts >= 2) a = sqrt(a);
                                          if constexpr (Divs >= 1) a = a / b;
+                                         if constexpr (Divs >= 2) a = a / b;
                                          a.store(y + i);
                                        });
   }
@@ -56,6 +58,7 @@ ComputeKernel<S> compute_for(Ops ops) {
   if (ops.sqrts == 1 && ops.divs == 1) return &compute_kernel<1, 1, S>;
   if (ops.sqrts == 0 && ops.divs == 1) return &compute_kernel<0, 1, S>;
   if (ops.sqrts == 2 && ops.divs == 1) return &compute_kernel<2, 1, S>;
+  if (ops.sqrts == 2 && ops.divs == 2) return &compute_kernel<2, 2, S>;
   return nullptr;
 }
 

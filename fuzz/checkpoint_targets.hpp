@@ -99,6 +99,7 @@ void optimizer(const std::string& input, const Check& check) {
           // NonFinite::Throw refusing a gradient the loaded state made NaN.
         } catch (const std::invalid_argument&) {
           // Muon refusing a vector where its state is a matrix's.
+          // A state built for a matrix (Adafactor's factors) refusing a vector.
         }
       },
       check);

@@ -64,6 +64,14 @@ int main(int argc, char** argv) {
     for (int t = 0; t < 3; ++t) muon.step(w, w);
     write(muon, dir + "/muon_matrix_float.bin");
   }
+  // Adafactor's factors of a 2×3 matrix (the registry's seeds are vectors).
+  {
+    descent::Adafactor<double> adafactor;
+    Eigen::Matrix<double, 2, 3> m;
+    m << 1, -2, 3, 0.5, 0, -1;
+    for (int t = 0; t < 3; ++t) adafactor.step(m, m);
+    write(adafactor, dir + "/adafactor_matrix_double.bin");
+  }
   // LBFGS, whose history has wrapped: 6 iterations, 2 pairs kept.
   const auto lbfgs = [&dir](auto scalar, const char* name, descent::LineSearch line_search) {
     using S = decltype(scalar);

@@ -52,6 +52,8 @@
   KW template class descent::SparseAdam<S>;                                                        \
   KW template class descent::detail::OptimizerBase<descent::Muon<S>, S>;                           \
   KW template class descent::Muon<S>;                                                              \
+  KW template class descent::detail::OptimizerBase<descent::Adafactor<S>, S>;                      \
+  KW template class descent::Adafactor<S>;                                                         \
   KW template std::unique_ptr<descent::Optimizer<S>> descent::make_optimizer<S>(                   \
       std::string_view, const std::map<std::string, std::string>&);
 
@@ -76,7 +78,8 @@
   X(descent::Lion<S>)              \
   X(descent::AdaBelief<S>)         \
   X(descent::SparseAdam<S>)        \
-  X(descent::Muon<S>)
+  X(descent::Muon<S>)              \
+  X(descent::Adafactor<S>)
 
 #ifndef DESCENT_TEST_INSTANTIATE_HERE
 DESCENT_TEST_INSTANTIATIONS(extern, float)

@@ -21,8 +21,6 @@ void exercise(Opt opt) {
   opt.step(x.segment(0, 100), g * S(2));
   Eigen::Array<S, Eigen::Dynamic, 1> a = x.array();
   opt.step(a, g.array());
-  Mat m = Mat::Ones(10, 10);
-  opt.step(m, Mat::Ones(10, 10));
   std::vector<S> raw(100, S(1));
   opt.step(Eigen::Map<Vec>(raw.data(), 100), Eigen::Map<const Vec>(raw.data(), 100));
   descent::Optimizer<S>& base = opt;
@@ -39,6 +37,17 @@ void exercise(Opt opt) {
   step_lr.save(sio);
   step_lr.load(sio);
   (void)opt.options();
+  // Matrices, after reset(): Adafactor builds its state for one shape.
+  opt.reset();
+  Mat m = Mat::Ones(10, 10);
+  opt.step(m, Mat::Ones(10, 10));
+  opt.reset();
+  Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> r(4, 25);
+  r.setOnes();
+  opt.step(r, r * S(0.5));
+  std::stringstream matrix_io;
+  base.save(matrix_io);
+  base.load(matrix_io);
 }
 
 template <typename S>

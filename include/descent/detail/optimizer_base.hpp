@@ -179,6 +179,9 @@ class OptimizerBase : public Optimizer<Scalar_> {
     self().options_ = options;
   }
 
+  // Protected, so that a class whose state is not all sized to the
+  // parameters (Adafactor's row and column factors) appends its own arrays.
+ protected:
   void write_checkpoint(Writer& w) const override {
     const auto o = options();
     std::uint32_t count = 0;

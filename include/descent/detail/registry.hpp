@@ -14,6 +14,7 @@
 
 #include "../adabelief.hpp"
 #include "../adadelta.hpp"
+#include "../adafactor.hpp"
 #include "../adagrad.hpp"
 #include "../adam.hpp"
 #include "../adamax.hpp"
@@ -67,6 +68,7 @@ inline constexpr std::tuple kOptimizers{
     Registered<AdaBelief>{"adabelief"},
     Registered<SparseAdam>{"sparse_adam"},
     Registered<Muon>{"muon"},
+    Registered<Adafactor>{"adafactor"},
 };
 
 template <typename S, typename... R>
