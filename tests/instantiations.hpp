@@ -50,6 +50,10 @@
   KW template class descent::detail::OptimizerBase<descent::SparseAdam<S>, S>;                     \
   KW template class descent::detail::SparseOptimizerBase<descent::SparseAdam<S>, S>;               \
   KW template class descent::SparseAdam<S>;                                                        \
+  KW template class descent::detail::OptimizerBase<descent::LAMB<S>, S>;                           \
+  KW template class descent::LAMB<S>;                                                              \
+  KW template class descent::detail::OptimizerBase<descent::LARS<S>, S>;                           \
+  KW template class descent::LARS<S>;                                                              \
   KW template std::unique_ptr<descent::Optimizer<S>> descent::make_optimizer<S>(                   \
       std::string_view, const std::map<std::string, std::string>&);
 
@@ -73,7 +77,9 @@
   X(descent::ASGD<S>)              \
   X(descent::Lion<S>)              \
   X(descent::AdaBelief<S>)         \
-  X(descent::SparseAdam<S>)
+  X(descent::SparseAdam<S>)        \
+  X(descent::LAMB<S>)              \
+  X(descent::LARS<S>)
 
 #ifndef DESCENT_TEST_INSTANTIATE_HERE
 DESCENT_TEST_INSTANTIATIONS(extern, float)

@@ -20,6 +20,8 @@
 #include "../adamw.hpp"
 #include "../asgd.hpp"
 #include "../gradient_descent.hpp"
+#include "../lamb.hpp"
+#include "../lars.hpp"
 #include "../lion.hpp"
 #include "../momentum.hpp"
 #include "../nadam.hpp"
@@ -65,6 +67,8 @@ inline constexpr std::tuple kOptimizers{
     Registered<Lion>{"lion"},
     Registered<AdaBelief>{"adabelief"},
     Registered<SparseAdam>{"sparse_adam"},
+    Registered<LAMB>{"lamb"},
+    Registered<LARS>{"lars"},
 };
 
 template <typename S, typename... R>
