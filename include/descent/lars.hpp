@@ -46,7 +46,8 @@ namespace descent {
 /// (optax/_src/alias.py: chain(add_decayed_weights,
 /// masked(scale_by_trust_ratio), scale_by_learning_rate, trace)), whose
 /// defaults these are but for lr, which optax requires and descent sets
-/// to 1. Since the trace accumulates −lr·d, a change of lr affects only the
+/// to 0.1 (a step of lr·η·‖θ‖ = 1e-4·‖θ‖ by default; without the trust
+/// ratio, SGD's step). Since the trace accumulates −lr·d, a change of lr affects only the
 /// later steps' contributions, as in Keras-form SGD. The weight decay is
 /// always added to the gradient, inside the trust ratio (the paper's
 /// ∇L + λθ): decoupled_weight_decay must be false. The lecture does not
@@ -76,8 +77,8 @@ class LARS : public detail::OptimizerBase<LARS<Scalar_>, Scalar_> {
   /// \brief The hyperparameters, in the order declared; the constructor
   /// checks them. The defaults are optax.lars's (but lr, see the class).
   struct Options {
-    /// Step size α; finite and >= 0. Default 1.
-    Scalar lr = Scalar(1);
+    /// Step size α; finite and >= 0. Default 0.1.
+    Scalar lr = Scalar(0.1);
     /// Decay μ of the momentum trace; in [0, 1]. Default 0.9.
     Scalar momentum = Scalar(0.9);
     /// Step from b's look-ahead, u + μ·b. Default false.
@@ -102,7 +103,7 @@ class LARS : public detail::OptimizerBase<LARS<Scalar_>, Scalar_> {
     /// What a step does with NaN or ±inf in grad. Default Propagate.
     NonFinite nonfinite = NonFinite::Propagate;
 
-    /// optax.lars(learning_rate=1.0): the defaults.
+    /// optax.lars(learning_rate=0.1): the defaults.
     static Options optax() { return {}; }
   };
 

@@ -13,16 +13,26 @@
 /// last, and the group's sum is stored; the groups' sums are added in order, in double,
 /// once the loop is done. The norms are therefore the same bits for any
 /// thread count. (An ElementFeed, which cuts the loop where it likes, would
-/// change them: such an optimizer cannot be sharded, see kWholeTensor.)
+/// change them: such an optimizer cannot be sharded, see whole_tensor.)
 
 #include "kernel.hpp"
 #include "simd.hpp"
 
 #include <cmath>
+#include <type_traits>
 
 #include <Eigen/Core>
 
 namespace descent::detail {
+
+/// Whether Opt's update of an element depends on the whole tensor (its
+/// `static constexpr bool kWholeTensor`), so that a tensor cannot be
+/// stepped in pieces: LAMB and LARS.
+template <typename Opt, typename = void>
+struct whole_tensor : std::false_type {};
+template <typename Opt>
+struct whole_tensor<Opt, std::void_t<decltype(Opt::kWholeTensor)>>
+    : std::bool_constant<Opt::kWholeTensor> {};
 
 /// Elements per group whose sums of squares are stored: kChunkAlign, so
 /// that no group is cut by a thread chunk.
