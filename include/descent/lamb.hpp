@@ -198,7 +198,8 @@ class LAMB : public detail::OptimizerBase<LAMB<Scalar_>, Scalar_> {
         });
       });
     });
-    const detail::Norms norms = detail::norms_of(sums_.data(), n);
+    const detail::Norms norms = detail::norms_of(
+        sums_.data(), n, [x](Index i) { return x[i]; }, [u](Index i) { return u[i]; });
     const auto ratio = static_cast<Scalar>(detail::trust_ratio(norms.a, norms.b, 1.0, 0.0));
     const Scalar lr = this->lr();
     this->for_each_element(n, [=](auto lanes, Index i) {

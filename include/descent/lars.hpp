@@ -182,7 +182,13 @@ class LARS : public detail::OptimizerBase<LARS<Scalar_>, Scalar_> {
           sums.add(i, xi, di);
         });
       });
-      const detail::Norms norms = detail::norms_of(sums_.data(), n);
+      const Scalar sign = adjust.sign;
+      const bool active = adjust.active();
+      const detail::Norms norms = detail::norms_of(
+          sums_.data(), n, [x](Index i) { return x[i]; },
+          [x, g, sign, decay, active](Index i) {
+            return active ? sign * g[i] + decay * x[i] : g[i];
+          });
       ratio = static_cast<Scalar>(
           detail::trust_ratio(norms.a, norms.b, double(o.trust_coefficient), double(o.eps)));
     }

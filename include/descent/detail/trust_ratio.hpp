@@ -8,8 +8,8 @@
 /// of kChunkAlign (64) elements, and within a chunk its packets start at the
 /// chunk's start. So every group of 64 elements [64·k, 64·k + 64) lies in one
 /// chunk, is run by one thread, in order, and in the same packets whatever
-/// the thread count. The squares of a group are summed (in double) lane by
-/// lane of its packets, the lanes then added in a fixed tree and the tail
+/// the thread count. The squares of a group are summed lane by lane of its
+/// packets, the lanes then added in double in a fixed tree and the tail
 /// last, and the group's sum is stored; the groups' sums are added in order, in double,
 /// once the loop is done. The norms are therefore the same bits for any
 /// thread count. (An ElementFeed, which cuts the loop where it likes, would
@@ -44,12 +44,15 @@ constexpr Eigen::Index norm_groups(Eigen::Index n) { return (n + kNormGroup - 1)
 /// The sums of squares of two arrays a and b over one group, carried by a
 /// kernel body from packet to packet (each thread runs its own copy of the
 /// body, so each its own SquareSums), and stored per group in
-/// sums[2·k] (a) and sums[2·k + 1] (b) when group k is complete. Squares
-/// are formed and summed in double, so that no float element's square
-/// overflows (a float's square is below 2^256).
+/// sums[2·k] (a) and sums[2·k + 1] (b) when group k is complete. Within a
+/// group the squares are summed in S, lane by lane of its packets (at most
+/// 64/lanes terms a lane); the lanes are then added in double in a fixed
+/// tree, the tail last. A float square above float's range makes a group's
+/// sum +inf: see norm_of, which then sums again in double.
 template <typename S>
 class SquareSums {
-  static constexpr int kLanes = simd::Pack<S>::size;
+  using P = simd::Pack<S>;
+  using A = std::conditional_t<(P::size > 1), P, simd::One<S>>;
 
  public:
   SquareSums(double* sums, Eigen::Index n) : sums_(sums), n_(n) {}
@@ -58,62 +61,77 @@ class SquareSums {
   template <typename V>
   void add(Eigen::Index i, V a, V b) const {
     if constexpr (V::size > 1) {
-      S la[V::size], lb[V::size];
-      a.store(la);
-      b.store(lb);
-      for (int k = 0; k < V::size; ++k) {
-        const double da = double(la[k]), db = double(lb[k]);
-        lanes_a_[k] = lanes_a_[k] + da * da;
-        lanes_b_[k] = lanes_b_[k] + db * db;
-      }
+      pack_a_ = pack_a_ + a * a;
+      pack_b_ = pack_b_ + b * b;
     } else {
-      const double da = double(a.v), db = double(b.v);
-      tail_a_ = tail_a_ + da * da;
-      tail_b_ = tail_b_ + db * db;
+      tail_a_ = tail_a_ + (a * a).v;
+      tail_b_ = tail_b_ + (b * b).v;
     }
     const Eigen::Index end = i + V::size;
     if (end % kNormGroup == 0 || end == n_) flush((end - 1) / kNormGroup);
   }
 
  private:
-  // The lanes added in a fixed tree, the tail last; the lanes are reset.
-  static double lanes_sum(double* lanes, double& tail) {
-    for (int width = kLanes / 2; width >= 1; width /= 2) {
+  static double lanes_sum(A pack, S tail) {
+    double lanes[A::size];
+    if constexpr (A::size > 1) {
+      S stored[A::size];
+      pack.store(stored);
+      for (int k = 0; k < A::size; ++k) lanes[k] = double(stored[k]);
+    } else {
+      lanes[0] = double(pack.v);
+    }
+    for (int width = A::size / 2; width >= 1; width /= 2) {
       for (int k = 0; k < width; ++k) lanes[k] = lanes[k] + lanes[k + width];
     }
-    const double sum = lanes[0] + tail;
-    for (int k = 0; k < kLanes; ++k) lanes[k] = 0;
-    tail = 0;
-    return sum;
+    return lanes[0] + double(tail);
   }
 
   void flush(Eigen::Index group) const {
-    sums_[2 * group] = lanes_sum(lanes_a_, tail_a_);
-    sums_[2 * group + 1] = lanes_sum(lanes_b_, tail_b_);
+    sums_[2 * group] = lanes_sum(pack_a_, tail_a_);
+    sums_[2 * group + 1] = lanes_sum(pack_b_, tail_b_);
+    pack_a_ = pack_b_ = A(S(0));
+    tail_a_ = tail_b_ = S(0);
   }
 
   double* sums_;
   Eigen::Index n_;
-  mutable double lanes_a_[kLanes] = {};
-  mutable double lanes_b_[kLanes] = {};
-  mutable double tail_a_ = 0;
-  mutable double tail_b_ = 0;
+  mutable A pack_a_ = A(S(0));
+  mutable A pack_b_ = A(S(0));
+  mutable S tail_a_ = S(0);
+  mutable S tail_b_ = S(0);
 };
 
+/// Σ value(i)² over i in [0, n), in double, in order: the sum again where
+/// a group's sum in S overflowed (float elements above about 1.8e19).
+template <typename Value>
+double sum_of_squares(Eigen::Index n, const Value& value) {
+  double sum = 0;
+  for (Eigen::Index i = 0; i < n; ++i) {
+    const double v = double(value(i));
+    sum += v * v;
+  }
+  return sum;
+}
+
 /// The norms √Σa² and √Σb² from the groups' sums that SquareSums stored for
-/// n elements, the groups added in order.
+/// n elements, the groups added in order; where a sum is +inf (a float
+/// square overflowed), a(i) or b(i) are summed again in double.
 struct Norms {
   double a;
   double b;
 };
-inline Norms norms_of(const double* sums, Eigen::Index n) {
-  double a = 0, b = 0;
+template <typename A, typename B>
+Norms norms_of(const double* sums, Eigen::Index n, const A& a, const B& b) {
+  double sa = 0, sb = 0;
   const Eigen::Index groups = norm_groups(n);
   for (Eigen::Index k = 0; k < groups; ++k) {
-    a += sums[2 * k];
-    b += sums[2 * k + 1];
+    sa += sums[2 * k];
+    sb += sums[2 * k + 1];
   }
-  return {std::sqrt(a), std::sqrt(b)};
+  if (std::isinf(sa)) sa = sum_of_squares(n, a);
+  if (std::isinf(sb)) sb = sum_of_squares(n, b);
+  return {std::sqrt(sa), std::sqrt(sb)};
 }
 
 /// optax's scale_by_trust_ratio (min_norm 0): coefficient·‖θ‖ / (‖u‖ + eps),
