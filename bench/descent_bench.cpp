@@ -110,6 +110,10 @@ template <typename S>
 struct UpdateOps<descent::AdaBelief<S>> : RootAndDivision<descent::AdaBelief<S>> {};
 template <typename S>
 struct UpdateOps<descent::SparseAdam<S>> : RootAndDivision<descent::SparseAdam<S>> {};
+// LAMB: Adam's root and division, in its first pass; the norms' squares and
+// sums and the second pass's products are not in the compute floor.
+template <typename S>
+struct UpdateOps<descent::LAMB<S>> : RootAndDivision<descent::LAMB<S>> {};
 template <typename S>
 struct UpdateOps<descent::Adamax<S>> {
   static Ops of(const typename descent::Adamax<S>::Options&) { return {0, 1}; }
@@ -265,6 +269,12 @@ std::vector<Variant<S>> variants() {
       // torch.optim.SparseAdam's dense step (torch refuses dense gradients;
       // its sparse steps are timed on an embedding table below).
       variant<SparseAdam<S>>("sparse_adam", {}),
+      // optax's LAMB and LARS: two passes over the tensor (its norms, then the
+      // step), against the one-pass floor of their state (LAMB also writes and
+      // reads its raw update: 10 arrays moved where the floor moves 7; LARS
+      // reads θ and g twice: 7 where the floor moves 5).
+      variant<LAMB<S>>("lamb", {}),
+      variant<LARS<S>>("lars", {}),
   };
 }
 
