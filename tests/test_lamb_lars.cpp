@@ -168,6 +168,21 @@ int check_runs(const std::string& name) {
   return runs;
 }
 
+/// The worst error of run `id` (float64) with option k of its descent
+/// options set to value: far beyond the tolerance when the option matters.
+double changed(const std::string& id, int k, double value) {
+  for (const ref::Run& r : ref::kRuns) {
+    if (r.id != id || std::string(r.dtype) != "float64") continue;
+    ref::Run copy = r;
+    copy.options[k] = value;
+    return run<double>(copy).value;
+  }
+  FAIL("no run " << id);
+  return 0;
+}
+
+constexpr double kResolved = 1e4 * Tolerance<double>::rel;
+
 /// A plain LAMB step, as the class comment writes it, in double.
 void plain_lamb(Eigen::VectorXd& x, const Eigen::VectorXd& g, Eigen::VectorXd& m,
                 Eigen::VectorXd& v, int t, const descent::LAMB<double>::Options& o) {
@@ -205,6 +220,11 @@ TEST_CASE("LAMB reproduces optax.lamb", "[lamb][optax]") {
   CHECK(o.decoupled_weight_decay);
   CHECK(o.weight_decay_mask);
   CHECK(check_runs("lamb") == 7);
+  // Each convention under test moves the trajectory far beyond the tolerance.
+  CHECK(changed("lamb_l2", 6, 1.0) > kResolved);                   // decoupled
+  CHECK(changed("lamb_matrix_decay", 6, 0.0) > kResolved);         // L2
+  CHECK(changed("lamb_vector_decay_masked", 7, 1.0) > kResolved);  // the mask
+  CHECK(changed("lamb_matrix_decay", 4, 0.0) > kResolved);         // eps_root
 }
 
 TEST_CASE("LARS reproduces optax.lars", "[lars][optax]") {
@@ -217,6 +237,11 @@ TEST_CASE("LARS reproduces optax.lars", "[lars][optax]") {
   CHECK(o.momentum == 0.9);
   CHECK_FALSE(o.nesterov);
   CHECK(check_runs("lars") == 7);
+  CHECK(changed("lars_vector_nesterov", 2, 0.0) > kResolved);        // nesterov
+  CHECK(changed("lars_matrix_decay_nesterov", 4, 0.0) > kResolved);  // eps
+  CHECK(changed("lars_masks_off", 5, 1.0) > kResolved);              // trust ratio
+  CHECK(changed("lars_masks_off", 7, 1.0) > kResolved);              // decay mask
+  CHECK(changed("lars_matrix_decay", 6, 0.0) > kResolved);           // decay
 }
 
 TEST_CASE("LAMB and LARS: the kernels against a plain step at every tail", "[lamb][lars]") {
