@@ -111,6 +111,10 @@ template <typename S>
 struct UpdateOps<descent::AdaBelief<S>> : RootAndDivision<descent::AdaBelief<S>> {};
 template <typename S>
 struct UpdateOps<descent::SparseAdam<S>> : RootAndDivision<descent::SparseAdam<S>> {};
+// LAMB: Adam's root and division, in its first pass; the norms' squares and
+// sums and the second pass's products are not in the compute floor.
+template <typename S>
+struct UpdateOps<descent::LAMB<S>> : RootAndDivision<descent::LAMB<S>> {};
 template <typename S>
 struct UpdateOps<descent::Adamax<S>> {
   static Ops of(const typename descent::Adamax<S>::Options&) { return {0, 1}; }
@@ -280,6 +284,12 @@ std::vector<Variant<S>> variants() {
       // that move against it grow by 1% a step and overflow within a few
       // 10⁴ steps, so a decoupled decay of lr·λ = 1% a step holds θ bounded.
       variant<Adafactor<S>>("adafactor", adafactor_bounded),
+      // optax's LAMB and LARS: two passes over the tensor (its norms, then the
+      // step), against the one-pass floor of their state (LAMB also writes and
+      // reads its raw update: 10 arrays moved where the floor moves 7; LARS
+      // reads θ and g twice: 7 where the floor moves 5).
+      variant<LAMB<S>>("lamb", {}),
+      variant<LARS<S>>("lars", {}),
   };
 }
 

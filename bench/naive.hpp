@@ -351,6 +351,53 @@ struct Naive<descent::AdaBelief<S>> {
   }
 };
 
+/// LAMB: the raw update as a temporary, its norm and θ's, then the step.
+template <typename S>
+struct Naive<descent::LAMB<S>> {
+  using Options = typename descent::LAMB<S>::Options;
+  static int state_arrays(const Options&) { return 2; }
+  static void step(const Options& o, Buffers<S>& b, std::int64_t t) {
+    auto &m = b.s0, &v = b.s1;
+    const S decay = o.weight_decay_mask ? o.weight_decay : S(0);
+    const S bias1 = S(1 - std::pow(double(o.beta1), double(t)));
+    const S bias2 = S(1 - std::pow(double(o.beta2), double(t)));
+    with_direction(o.maximize, o.decoupled_weight_decay ? S(0) : decay, b, [&](const auto& d) {
+      m = (1 - o.beta1) * d + o.beta1 * m;
+      v = (1 - o.beta2) * d.square() + o.beta2 * v;
+    });
+    const S after = o.decoupled_weight_decay ? decay : S(0);
+    const Eigen::Array<S, Eigen::Dynamic, 1> u =
+        (m / bias1) / ((v / bias2 + o.eps_root).sqrt() + o.eps) + after * b.x;
+    const S pn = b.x.matrix().norm(), un = u.matrix().norm();
+    const S ratio = pn == S(0) || un == S(0) ? S(1) : pn / un;
+    b.x -= o.lr * (ratio * u);
+  }
+};
+
+/// LARS: the norms of θ and of the direction, then the trace and the step.
+template <typename S>
+struct Naive<descent::LARS<S>> {
+  using Options = typename descent::LARS<S>::Options;
+  static int state_arrays(const Options&) { return 1; }
+  static void step(const Options& o, Buffers<S>& b, std::int64_t) {
+    auto& trace = b.s0;
+    const S decay = o.weight_decay_mask ? o.weight_decay : S(0);
+    with_direction(o.maximize, decay, b, [&](const auto& d) {
+      S ratio = S(1);
+      if (o.trust_ratio_mask) {
+        const S pn = b.x.matrix().norm(), dn = d.matrix().norm();
+        ratio = pn == S(0) || dn == S(0) ? S(1) : o.trust_coefficient * pn / (dn + o.eps);
+      }
+      trace = o.momentum * trace - (o.lr * ratio) * d;
+      if (o.nesterov) {
+        b.x += o.momentum * trace - (o.lr * ratio) * d;
+      } else {
+        b.x += trace;
+      }
+    });
+  }
+};
+
 template <typename S>
 struct Naive<descent::SparseAdam<S>> {
   using Options = typename descent::SparseAdam<S>::Options;

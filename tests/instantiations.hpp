@@ -54,6 +54,10 @@
   KW template class descent::Muon<S>;                                                              \
   KW template class descent::detail::OptimizerBase<descent::Adafactor<S>, S>;                      \
   KW template class descent::Adafactor<S>;                                                         \
+  KW template class descent::detail::OptimizerBase<descent::LAMB<S>, S>;                           \
+  KW template class descent::LAMB<S>;                                                              \
+  KW template class descent::detail::OptimizerBase<descent::LARS<S>, S>;                           \
+  KW template class descent::LARS<S>;                                                              \
   KW template std::unique_ptr<descent::Optimizer<S>> descent::make_optimizer<S>(                   \
       std::string_view, const std::map<std::string, std::string>&);
 
@@ -79,7 +83,9 @@
   X(descent::AdaBelief<S>)         \
   X(descent::SparseAdam<S>)        \
   X(descent::Muon<S>)              \
-  X(descent::Adafactor<S>)
+  X(descent::Adafactor<S>)         \
+  X(descent::LAMB<S>)              \
+  X(descent::LARS<S>)
 
 #ifndef DESCENT_TEST_INSTANTIATE_HERE
 DESCENT_TEST_INSTANTIATIONS(extern, float)

@@ -67,6 +67,7 @@
 /// and reduce all of the mean before they step.
 
 #include "detail/mpi_trainer.hpp"
+#include "detail/optimizer_base.hpp"
 
 #include <string>
 #include <utility>
@@ -166,10 +167,15 @@ class DataParallel : public detail::mpi::Trainer<Opt, false> {
 /// as many parameters as ranks. save_file gathers the shards to rank 0 (which
 /// then briefly holds all of the state) and writes the checkpoint a
 /// single-process Opt would write; load_file cuts a checkpoint into this
-/// run's shards, whatever number of ranks wrote it.
+/// run's shards, whatever number of ranks wrote it. An optimizer whose step
+/// depends on the whole tensor (LAMB and LARS, through their norms) cannot
+/// be sharded, and does not compile here.
 template <typename Opt>
 class Sharded : public detail::mpi::Trainer<Opt, true> {
   using Base = detail::mpi::Trainer<Opt, true>;
+  static_assert(!detail::whole_tensor<Opt>::value,
+                "descent::mpi::Sharded: Opt scales its step by norms of the whole tensor (LAMB, "
+                "LARS), which no shard holds; use DataParallel");
 
  public:
   /// Opt's scalar, float or double.

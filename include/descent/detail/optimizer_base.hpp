@@ -104,6 +104,16 @@ bool from_field(double d, T& out) {
   return true;
 }
 
+/// Whether Opt's update of an element depends on the whole tensor (its
+/// `static constexpr bool kWholeTensor`), so that a tensor cannot be
+/// stepped in pieces: LAMB, LARS and Adafactor (their norms), which
+/// Optimizer::elementwise() then says, and which mpi::Sharded refuses.
+template <typename Opt, typename = void>
+struct whole_tensor : std::false_type {};
+template <typename Opt>
+struct whole_tensor<Opt, std::void_t<decltype(Opt::kWholeTensor)>>
+    : std::bool_constant<Opt::kWholeTensor> {};
+
 template <typename Derived, typename Scalar_>
 class OptimizerBase : public Optimizer<Scalar_> {
  public:
@@ -132,6 +142,7 @@ class OptimizerBase : public Optimizer<Scalar_> {
   Derived& self() { return static_cast<Derived&>(*this); }
 
   NonFinite nonfinite_policy() const noexcept override { return self().options_.nonfinite; }
+  bool elementwise() const noexcept override { return !whole_tensor<Derived>::value; }
 
   // lr is the Optimizer's own (set_lr), so it is no option here.
   bool read_option(std::string_view option, Scalar& value) const noexcept override {

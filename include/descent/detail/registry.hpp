@@ -21,6 +21,8 @@
 #include "../adamw.hpp"
 #include "../asgd.hpp"
 #include "../gradient_descent.hpp"
+#include "../lamb.hpp"
+#include "../lars.hpp"
 #include "../lion.hpp"
 #include "../momentum.hpp"
 #include "../muon.hpp"
@@ -69,6 +71,8 @@ inline constexpr std::tuple kOptimizers{
     Registered<SparseAdam>{"sparse_adam"},
     Registered<Muon>{"muon"},
     Registered<Adafactor>{"adafactor"},
+    Registered<LAMB>{"lamb"},
+    Registered<LARS>{"lars"},
 };
 
 template <typename S, typename... R>
