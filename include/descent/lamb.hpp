@@ -12,6 +12,7 @@
 #include <array>
 #include <cmath>
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 #include <Eigen/Core>
@@ -159,14 +160,20 @@ class LAMB : public detail::OptimizerBase<LAMB<Scalar_>, Scalar_> {
     sums_.resize(0);
   }
 
-  void update(Scalar* x, const Scalar* g, Index n, std::int64_t t) noexcept override {
-    // The scratch vectors are not in a checkpoint: after load() into an
-    // optimizer that had not stepped, the first step sizes them.
+  // The scratch vectors are not in a checkpoint: after load() they are
+  // sized here, before a step changes anything, so that a failed allocation
+  // throws from the step.
+  std::string shape_error(const TensorShape& s) const override {
+    const Index n = s.rows * s.cols;
     if (u_.size() != n) u_.resize(n);
     if (sums_.size() != 2 * detail::norm_groups(n)) sums_.resize(2 * detail::norm_groups(n));
+    return {};
+  }
+
+  void update(Scalar* x, const Scalar* g, Index n, std::int64_t t) noexcept override {
     const Options& o = options_;
-    const double bias1 = 1.0 - std::pow(double(o.beta1), double(t));
-    const double bias2 = 1.0 - std::pow(double(o.beta2), double(t));
+    const double bias1 = 1.0 - detail::power(double(o.beta1), double(t));
+    const double bias2 = 1.0 - detail::power(double(o.beta2), double(t));
     const auto k1 = static_cast<Scalar>(1.0 / bias1);
     const auto k2 = static_cast<Scalar>(1.0 / bias2);
     const Scalar beta1 = o.beta1, one_minus_beta1 = Scalar(1) - o.beta1;
@@ -212,8 +219,8 @@ class LAMB : public detail::OptimizerBase<LAMB<Scalar_>, Scalar_> {
   Eigen::Matrix<Scalar, Eigen::Dynamic, 1> m_;
   Eigen::Matrix<Scalar, Eigen::Dynamic, 1> v_;
   // Scratch: the step's raw update u, and the groups' sums of θ² and u².
-  Eigen::Matrix<Scalar, Eigen::Dynamic, 1> u_;
-  Eigen::Matrix<double, Eigen::Dynamic, 1> sums_;
+  mutable Eigen::Matrix<Scalar, Eigen::Dynamic, 1> u_;
+  mutable Eigen::Matrix<double, Eigen::Dynamic, 1> sums_;
 };
 
 }  // namespace descent

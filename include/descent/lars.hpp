@@ -11,6 +11,7 @@
 
 #include <array>
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 #include <Eigen/Core>
@@ -163,6 +164,15 @@ class LARS : public detail::OptimizerBase<LARS<Scalar_>, Scalar_> {
     sums_.resize(0);
   }
 
+  // The sums are not in a checkpoint: after load() they are sized here,
+  // before a step changes anything, so that a failed allocation throws from
+  // the step.
+  std::string shape_error(const TensorShape& s) const override {
+    const Index n = s.rows * s.cols;
+    if (sums_.size() != 2 * detail::norm_groups(n)) sums_.resize(2 * detail::norm_groups(n));
+    return {};
+  }
+
   void update(Scalar* x, const Scalar* g, Index n, std::int64_t) noexcept override {
     const Options& o = options_;
     const Scalar decay = o.weight_decay_mask ? o.weight_decay : Scalar(0);
@@ -170,9 +180,6 @@ class LARS : public detail::OptimizerBase<LARS<Scalar_>, Scalar_> {
                                                 Scalar(1)};
     Scalar ratio = Scalar(1);
     if (o.trust_ratio_mask) {
-      // Not in a checkpoint: after load() into an optimizer that had not
-      // stepped, the first step sizes it.
-      if (sums_.size() != 2 * detail::norm_groups(n)) sums_.resize(2 * detail::norm_groups(n));
       const detail::SquareSums<Scalar> sums(sums_.data(), n);
       detail::with_flag(adjust.active(), [&](auto active) {
         this->for_each_element(n, [=](auto lanes, Index i) {
@@ -217,7 +224,7 @@ class LARS : public detail::OptimizerBase<LARS<Scalar_>, Scalar_> {
   Options options_;
   Eigen::Matrix<Scalar, Eigen::Dynamic, 1> trace_;
   // Scratch: the groups' sums of θ² and d².
-  Eigen::Matrix<double, Eigen::Dynamic, 1> sums_;
+  mutable Eigen::Matrix<double, Eigen::Dynamic, 1> sums_;
 };
 
 }  // namespace descent

@@ -319,8 +319,8 @@ class Muon : public detail::OptimizerBase<Muon<Scalar_>, Scalar_> {
   void adamw_update(Scalar* x, const Scalar* g, Index n, std::int64_t t) noexcept {
     const Options& o = options_;
     const double lr = double(o.adamw_lr);
-    const double bias1 = 1.0 - std::pow(double(o.adamw_beta1), double(t));
-    const double bias2 = 1.0 - std::pow(double(o.adamw_beta2), double(t));
+    const double bias1 = 1.0 - detail::power(double(o.adamw_beta1), double(t));
+    const double bias2 = 1.0 - detail::power(double(o.adamw_beta2), double(t));
     const Scalar beta1 = o.adamw_beta1, one_minus_beta1 = Scalar(1) - o.adamw_beta1;
     const Scalar beta2 = o.adamw_beta2, one_minus_beta2 = Scalar(1) - o.adamw_beta2;
     const Scalar eps = o.adamw_eps;
