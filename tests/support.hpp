@@ -42,6 +42,25 @@ Opt with_options(Set&& set) {
   return Opt(options<Opt>(std::forward<Set>(set)));
 }
 
+/// Tolerances of a trajectory against a reference framework's, as
+/// |descent − reference| <= abs + rel·|reference|: double agrees to rounding,
+/// float within what float's rounding of the options and the order of
+/// operations move (see each reference test for what it observes).
+template <typename S>
+struct ReferenceTolerance;
+template <>
+struct ReferenceTolerance<double> {
+  static constexpr double rel = 1e-10;
+  static constexpr double abs = 1e-14;
+  static constexpr const char* dtype = "float64";
+};
+template <>
+struct ReferenceTolerance<float> {
+  static constexpr double rel = 1e-5;
+  static constexpr double abs = 1e-6;
+  static constexpr const char* dtype = "float32";
+};
+
 /// Relative tolerance for "equal up to rounding" over a long trajectory.
 template <typename S>
 constexpr S trajectory_tol() {

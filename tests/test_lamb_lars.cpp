@@ -44,17 +44,7 @@ namespace ref = lamb_lars_reference;
 using support::Vec;
 
 template <typename S>
-struct Tolerance;
-template <>
-struct Tolerance<double> {
-  static constexpr double rel = 1e-10;
-  static constexpr double abs = 1e-14;
-};
-template <>
-struct Tolerance<float> {
-  static constexpr double rel = 1e-5;
-  static constexpr double abs = 1e-6;
-};
+using Tolerance = support::ReferenceTolerance<S>;
 
 template <typename S>
 using Mat = Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic>;

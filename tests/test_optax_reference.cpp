@@ -26,6 +26,7 @@
 
 #include "data/optax_reference.hpp"
 #include "instantiations.hpp"
+#include "support.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -42,17 +43,7 @@ namespace {
 namespace ox = optax_reference;
 
 template <typename S>
-struct Tolerance;
-template <>
-struct Tolerance<double> {
-  static constexpr double rel = 1e-10;
-  static constexpr double abs = 1e-14;
-};
-template <>
-struct Tolerance<float> {
-  static constexpr double rel = 1e-5;
-  static constexpr double abs = 1e-6;
-};
+using Tolerance = support::ReferenceTolerance<S>;
 
 template <typename S>
 using Vec = Eigen::Matrix<S, ox::kDim, 1>;

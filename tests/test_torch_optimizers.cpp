@@ -16,6 +16,7 @@
 
 #include "data/torch_reference.hpp"
 #include "instantiations.hpp"
+#include "support.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -35,17 +36,7 @@ namespace {
 namespace tr = torch_reference;
 
 template <typename S>
-struct Tolerance;
-template <>
-struct Tolerance<double> {
-  static constexpr double rel = 1e-10;
-  static constexpr double abs = 1e-14;
-};
-template <>
-struct Tolerance<float> {
-  static constexpr double rel = 1e-5;
-  static constexpr double abs = 1e-6;
-};
+using Tolerance = support::ReferenceTolerance<S>;
 
 template <typename S>
 using Vec = Eigen::Matrix<S, tr::kDim, 1>;

@@ -16,6 +16,7 @@
 
 #include "data/torch_reference.hpp"
 #include "instantiations.hpp"
+#include "support.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -82,19 +83,7 @@ using Vec = Eigen::Matrix<S, tr::kDim, 1>;
 // trajectories by > 1) but not eps placement, whose effect in float is
 // 3e-7 to 2e-5; the double cases do that.
 template <typename S>
-struct Tolerance;
-template <>
-struct Tolerance<double> {
-  static constexpr double rel = 1e-10;
-  static constexpr double abs = 1e-14;
-  static constexpr const char* dtype = "float64";
-};
-template <>
-struct Tolerance<float> {
-  static constexpr double rel = 1e-5;
-  static constexpr double abs = 1e-6;
-  static constexpr const char* dtype = "float32";
-};
+using Tolerance = support::ReferenceTolerance<S>;
 
 template <typename S>
 Vec<S> gradient(const Vec<S>& x) {

@@ -131,13 +131,14 @@ class Adafactor : public detail::OptimizerBase<Adafactor<Scalar_>, Scalar_> {
   explicit Adafactor(Options options = {}) : Base(checked(options).lr), options_(options) {}
 
   /// The class name, as name() returns it and checkpoints record it.
+  static constexpr std::string_view kName = "Adafactor";
+  /// The class name, kName.
+  std::string_view name() const noexcept override { return kName; }
+
   /// The update of an element depends on the whole tensor (RMS(θ), RMS(U),
   /// a matrix's row and column means), so the tensor cannot be stepped in
   /// pieces.
   static constexpr bool kWholeTensor = true;
-  static constexpr std::string_view kName = "Adafactor";
-  /// The class name, kName.
-  std::string_view name() const noexcept override { return kName; }
 
   /// Calls f(name, field) for every option of o, in the order declared.
   template <typename O, typename F>

@@ -166,10 +166,10 @@ class ParamGroups {
   ///
   /// Whatever it throws, parameters and state are untouched.
   void step(std::initializer_list<ParamGrad<Scalar>> tensors) {
-    step(tensors.begin(), tensors.size());
+    step_all(tensors.begin(), tensors.size());
   }
   /// As above, from a vector (a loop over a network's layers).
-  void step(const std::vector<ParamGrad<Scalar>>& tensors) { step(tensors.data(), tensors.size()); }
+  void step(const std::vector<ParamGrad<Scalar>>& tensors) { step_all(tensors.data(), tensors.size()); }
 
   /// The number of groups.
   std::size_t groups() const noexcept { return handles_.size(); }
@@ -256,7 +256,7 @@ class ParamGroups {
  private:
   using Opt = Optimizer<Scalar>;
 
-  void step(const ParamGrad<Scalar>* list, std::size_t count);
+  void step_all(const ParamGrad<Scalar>* list, std::size_t count);
   void check_tensors(const ParamGrad<Scalar>* list, std::size_t count) const;
   bool check_finite(const ParamGrad<Scalar>* list) const;
   void follow_handles();
@@ -436,7 +436,7 @@ void ParamGroups<S>::follow_handles() {
 }
 
 template <typename S>
-void ParamGroups<S>::step(const ParamGrad<S>* list, std::size_t count) {
+void ParamGroups<S>::step_all(const ParamGrad<S>* list, std::size_t count) {
   check_tensors(list, count);
   follow_handles();
   if (!check_finite(list)) {
