@@ -230,8 +230,11 @@ inline constexpr auto kOptimizerTable = std::apply(
 /// registry's order (detail/registry.hpp): gradient_descent, sgd, momentum,
 /// nesterov, adagrad, rmsprop, adam, adamw, ….
 inline std::vector<std::string> optimizer_names() {
+  // From the registry itself, not make_optimizer's table, whose builders
+  // would compile every optimizer into each file that includes this one.
   std::vector<std::string> names;
-  for (const auto& entry : detail::kOptimizerTable<double>) names.emplace_back(entry.name);
+  std::apply([&names](const auto&... r) { (names.emplace_back(r.name), ...); },
+             detail::kOptimizers);
   return names;
 }
 
