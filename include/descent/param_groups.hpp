@@ -169,7 +169,9 @@ class ParamGroups {
     step_all(tensors.begin(), tensors.size());
   }
   /// As above, from a vector (a loop over a network's layers).
-  void step(const std::vector<ParamGrad<Scalar>>& tensors) { step_all(tensors.data(), tensors.size()); }
+  void step(const std::vector<ParamGrad<Scalar>>& tensors) {
+    step_all(tensors.data(), tensors.size());
+  }
 
   /// The number of groups.
   std::size_t groups() const noexcept { return handles_.size(); }
