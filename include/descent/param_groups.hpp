@@ -625,7 +625,8 @@ void ParamGroups<S>::load(std::istream& in) {
     }
     if (t.iterations_ != (t.state_size_ >= 0 ? iterations : 0) ||
         (shaped == 0 && t.state_size_ >= 0) ||
-        (shaped == 1 && t.state_size_ >= 0 && t.state_size_ != s.rows * s.cols)) {
+        (shaped == 1 && t.state_size_ >= 0 &&
+         !(s.cols > 0 && t.state_size_ % s.cols == 0 && t.state_size_ / s.cols == s.rows))) {
       r.fail("tensor " + std::to_string(k) +
              "'s state does not fit the groups' step count and shape");
     }
