@@ -62,12 +62,10 @@ class ParamGroups;
 
 namespace detail {
 
-template <typename S>
-struct Feeding;
-
 /// The feed that drives the element loop of the next update made on this
-/// thread (see ElementFeed), or null: set by Feeding and by ParamGroups,
-/// which splits a tensor's update between threads.
+/// thread (see ElementFeed), or null; the update takes it and leaves null.
+/// Set by MPI's Sharded steps and by ParamGroups, which splits a tensor's
+/// update between threads; whoever sets it clears it if no update ran.
 inline thread_local ElementFeed* next_feed = nullptr;
 
 /// True when the elements of x lie in one gap-free block of memory, so that
@@ -508,19 +506,6 @@ class Optimizer {
   template <typename>
   friend class ParamGroups;
 };
-
-namespace detail {
-/// Lets feed drive the element loop of the next update made on this thread,
-/// which is opt's (see ElementFeed); the update forgets it. Clear it with
-/// nullptr if no update ran.
-template <typename S>
-struct Feeding {
-  static void set(const Optimizer<S>& opt, ElementFeed* feed) noexcept {
-    static_cast<void>(opt);
-    next_feed = feed;
-  }
-};
-}  // namespace detail
 
 template <typename Scalar_>
 template <typename Params, typename Grad>

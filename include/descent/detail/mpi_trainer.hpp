@@ -458,13 +458,13 @@ std::exception_ptr Trainer<Opt, kSharded>::step_fed(Scalar* x, const Scalar* mea
                                                     Drive drive) {
   Feed<Drive> feed(std::move(drive));
   std::exception_ptr error;
-  Feeding<Scalar>::set(opt_, &feed);
+  next_feed = &feed;
   try {
     opt_.step(Eigen::Map<Vector>(x, m), Eigen::Map<const Vector>(mean, m));
   } catch (...) {
     error = std::current_exception();
   }
-  Feeding<Scalar>::set(opt_, nullptr);
+  next_feed = nullptr;
   feed.drain();
   return error;
 }
