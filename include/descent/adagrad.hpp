@@ -2,12 +2,14 @@
 /// \file
 /// AdaGrad (lecture section 6).
 
+#include "detail/bf16_state.hpp"
 #include "detail/check.hpp"
 #include "detail/kernel.hpp"
 #include "detail/optimizer_base.hpp"
 #include "detail/sparse_base.hpp"
 #include "nonfinite.hpp"
 #include "row_sparse.hpp"
+#include "state_storage.hpp"
 
 #include <array>
 #include <cstdint>
@@ -85,6 +87,14 @@ class AdaGrad : public detail::SparseOptimizerBase<AdaGrad<Scalar_>, Scalar_> {
     bool maximize = false;
     /// What a step does with NaN or ±inf in grad. Default Propagate.
     NonFinite nonfinite = NonFinite::Propagate;
+    /// The type of the accumulator h: Same (Scalar) or BFloat16 (float only).
+    /// Default Same.
+    StateStorage state_storage = StateStorage::Same;
+    /// Round the bfloat16 state stochastically instead of to nearest even;
+    /// needs BFloat16. Default false.
+    bool stochastic_rounding = false;
+    /// Seed of the stochastic rounding's bits, any 32-bit value. Default 0.
+    std::uint32_t rounding_seed = 0;
 
     /// The lecture's defaults (the default-constructed Options), which are
     /// PyTorch's.
@@ -120,6 +130,7 @@ class AdaGrad : public detail::SparseOptimizerBase<AdaGrad<Scalar_>, Scalar_> {
     f("initial_accumulator", o.initial_accumulator);
     f("eps_placement", o.eps_placement);
     f("lr_decay", o.lr_decay);
+    detail::for_each_storage_option(o, f);
     detail::for_each_common_option(o, f);
   }
 
@@ -131,6 +142,7 @@ class AdaGrad : public detail::SparseOptimizerBase<AdaGrad<Scalar_>, Scalar_> {
     detail::check_nonnegative(kName, "lr_decay", o.lr_decay);
     detail::check_not_eps_hat(kName, o.eps_placement);
     detail::check_enum(kName, "eps_placement", o.eps_placement, 2);
+    detail::check_storage_options<Scalar>(kName, o);
     detail::check_common_options(kName, o);
     return o;
   }
@@ -139,9 +151,23 @@ class AdaGrad : public detail::SparseOptimizerBase<AdaGrad<Scalar_>, Scalar_> {
     return std::array{&s.sum_};
   }
   static constexpr std::array<detail::StateArray, 1> kStateArrays{{{"sum", true}}};
+  template <typename Self>
+  static auto bf16_state_arrays([[maybe_unused]] Self& s) {
+    return std::array{&s.sum16_};
+  }
 
-  void allocate_state(Index n) override { sum_.setConstant(n, options_.initial_accumulator); }
-  void release_state() noexcept override { sum_.resize(0); }
+  // With BFloat16, h₀ too is rounded to nearest even.
+  void allocate_state(Index n) override {
+    if (detail::stores_bf16(options_)) {
+      sum16_.setConstant(n, Eigen::bfloat16(static_cast<float>(options_.initial_accumulator)));
+    } else {
+      sum_.setConstant(n, options_.initial_accumulator);
+    }
+  }
+  void release_state() noexcept override {
+    sum_.resize(0);
+    sum16_.resize(0);
+  }
 
   void update(Scalar* x, const Scalar* g, Index n, std::int64_t t) noexcept override {
     with_kernel(t, [&](const auto& make) { this->for_each_element(n, make(x, g, Index(0))); });
@@ -153,20 +179,22 @@ class AdaGrad : public detail::SparseOptimizerBase<AdaGrad<Scalar_>, Scalar_> {
         double(this->lr()) / (1.0 + static_cast<double>(t - 1) * double(options_.lr_decay)));
     const Scalar eps = options_.eps;
     const auto adjust = detail::GradientAdjust<Scalar>::from(options_, this->lr());
-    Scalar* sum = sum_.data();
-    detail::with_placement(options_.eps_placement, [&](auto placement) {
-      detail::with_flag(adjust.active(), [&](auto active) {
-        constexpr EpsPlacement P = decltype(placement)::value;
-        run([=](Scalar* x, const Scalar* g, Index offset) {
-          Scalar* h = sum + offset;
-          return [=](auto lanes, Index i) {
-            using V = decltype(lanes);
-            V xi = V::load(x + i);
-            const V di = adjust.template operator()<active()>(V::load(g + i), xi);
-            const V hi = V::load(h + i) + di * di;
-            hi.store(h + i);
-            (xi - V(lr) * di / detail::denominator<P>(hi, V(eps))).store(x + i);
-          };
+    detail::with_storage<Scalar>(options_, t, [&](auto storage) {
+      const auto sum = storage(0, sum_, sum16_);
+      detail::with_placement(options_.eps_placement, [&](auto placement) {
+        detail::with_flag(adjust.active(), [&](auto active) {
+          constexpr EpsPlacement P = decltype(placement)::value;
+          run([=](Scalar* x, const Scalar* g, Index offset) {
+            const auto h = sum + offset;
+            return [=](auto lanes, Index i) {
+              using V = decltype(lanes);
+              V xi = V::load(x + i);
+              const V di = adjust.template operator()<active()>(V::load(g + i), xi);
+              const V hi = V::load(h + i) + di * di;
+              hi.store(h + i);
+              (xi - V(lr) * di / detail::denominator<P>(hi, V(eps))).store(x + i);
+            };
+          });
         });
       });
     });
@@ -185,6 +213,7 @@ class AdaGrad : public detail::SparseOptimizerBase<AdaGrad<Scalar_>, Scalar_> {
 
   Options options_;
   Eigen::Matrix<Scalar, Eigen::Dynamic, 1> sum_;
+  detail::Bf16Vector sum16_;  // the same, with state_storage BFloat16
 };
 
 }  // namespace descent

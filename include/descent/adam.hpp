@@ -3,10 +3,12 @@
 /// Adam (lecture section 8), with AMSGrad, weight decay (L2 or decoupled)
 /// and Keras's ε̂ form as options; AdamW is in adamw.hpp.
 
+#include "detail/bf16_state.hpp"
 #include "detail/check.hpp"
 #include "detail/kernel.hpp"
 #include "detail/optimizer_base.hpp"
 #include "nonfinite.hpp"
+#include "state_storage.hpp"
 
 #include <array>
 #include <cmath>
@@ -54,6 +56,14 @@ class AdamFamily : public OptimizerBase<AdamFamily<Scalar_, kAdamW>, Scalar_> {
     bool maximize = false;
     /// What a step does with NaN or ±inf in grad. Default Propagate.
     NonFinite nonfinite = NonFinite::Propagate;
+    /// The type of m, v and v̄: Same (Scalar) or BFloat16 (float only).
+    /// Default Same.
+    StateStorage state_storage = StateStorage::Same;
+    /// Round the bfloat16 state stochastically instead of to nearest even;
+    /// needs BFloat16. Default false.
+    bool stochastic_rounding = false;
+    /// Seed of the stochastic rounding's bits, any 32-bit value. Default 0.
+    std::uint32_t rounding_seed = 0;
 
     /// The defaults: the lecture's for Adam; PyTorch's for AdamW, which the
     /// lecture does not cover.
@@ -89,6 +99,7 @@ class AdamFamily : public OptimizerBase<AdamFamily<Scalar_, kAdamW>, Scalar_> {
     f("eps", o.eps);
     f("eps_placement", o.eps_placement);
     f("amsgrad", o.amsgrad);
+    for_each_storage_option(o, f);
     for_each_common_option(o, f);
   }
 
@@ -102,6 +113,7 @@ class AdamFamily : public OptimizerBase<AdamFamily<Scalar_, kAdamW>, Scalar_> {
     check_unit_interval(kClass, "beta2", o.beta2);
     check_nonnegative(kClass, "eps", o.eps);
     check_enum(kClass, "eps_placement", o.eps_placement);
+    check_storage_options<Scalar>(kClass, o);
     check_common_options(kClass, o);
     return o;
   }
@@ -114,8 +126,18 @@ class AdamFamily : public OptimizerBase<AdamFamily<Scalar_, kAdamW>, Scalar_> {
   static constexpr std::array<StateArray, 3> kStateArrays{
       {{"m", false}, {"v", true}, {"v_max", true}}};
   static bool uses_array(const Options& o, std::size_t k) { return k < 2 || o.amsgrad; }
+  template <typename Self>
+  static auto bf16_state_arrays([[maybe_unused]] Self& s) {
+    return std::array{&s.m16_, &s.v16_, &s.v_max16_};
+  }
 
   void allocate_state(Index n) override {
+    if (stores_bf16(options_)) {
+      m16_.setZero(n);
+      v16_.setZero(n);
+      if (options_.amsgrad) v_max16_.setZero(n);
+      return;
+    }
     m_.setZero(n);
     v_.setZero(n);
     if (options_.amsgrad) v_max_.setZero(n);
@@ -124,6 +146,9 @@ class AdamFamily : public OptimizerBase<AdamFamily<Scalar_, kAdamW>, Scalar_> {
     m_.resize(0);
     v_.resize(0);
     v_max_.resize(0);
+    m16_.resize(0);
+    v16_.resize(0);
+    v_max16_.resize(0);
   }
 
   void update(Scalar* x, const Scalar* g, Index n, std::int64_t t) noexcept override {
@@ -143,29 +168,31 @@ class AdamFamily : public OptimizerBase<AdamFamily<Scalar_, kAdamW>, Scalar_> {
                                                  ? 1.0 / bias2
                                                  : (hat ? 1.0 : 1.0 / std::sqrt(bias2)));
     const auto adjust = GradientAdjust<Scalar>::from(o, this->lr());
-    Scalar* m = m_.data();
-    Scalar* v = v_.data();
-    Scalar* v_max = v_max_.data();
-    with_placement(o.eps_placement, [&](auto placement) {
-      with_flag(adjust.active(), [&](auto active) {
-        with_flag(o.amsgrad, [&](auto amsgrad) {
-          constexpr bool inside = decltype(placement)::value == EpsPlacement::InsideSqrt;
-          this->for_each_element(n, [=](auto lanes, Index i) {
-            using V = decltype(lanes);
-            V xi = V::load(x + i);
-            const V di = adjust.template operator()<active()>(V::load(g + i), xi);
-            const V mi = V(beta1) * V::load(m + i) + V(one_minus_beta1) * di;
-            const V vi = V(beta2) * V::load(v + i) + V(one_minus_beta2) * di * di;
-            mi.store(m + i);
-            vi.store(v + i);
-            V wi = vi;
-            if constexpr (amsgrad()) {
-              wi = max(V::load(v_max + i), vi);
-              wi.store(v_max + i);
-            }
-            const V denom =
-                inside ? sqrt(wi * V(v_scale) + V(eps)) : sqrt(wi) * V(v_scale) + V(eps);
-            (xi - V(step_size) * mi / denom).store(x + i);
+    with_storage<Scalar>(o, t, [&](auto storage) {
+      const auto m = storage(0, m_, m16_);
+      const auto v = storage(1, v_, v16_);
+      const auto v_max = storage(2, v_max_, v_max16_);
+      with_placement(o.eps_placement, [&](auto placement) {
+        with_flag(adjust.active(), [&](auto active) {
+          with_flag(o.amsgrad, [&](auto amsgrad) {
+            constexpr bool inside = decltype(placement)::value == EpsPlacement::InsideSqrt;
+            this->for_each_element(n, [=](auto lanes, Index i) {
+              using V = decltype(lanes);
+              V xi = V::load(x + i);
+              const V di = adjust.template operator()<active()>(V::load(g + i), xi);
+              const V mi = V(beta1) * V::load(m + i) + V(one_minus_beta1) * di;
+              const V vi = V(beta2) * V::load(v + i) + V(one_minus_beta2) * di * di;
+              mi.store(m + i);
+              vi.store(v + i);
+              V wi = vi;
+              if constexpr (amsgrad()) {
+                wi = max(V::load(v_max + i), vi);
+                wi.store(v_max + i);
+              }
+              const V denom =
+                  inside ? sqrt(wi * V(v_scale) + V(eps)) : sqrt(wi) * V(v_scale) + V(eps);
+              (xi - V(step_size) * mi / denom).store(x + i);
+            });
           });
         });
       });
@@ -176,6 +203,7 @@ class AdamFamily : public OptimizerBase<AdamFamily<Scalar_, kAdamW>, Scalar_> {
   Eigen::Matrix<Scalar, Eigen::Dynamic, 1> m_;
   Eigen::Matrix<Scalar, Eigen::Dynamic, 1> v_;
   Eigen::Matrix<Scalar, Eigen::Dynamic, 1> v_max_;
+  Bf16Vector m16_, v16_, v_max16_;  // the same, with state_storage BFloat16
 };
 
 }  // namespace detail

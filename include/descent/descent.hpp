@@ -34,6 +34,7 @@
 #include "schedule_free.hpp"
 #include "scheduler.hpp"
 #include "sequential_lr.hpp"
+#include "state_storage.hpp"
 #include "step_lr.hpp"
 #include "swalr.hpp"
 #include "version.hpp"

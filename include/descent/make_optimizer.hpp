@@ -27,6 +27,7 @@ namespace detail {
 static_assert(enum_names<EpsPlacement>().size() == std::size_t(enum_count<EpsPlacement>()));
 static_assert(enum_names<MomentumForm>().size() == std::size_t(enum_count<MomentumForm>()));
 static_assert(enum_names<NonFinite>().size() == std::size_t(enum_count<NonFinite>()));
+static_assert(enum_names<StateStorage>().size() == std::size_t(enum_count<StateStorage>()));
 
 using OptionText = std::map<std::string, std::string>;
 

@@ -2,11 +2,13 @@
 /// \file
 /// RMSprop (lecture section 7).
 
+#include "detail/bf16_state.hpp"
 #include "detail/check.hpp"
 #include "detail/kernel.hpp"
 #include "detail/optimizer_base.hpp"
 #include "momentum_form.hpp"
 #include "nonfinite.hpp"
+#include "state_storage.hpp"
 
 #include <array>
 #include <cstdint>
@@ -82,6 +84,14 @@ class RMSprop : public detail::OptimizerBase<RMSprop<Scalar_>, Scalar_> {
     bool maximize = false;
     /// What a step does with NaN or ±inf in grad. Default Propagate.
     NonFinite nonfinite = NonFinite::Propagate;
+    /// The type of v, ḡ and b: Same (Scalar) or BFloat16 (float only).
+    /// Default Same.
+    StateStorage state_storage = StateStorage::Same;
+    /// Round the bfloat16 state stochastically instead of to nearest even;
+    /// needs BFloat16. Default false.
+    bool stochastic_rounding = false;
+    /// Seed of the stochastic rounding's bits, any 32-bit value. Default 0.
+    std::uint32_t rounding_seed = 0;
 
     /// The lecture's defaults (the default-constructed Options).
     static Options lecture() { return {}; }
@@ -124,6 +134,7 @@ class RMSprop : public detail::OptimizerBase<RMSprop<Scalar_>, Scalar_> {
     f("centered", o.centered);
     f("momentum", o.momentum);
     f("momentum_form", o.momentum_form);
+    detail::for_each_storage_option(o, f);
     detail::for_each_common_option(o, f);
   }
 
@@ -136,6 +147,7 @@ class RMSprop : public detail::OptimizerBase<RMSprop<Scalar_>, Scalar_> {
     detail::check_enum(kName, "eps_placement", o.eps_placement, 2);
     detail::check_unit_interval(kName, "momentum", o.momentum);
     detail::check_enum(kName, "momentum_form", o.momentum_form);
+    detail::check_storage_options<Scalar>(kName, o);
     detail::check_common_options(kName, o);
     return o;
   }
@@ -151,18 +163,35 @@ class RMSprop : public detail::OptimizerBase<RMSprop<Scalar_>, Scalar_> {
     return k == 0 || (k == 1 && o.centered) || (k == 2 && o.momentum > Scalar(0));
   }
 
+  template <typename Self>
+  static auto bf16_state_arrays([[maybe_unused]] Self& s) {
+    return std::array{&s.square_avg16_, &s.grad_avg16_, &s.buffer16_};
+  }
+
   void allocate_state(Index n) override {
-    square_avg_.setZero(n);
-    if (uses_array(options_, 1)) grad_avg_.setZero(n);
-    if (uses_array(options_, 2)) buffer_.setZero(n);
+    const auto zero = [&](auto& vector, std::size_t k) {
+      if (uses_array(options_, k)) vector.setZero(n);
+    };
+    if (detail::stores_bf16(options_)) {
+      zero(square_avg16_, 0);
+      zero(grad_avg16_, 1);
+      zero(buffer16_, 2);
+    } else {
+      zero(square_avg_, 0);
+      zero(grad_avg_, 1);
+      zero(buffer_, 2);
+    }
   }
   void release_state() noexcept override {
     square_avg_.resize(0);
     grad_avg_.resize(0);
     buffer_.resize(0);
+    square_avg16_.resize(0);
+    grad_avg16_.resize(0);
+    buffer16_.resize(0);
   }
 
-  void update(Scalar* x, const Scalar* g, Index n, std::int64_t) noexcept override {
+  void update(Scalar* x, const Scalar* g, Index n, std::int64_t t) noexcept override {
     const Options& o = options_;
     const Scalar lr = this->lr();
     const Scalar rho = o.rho, one_minus_rho = Scalar(1) - o.rho;
@@ -171,34 +200,36 @@ class RMSprop : public detail::OptimizerBase<RMSprop<Scalar_>, Scalar_> {
     const bool keras = o.momentum_form == MomentumForm::Keras;
     const Scalar in = keras ? lr : Scalar(1), out = keras ? Scalar(1) : lr;
     const auto adjust = detail::GradientAdjust<Scalar>::from(o, this->lr());
-    Scalar* v = square_avg_.data();
-    Scalar* a = grad_avg_.data();
-    Scalar* b = buffer_.data();
-    detail::with_placement(o.eps_placement, [&](auto placement) {
-      detail::with_flag(adjust.active(), [&](auto active) {
-        detail::with_flag(o.centered, [&](auto centered) {
-          detail::with_flag(mu > Scalar(0), [&](auto momentum) {
-            constexpr EpsPlacement P = decltype(placement)::value;
-            this->for_each_element(n, [=](auto lanes, Index i) {
-              using V = decltype(lanes);
-              V xi = V::load(x + i);
-              const V di = adjust.template operator()<active()>(V::load(g + i), xi);
-              const V vi = V(rho) * V::load(v + i) + V(one_minus_rho) * di * di;
-              vi.store(v + i);
-              V ui = vi;
-              if constexpr (centered()) {
-                const V ai = V(rho) * V::load(a + i) + V(one_minus_rho) * di;
-                ai.store(a + i);
-                ui = vi - ai * ai;
-              }
-              if constexpr (momentum()) {
-                const V qi = di / detail::denominator<P>(ui, V(eps));
-                const V bi = V(mu) * V::load(b + i) + V(in) * qi;
-                bi.store(b + i);
-                (xi - V(out) * bi).store(x + i);
-              } else {
-                (xi - V(lr) * di / detail::denominator<P>(ui, V(eps))).store(x + i);
-              }
+    detail::with_storage<Scalar>(o, t, [&](auto storage) {
+      const auto v = storage(0, square_avg_, square_avg16_);
+      const auto a = storage(1, grad_avg_, grad_avg16_);
+      const auto b = storage(2, buffer_, buffer16_);
+      detail::with_placement(o.eps_placement, [&](auto placement) {
+        detail::with_flag(adjust.active(), [&](auto active) {
+          detail::with_flag(o.centered, [&](auto centered) {
+            detail::with_flag(mu > Scalar(0), [&](auto momentum) {
+              constexpr EpsPlacement P = decltype(placement)::value;
+              this->for_each_element(n, [=](auto lanes, Index i) {
+                using V = decltype(lanes);
+                V xi = V::load(x + i);
+                const V di = adjust.template operator()<active()>(V::load(g + i), xi);
+                const V vi = V(rho) * V::load(v + i) + V(one_minus_rho) * di * di;
+                vi.store(v + i);
+                V ui = vi;
+                if constexpr (centered()) {
+                  const V ai = V(rho) * V::load(a + i) + V(one_minus_rho) * di;
+                  ai.store(a + i);
+                  ui = vi - ai * ai;
+                }
+                if constexpr (momentum()) {
+                  const V qi = di / detail::denominator<P>(ui, V(eps));
+                  const V bi = V(mu) * V::load(b + i) + V(in) * qi;
+                  bi.store(b + i);
+                  (xi - V(out) * bi).store(x + i);
+                } else {
+                  (xi - V(lr) * di / detail::denominator<P>(ui, V(eps))).store(x + i);
+                }
+              });
             });
           });
         });
@@ -210,6 +241,8 @@ class RMSprop : public detail::OptimizerBase<RMSprop<Scalar_>, Scalar_> {
   Eigen::Matrix<Scalar, Eigen::Dynamic, 1> square_avg_;
   Eigen::Matrix<Scalar, Eigen::Dynamic, 1> grad_avg_;
   Eigen::Matrix<Scalar, Eigen::Dynamic, 1> buffer_;
+  // The same, with state_storage BFloat16.
+  detail::Bf16Vector square_avg16_, grad_avg16_, buffer16_;
 };
 
 }  // namespace descent

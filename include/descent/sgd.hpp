@@ -3,11 +3,13 @@
 /// Keras-style SGD: plain, momentum or Nesterov, with time-based decay
 /// (lecture sections 3 to 5).
 
+#include "detail/bf16_state.hpp"
 #include "detail/check.hpp"
 #include "detail/kernel.hpp"
 #include "detail/optimizer_base.hpp"
 #include "momentum_form.hpp"
 #include "nonfinite.hpp"
+#include "state_storage.hpp"
 
 #include <array>
 #include <cstdint>
@@ -84,6 +86,14 @@ class SGD : public detail::OptimizerBase<SGD<Scalar_>, Scalar_> {
     bool maximize = false;
     /// What a step does with NaN or ±inf in grad. Default Propagate.
     NonFinite nonfinite = NonFinite::Propagate;
+    /// The type of the velocity or buffer: Same (Scalar) or BFloat16 (float only).
+    /// Default Same.
+    StateStorage state_storage = StateStorage::Same;
+    /// Round the bfloat16 state stochastically instead of to nearest even;
+    /// needs BFloat16. Default false.
+    bool stochastic_rounding = false;
+    /// Seed of the stochastic rounding's bits, any 32-bit value. Default 0.
+    std::uint32_t rounding_seed = 0;
 
     /// The lecture's defaults (the default-constructed Options): Keras's
     /// form, lr 0.01.
@@ -120,6 +130,7 @@ class SGD : public detail::OptimizerBase<SGD<Scalar_>, Scalar_> {
     f("decay", o.decay);
     f("dampening", o.dampening);
     f("momentum_form", o.momentum_form);
+    detail::for_each_storage_option(o, f);
     detail::for_each_common_option(o, f);
   }
 
@@ -132,6 +143,7 @@ class SGD : public detail::OptimizerBase<SGD<Scalar_>, Scalar_> {
       detail::throw_invalid(kName, "dampening", "in [0, 1]", o.dampening);
     }
     detail::check_enum(kName, "momentum_form", o.momentum_form);
+    detail::check_storage_options<Scalar>(kName, o);
     detail::check_common_options(kName, o);
     if (o.dampening != Scalar(0) && o.momentum_form != MomentumForm::PyTorch) {
       detail::throw_invalid_combination(
@@ -153,39 +165,55 @@ class SGD : public detail::OptimizerBase<SGD<Scalar_>, Scalar_> {
   static constexpr std::array<detail::StateArray, 1> kStateArrays{{{"velocity", false}}};
   static bool uses_array(const Options& o, std::size_t) { return o.momentum > Scalar(0); }
 
+  template <typename Self>
+  static auto bf16_state_arrays([[maybe_unused]] Self& s) {
+    return std::array{&s.velocity16_};
+  }
+
   bool has_velocity() const noexcept { return options_.momentum > Scalar(0); }
 
   void allocate_state(Index n) override {
-    if (has_velocity()) velocity_.setZero(n);
+    if (!has_velocity()) return;
+    if (detail::stores_bf16(options_)) {
+      velocity16_.setZero(n);
+    } else {
+      velocity_.setZero(n);
+    }
   }
-  void release_state() noexcept override { velocity_.resize(0); }
+  void release_state() noexcept override {
+    velocity_.resize(0);
+    velocity16_.resize(0);
+  }
 
   void update(Scalar* x, const Scalar* g, Index n, std::int64_t t) noexcept override {
     const Scalar lr_t = static_cast<Scalar>(
         double(this->lr()) / (1.0 + double(options_.decay) * static_cast<double>(t - 1)));
     const auto adjust = detail::GradientAdjust<Scalar>::from(options_, this->lr());
     const Scalar mu = options_.momentum;
-    Scalar* v = velocity_.data();
     detail::with_flag(adjust.active(), [&](auto active) {
       if (!has_velocity()) {
         this->for_each_element(n, detail::gradient_body<active()>(x, g, lr_t, adjust));
         return;
       }
-      detail::with_flag(options_.nesterov, [&](auto nesterov) {
-        if (options_.momentum_form == MomentumForm::Keras) {
-          this->for_each_element(
-              n, detail::velocity_body<nesterov(), active()>(x, g, v, mu, lr_t, adjust));
-        } else {
-          const Scalar c = t == 1 ? Scalar(1) : Scalar(1) - options_.dampening;
-          this->for_each_element(
-              n, detail::buffer_body<nesterov(), active()>(x, g, v, mu, c, lr_t, adjust));
-        }
+      detail::with_storage<Scalar>(options_, t, [&](auto storage) {
+        const auto v = storage(0, velocity_, velocity16_);
+        detail::with_flag(options_.nesterov, [&](auto nesterov) {
+          if (options_.momentum_form == MomentumForm::Keras) {
+            this->for_each_element(
+                n, detail::velocity_body<nesterov(), active()>(x, g, v, mu, lr_t, adjust));
+          } else {
+            const Scalar c = t == 1 ? Scalar(1) : Scalar(1) - options_.dampening;
+            this->for_each_element(
+                n, detail::buffer_body<nesterov(), active()>(x, g, v, mu, c, lr_t, adjust));
+          }
+        });
       });
     });
   }
 
   Options options_;
   Eigen::Matrix<Scalar, Eigen::Dynamic, 1> velocity_;
+  detail::Bf16Vector velocity16_;  // the same, with state_storage BFloat16
 };
 
 }  // namespace descent

@@ -5,6 +5,8 @@
 /// step.
 
 #include "../nonfinite.hpp"
+#include "../state_storage.hpp"
+#include "bf16_state.hpp"
 #include "check.hpp"
 #include "kernel.hpp"
 #include "optimizer_base.hpp"
@@ -41,6 +43,14 @@ class DampenedMomentum : public OptimizerBase<DampenedMomentum<Scalar_, kNestero
     bool maximize = false;
     /// What a step does with NaN or ±inf in grad. Default Propagate.
     NonFinite nonfinite = NonFinite::Propagate;
+    /// The type of Δ: Same (Scalar) or BFloat16 (float only).
+    /// Default Same.
+    StateStorage state_storage = StateStorage::Same;
+    /// Round the bfloat16 state stochastically instead of to nearest even;
+    /// needs BFloat16. Default false.
+    bool stochastic_rounding = false;
+    /// Seed of the stochastic rounding's bits, any 32-bit value. Default 0.
+    std::uint32_t rounding_seed = 0;
 
     /// The lecture's defaults (the default-constructed Options). Neither
     /// PyTorch nor Keras has this dampened form: their momentum is SGD's.
@@ -52,6 +62,7 @@ class DampenedMomentum : public OptimizerBase<DampenedMomentum<Scalar_, kNestero
   static void for_each_option(O& o, F&& f) {
     f("lr", o.lr);
     f("beta", o.beta);
+    for_each_storage_option(o, f);
     for_each_common_option(o, f);
   }
 
@@ -64,6 +75,7 @@ class DampenedMomentum : public OptimizerBase<DampenedMomentum<Scalar_, kNestero
     const std::string_view name = kNesterov ? "Nesterov" : "Momentum";
     check_nonnegative(name, "lr", o.lr);
     check_unit_interval(name, "beta", o.beta);
+    check_storage_options<Scalar>(name, o);
     check_common_options(name, o);
     return o;
   }
@@ -73,21 +85,38 @@ class DampenedMomentum : public OptimizerBase<DampenedMomentum<Scalar_, kNestero
   }
   static constexpr std::array<StateArray, 1> kStateArrays{{{"delta", false}}};
 
-  void allocate_state(Index n) override { delta_.setZero(n); }
-  void release_state() noexcept override { delta_.resize(0); }
+  template <typename Self>
+  static auto bf16_state_arrays(Self& s) {
+    return std::array{&s.delta16_};
+  }
 
-  void update(Scalar* x, const Scalar* g, Index n, std::int64_t) noexcept override {
+  void allocate_state(Index n) override {
+    if (stores_bf16(options_)) {
+      delta16_.setZero(n);
+    } else {
+      delta_.setZero(n);
+    }
+  }
+  void release_state() noexcept override {
+    delta_.resize(0);
+    delta16_.resize(0);
+  }
+
+  void update(Scalar* x, const Scalar* g, Index n, std::int64_t t) noexcept override {
     const Scalar beta = options_.beta;
     const Scalar a = (Scalar(1) - beta) * this->lr();
     const auto adjust = GradientAdjust<Scalar>::from(options_, this->lr());
-    with_flag(adjust.active(), [&](auto active) {
-      this->for_each_element(
-          n, velocity_body<kNesterov, active()>(x, g, delta_.data(), beta, a, adjust));
+    with_storage<Scalar>(options_, t, [&](auto storage) {
+      const auto delta = storage(0, delta_, delta16_);
+      with_flag(adjust.active(), [&](auto active) {
+        this->for_each_element(n, velocity_body<kNesterov, active()>(x, g, delta, beta, a, adjust));
+      });
     });
   }
 
   Options options_;
   Eigen::Matrix<Scalar, Eigen::Dynamic, 1> delta_;
+  Bf16Vector delta16_;  // the same, with state_storage BFloat16
 };
 
 }  // namespace descent::detail

@@ -7,6 +7,7 @@
 #include "../eps_placement.hpp"
 #include "../momentum_form.hpp"
 #include "../nonfinite.hpp"
+#include "../state_storage.hpp"
 
 #include <array>
 #include <cstddef>
@@ -53,6 +54,14 @@ constexpr auto enum_names<NonFinite>() {
   }};
 }
 
+template <>
+constexpr auto enum_names<StateStorage>() {
+  return std::array<EnumName<StateStorage>, 2>{{
+      {StateStorage::Same, "same", "Same"},
+      {StateStorage::BFloat16, "bf16", "BFloat16"},
+  }};
+}
+
 /// The enum's own name, e.g. "EpsPlacement".
 template <typename E>
 constexpr std::string_view enum_type_name();
@@ -67,6 +76,11 @@ constexpr std::string_view enum_type_name<MomentumForm>() {
 template <>
 constexpr std::string_view enum_type_name<NonFinite>() {
   return "NonFinite";
+}
+
+template <>
+constexpr std::string_view enum_type_name<StateStorage>() {
+  return "StateStorage";
 }
 
 /// True if a and b are equal but for the case of ASCII letters.

@@ -211,9 +211,9 @@ inline auto gradient_body(S* x, const S* g, S a, GradientAdjust<S> adjust) {
 ///     θ ← θ + (mu·v − a·d)   (Nesterov, θ holding the look-ahead point)
 ///
 /// with a the step's effective rate (lr_t for SGD, (1 − β)·lr for the
-/// lecture's dampened forms).
-template <bool kNesterov, bool kAdjust, typename S>
-inline auto velocity_body(S* x, const S* g, S* v, S mu, S a, GradientAdjust<S> adjust) {
+/// lecture's dampened forms). v points to S or is a Bf16State.
+template <bool kNesterov, bool kAdjust, typename S, typename State>
+inline auto velocity_body(S* x, const S* g, State v, S mu, S a, GradientAdjust<S> adjust) {
   return [=](auto lanes, Eigen::Index i) {
     using V = decltype(lanes);
     V xi = V::load(x + i);
@@ -235,8 +235,8 @@ inline auto velocity_body(S* x, const S* g, S* v, S mu, S a, GradientAdjust<S> a
 ///     b ← mu·b + c·d
 ///     θ ← θ − a·b             (heavy ball)
 ///     θ ← θ − a·(d + mu·b)    (Nesterov)
-template <bool kNesterov, bool kAdjust, typename S>
-inline auto buffer_body(S* x, const S* g, S* b, S mu, S c, S a, GradientAdjust<S> adjust) {
+template <bool kNesterov, bool kAdjust, typename S, typename State>
+inline auto buffer_body(S* x, const S* g, State b, S mu, S c, S a, GradientAdjust<S> adjust) {
   return [=](auto lanes, Eigen::Index i) {
     using V = decltype(lanes);
     V xi = V::load(x + i);

@@ -18,6 +18,12 @@
 ///     that is one number, not one per parameter (NAdam's running product of
 ///     momentum coefficients), as pointers to doubles, with the names and
 ///     closed ranges a checkpoint's values must lie in;
+///   - optionally `template <typename Self> static auto bf16_state_arrays(Self&)`:
+///     for an optimizer with the `state_storage` option, pointers to the
+///     `Eigen::bfloat16` vectors that replace state_arrays' one for one
+///     under StateStorage::BFloat16 (the others then stay empty). A
+///     checkpoint stores them as Scalar values, which is exact, and a
+///     load refuses a value that is not a bfloat16;
 ///   - optionally `static bool uses_array(const Options&, std::size_t k)`:
 ///     whether state vector k is sized to the parameters (true unless it says
 ///     otherwise; e.g. SGD without momentum keeps no velocity, Adam without
@@ -26,17 +32,21 @@
 #include "../momentum_form.hpp"
 #include "../nonfinite.hpp"
 #include "../optimizer.hpp"
+#include "../state_storage.hpp"
 #include "check.hpp"
 #include "serialize.hpp"
 
 #include <array>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <functional>
+#include <limits>
 #include <map>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <type_traits>
 #include <utility>
 
@@ -72,6 +82,10 @@ template <>
 constexpr int enum_count<NonFinite>() {
   return 3;
 }
+template <>
+constexpr int enum_count<StateStorage>() {
+  return 2;
+}
 
 /// An option's value as stored in a checkpoint.
 template <typename T>
@@ -94,8 +108,11 @@ bool from_field(double d, T& out) {
   } else if constexpr (std::is_same<T, bool>::value) {
     if (d != 0.0 && d != 1.0) return false;
     out = d == 1.0;
-  } else if constexpr (std::is_integral<T>::value) {  // a count (Muon's ns_steps)
-    if (!(d >= -2147483648.0 && d <= 2147483647.0 && d == std::floor(d))) return false;
+  } else if constexpr (std::is_integral<T>::value) {  // a count (Muon's ns_steps), a seed
+    static_assert(sizeof(T) <= 4, "an integer option of at most 32 bits is exact in an f64");
+    constexpr double lowest = double(std::numeric_limits<T>::min());
+    constexpr double highest = double(std::numeric_limits<T>::max());
+    if (!(d >= lowest && d <= highest && d == std::floor(d))) return false;
     out = static_cast<T>(d);
   } else {
     if (std::isfinite(d) && !std::isfinite(static_cast<T>(d))) return false;
@@ -113,6 +130,51 @@ struct whole_tensor : std::false_type {};
 template <typename Opt>
 struct whole_tensor<Opt, std::void_t<decltype(Opt::kWholeTensor)>>
     : std::bool_constant<Opt::kWholeTensor> {};
+
+/// A state vector stored as bfloat16.
+using Bf16Vector = Eigen::Matrix<Eigen::bfloat16, Eigen::Dynamic, 1>;
+
+template <typename O, typename = void>
+struct has_state_storage : std::false_type {};
+template <typename O>
+struct has_state_storage<O, std::void_t<decltype(std::declval<const O&>().state_storage)>>
+    : std::true_type {};
+
+/// Whether options o keep the state as bfloat16.
+template <typename Options>
+bool stores_bf16(const Options& o) {
+  if constexpr (has_state_storage<Options>::value) {
+    return o.state_storage == StateStorage::BFloat16;
+  } else {
+    return false;
+  }
+}
+
+/// The options a checkpoint written before they existed lacks: it loads
+/// with their defaults (state of the parameters' type).
+inline bool added_storage_option(std::string_view name) {
+  return name == "state_storage" || name == "stochastic_rounding" || name == "rounding_seed";
+}
+
+/// Whether a float is exactly a bfloat16: its low 16 bits are zero.
+template <typename Scalar>
+bool is_bf16_value(Scalar x) {
+  const float f = static_cast<float>(x);
+  if (static_cast<Scalar>(f) != x && x == x) return false;
+  std::uint32_t u;
+  std::memcpy(&u, &f, sizeof u);
+  return (u & 0xFFFFu) == 0;
+}
+
+/// x, a bfloat16 value (is_bf16_value), as one, bit for bit (NaN payloads
+/// included).
+template <typename Scalar>
+Eigen::bfloat16 exact_bf16(Scalar x) {
+  const float f = static_cast<float>(x);
+  std::uint32_t u;
+  std::memcpy(&u, &f, sizeof u);
+  return Eigen::bfloat16_impl::raw_uint16_to_bfloat16(static_cast<std::uint16_t>(u >> 16));
+}
 
 template <typename Derived, typename Scalar_>
 class OptimizerBase : public Optimizer<Scalar_> {
@@ -136,8 +198,17 @@ class OptimizerBase : public Optimizer<Scalar_> {
     return {};
   }
   static constexpr std::array<StateValue, 0> kStateValues{};
+  template <typename Self>
+  static std::array<Bf16Vector*, 0> bf16_state_arrays(Self&) {
+    return {};
+  }
 
  private:
+  // How many state arrays a bfloat16 state has: 0 without state_storage.
+  static constexpr std::size_t bf16_array_count() {
+    return std::tuple_size<decltype(Derived::bf16_state_arrays(std::declval<Derived&>()))>::value;
+  }
+
   const Derived& self() const { return static_cast<const Derived&>(*this); }
   Derived& self() { return static_cast<Derived&>(*this); }
 
@@ -204,7 +275,20 @@ class OptimizerBase : public Optimizer<Scalar_> {
     });
     const auto arrays = Derived::state_arrays(self());
     w.u32(static_cast<std::uint32_t>(arrays.size()));
-    for (const auto* a : arrays) w.array(a->data(), a->size());
+    if constexpr (bf16_array_count() > 0) {
+      if (stores_bf16(self().options_)) {
+        // As Scalar values, exactly: the format, and the tools that cut and
+        // join checkpoints (mpi::Sharded), stay those of every optimizer.
+        for (const Bf16Vector* a : Derived::bf16_state_arrays(self())) {
+          const Vector wide = a->template cast<Scalar>();
+          w.array(wide.data(), wide.size());
+        }
+      } else {
+        for (const auto* a : arrays) w.array(a->data(), a->size());
+      }
+    } else {
+      for (const auto* a : arrays) w.array(a->data(), a->size());
+    }
     if (Derived::kStateValues.empty()) return;  // as optimizers without them always wrote
     w.u32(static_cast<std::uint32_t>(Derived::kStateValues.size()));
     std::size_t k = 0;
@@ -225,6 +309,10 @@ class OptimizerBase : public Optimizer<Scalar_> {
     auto options = self().options_;
     Derived::for_each_option(options, [&](const char* name, auto& field) {
       const auto it = stored.find(name);
+      if (it == stored.end() && added_storage_option(name)) {
+        field = std::decay_t<decltype(field)>{};
+        return;
+      }
       if (it == stored.end()) r.fail(std::string("option '") + name + "' is missing");
       if (!from_field(it->second, field)) {
         r.fail(std::string("option '") + name + "' has the invalid value " + to_text(it->second));
@@ -257,6 +345,26 @@ class OptimizerBase : public Optimizer<Scalar_> {
         }
       }
     }
+    // bfloat16 state: every value must be one, and is stored as one.
+    constexpr std::size_t kBf16Arrays = bf16_array_count();
+    std::array<Bf16Vector, kBf16Arrays> staged16;
+    [[maybe_unused]] const bool bf16 = stores_bf16(options);
+    if constexpr (kBf16Arrays > 0) {
+      static_assert(kBf16Arrays == kArrays, "bf16_state_arrays parallels state_arrays");
+      for (std::size_t k = 0; bf16 && k < kArrays; ++k) {
+        const Index length = staged[k].size();
+        staged16[k].resize(length);
+        for (Index i = 0; i < length; ++i) {
+          if (!is_bf16_value(staged[k][i])) {
+            r.fail(std::string("state array ") + Derived::kStateArrays[k].name + "[" +
+                   std::to_string(i) + "] is " + to_text(staged[k][i]) +
+                   ", which is not a bfloat16, as state_storage BFloat16 keeps every element");
+          }
+          staged16[k][i] = exact_bf16(staged[k][i]);
+        }
+        staged[k].resize(0);
+      }
+    }
     constexpr std::size_t kValues = Derived::kStateValues.size();
     static_assert(kValues == decltype(Derived::state_values(self()))().size(),
                   "kStateValues describes every state value");
@@ -279,10 +387,13 @@ class OptimizerBase : public Optimizer<Scalar_> {
                ", not in [" + to_text(described.min) + ", " + to_text(described.max) + "]");
       }
     }
-    return [this, options, staged = std::move(staged), staged_values]() mutable noexcept {
+    return [this, options, staged = std::move(staged), staged16 = std::move(staged16),
+            staged_values]() mutable noexcept {
       self().options_ = options;
       const auto targets = Derived::state_arrays(self());
       for (std::size_t k = 0; k < kArrays; ++k) targets[k]->swap(staged[k]);
+      const auto targets16 = Derived::bf16_state_arrays(self());
+      for (std::size_t k = 0; k < kBf16Arrays; ++k) targets16[k]->swap(staged16[k]);
       const auto values_of = Derived::state_values(self());
       for (std::size_t k = 0; k < kValues; ++k) *values_of[k] = staged_values[k];
     };

@@ -19,6 +19,7 @@
 /// vector, thread chunk or segment starts or ends.
 
 #include <cmath>
+#include <type_traits>
 
 #include <Eigen/Core>
 
@@ -94,6 +95,15 @@ struct One {
   One(S s) : v(s) {}  // NOLINT: implicit broadcast, as for the packets
   static One load(const S* p) { return One(*p); }
   void store(S* p) const { *p = v; }
+  // State kept in another type (bf16_state.hpp): q converts.
+  template <typename Q, std::enable_if_t<std::is_class<Q>::value, int> = 0>
+  static One load(const Q& q) {
+    return q.template load<One>();
+  }
+  template <typename Q, std::enable_if_t<std::is_class<Q>::value, int> = 0>
+  void store(const Q& q) const {
+    q.store(*this);
+  }
   friend One operator+(One a, One b) { return One(a.v + b.v); }
   friend One operator-(One a, One b) { return One(a.v - b.v); }
   friend One operator*(One a, One b) { return One(opaque(a.v * b.v)); }
@@ -127,6 +137,14 @@ struct Pack {
     Pack(S s) : v(PFX##_set1_##SFX(s)) {}                                                     \
     static Pack load(const S* p) { return Pack(PFX##_loadu_##SFX(p)); }                       \
     void store(S* p) const { PFX##_storeu_##SFX(p, v); }                                      \
+    template <typename Q, std::enable_if_t<std::is_class<Q>::value, int> = 0>                 \
+    static Pack load(const Q& q) {                                                            \
+      return q.template load<Pack>();                                                         \
+    }                                                                                         \
+    template <typename Q, std::enable_if_t<std::is_class<Q>::value, int> = 0>                 \
+    void store(const Q& q) const {                                                            \
+      q.store(*this);                                                                         \
+    }                                                                                         \
     friend Pack operator+(Pack a, Pack b) { return Pack(PFX##_add_##SFX(a.v, b.v)); }         \
     friend Pack operator-(Pack a, Pack b) { return Pack(PFX##_sub_##SFX(a.v, b.v)); }         \
     friend Pack operator*(Pack a, Pack b) { return Pack(opaque(PFX##_mul_##SFX(a.v, b.v))); } \
