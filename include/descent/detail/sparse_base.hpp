@@ -175,12 +175,16 @@ class SparseOptimizerBase : public OptimizerBase<Derived, Scalar_> {
     };
     this->counted_step(n_rows * width, summed, distinct * width, false, where, [&](std::int64_t t) {
       const auto state = Derived::state_arrays(self());
+      const auto state16 = Derived::bf16_state_arrays(self());
       self().with_kernel(t, [&](const auto& make) {
         for (Index k = 0; k < distinct; ++k) {
           if (k + kAhead < distinct) {
             const Index ahead = rows[k + kAhead] * width;
             prefetch(x + ahead, width);
             for (const auto* a : state) {
+              if (a->size() > 0) prefetch(a->data() + ahead, width);
+            }
+            for (const auto* a : state16) {
               if (a->size() > 0) prefetch(a->data() + ahead, width);
             }
           }
@@ -195,10 +199,11 @@ class SparseOptimizerBase : public OptimizerBase<Derived, Scalar_> {
   // guess the next one: each is fetched (params and state) while the rows
   // kAhead before it are updated.
   static constexpr Index kAhead = 8;
-  static void prefetch(const Scalar* p, Index n) {
+  template <typename T>
+  static void prefetch(const T* p, Index n) {
 #if defined(__GNUC__) || defined(__clang__)
     const char* bytes = reinterpret_cast<const char*>(p);
-    for (Index b = 0; b < n * Index(sizeof(Scalar)); b += 64) __builtin_prefetch(bytes + b, 1);
+    for (Index b = 0; b < n * Index(sizeof(T)); b += 64) __builtin_prefetch(bytes + b, 1);
 #else
     static_cast<void>(p);
     static_cast<void>(n);
