@@ -248,6 +248,9 @@ class Adam : public detail::AdamFamily<Scalar_, false> {
   /// | `eps` | 1e-8 | finite, >= 0 | ε in the denominator |
   /// | `eps_placement` | InsideSqrt | EpsPlacement | where ε enters the denominator |
   /// | `amsgrad` | false | | divide by the largest v so far (Reddi et al. 2018) |
+  /// | `state_storage` | Same | StateStorage | state as Scalar, or as bfloat16 (float only) |
+  /// | `stochastic_rounding` | false | needs BFloat16 | round bfloat16 state stochastically |
+  /// | `rounding_seed` | 0 | any uint32 | seed of the stochastic rounding |
   /// | `weight_decay` | 0 | finite, >= 0 | weight decay λ |
   /// | `decoupled_weight_decay` | false | | θ ← (1 − lr·λ)·θ instead of d ← d + λ·θ |
   /// | `maximize` | false | | ascend: d = −g |
