@@ -61,7 +61,7 @@ constexpr std::uint32_t rounding_bits(std::uint64_t key, std::int64_t i) {
 
 namespace simd {
 
-inline std::uint32_t bits_of(float f) {
+DESCENT_ALWAYS_INLINE std::uint32_t bits_of(float f) {
   std::uint32_t u;
   std::memcpy(&u, &f, sizeof u);
   return u;
@@ -70,52 +70,64 @@ inline std::uint32_t bits_of(float f) {
 /// f rounded to bfloat16 by adding `add` (< 2^16) to its bits and
 /// truncating; a NaN becomes the quiet NaN of its sign, as Eigen makes it.
 /// add = 0x7FFF + the kept part's lowest bit is round to nearest even.
-inline Eigen::bfloat16 narrow_one(float f, std::uint32_t add) {
+DESCENT_ALWAYS_INLINE Eigen::bfloat16 narrow_one(float f, std::uint32_t add) {
   const std::uint32_t u = bits_of(f);
   const std::uint32_t r = std::isnan(f) ? ((u >> 16) & 0x8000u) | 0x7FC0u : (u + add) >> 16;
   return Eigen::bfloat16_impl::raw_uint16_to_bfloat16(static_cast<std::uint16_t>(r));
 }
 
-inline std::uint32_t nearest_add(std::uint32_t u) { return 0x7FFFu + ((u >> 16) & 1u); }
+DESCENT_ALWAYS_INLINE std::uint32_t nearest_add(std::uint32_t u) {
+  return 0x7FFFu + ((u >> 16) & 1u);
+}
 
-inline One<float> widen(One<float>, const Eigen::bfloat16* p) { return One<float>(float(*p)); }
-inline void narrow_nearest(One<float> v, Eigen::bfloat16* p) {
+DESCENT_ALWAYS_INLINE One<float> widen(One<float>, const Eigen::bfloat16* p) {
+  return One<float>(float(*p));
+}
+DESCENT_ALWAYS_INLINE void narrow_nearest(One<float> v, Eigen::bfloat16* p) {
   *p = narrow_one(v.v, nearest_add(bits_of(v.v)));
 }
-inline void narrow_added(One<float> v, const std::uint32_t* add, Eigen::bfloat16* p) {
+DESCENT_ALWAYS_INLINE void narrow_added(One<float> v, const std::uint32_t* add,
+                                        Eigen::bfloat16* p) {
   *p = narrow_one(v.v, add[0]);
 }
 
 #if DESCENT_SIMD_BYTES >= 64 && defined(__AVX512F__)
-inline Pack<float> widen(Pack<float>, const Eigen::bfloat16* p) {
+// The maskz forms with a full mask are the plain instructions; the plain
+// intrinsics pass GCC 12 an _mm512_undefined_*() operand that it reports as
+// uninitialized once inlined (https://gcc.gnu.org/bugzilla/show_bug.cgi?id=105593).
+constexpr __mmask16 kAll = 0xFFFF;
+DESCENT_ALWAYS_INLINE Pack<float> widen(Pack<float>, const Eigen::bfloat16* p) {
   const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
-  return Pack<float>(_mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16)));
+  return Pack<float>(
+      _mm512_castsi512_ps(_mm512_maskz_slli_epi32(kAll, _mm512_maskz_cvtepu16_epi32(kAll, h), 16)));
 }
-inline void narrow_with(Pack<float> v, __m512i add, Eigen::bfloat16* p) {
+DESCENT_ALWAYS_INLINE void narrow_with(Pack<float> v, __m512i add, Eigen::bfloat16* p) {
   const __m512i u = _mm512_castps_si512(v.v);
-  const __m512i r = _mm512_srli_epi32(_mm512_add_epi32(u, add), 16);
-  const __m512i nan =
-      _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(0x8000)),
-                      _mm512_set1_epi32(0x7FC0));
+  const __m512i r = _mm512_maskz_srli_epi32(kAll, _mm512_add_epi32(u, add), 16);
+  const __m512i nan = _mm512_or_si512(
+      _mm512_and_si512(_mm512_maskz_srli_epi32(kAll, u, 16), _mm512_set1_epi32(0x8000)),
+      _mm512_set1_epi32(0x7FC0));
   const __m512i out = _mm512_mask_blend_epi32(_mm512_cmp_ps_mask(v.v, v.v, _CMP_UNORD_Q), r, nan);
-  _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), _mm512_cvtepi32_epi16(out));
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), _mm512_maskz_cvtepi32_epi16(kAll, out));
 }
-inline void narrow_nearest(Pack<float> v, Eigen::bfloat16* p) {
+DESCENT_ALWAYS_INLINE void narrow_nearest(Pack<float> v, Eigen::bfloat16* p) {
   const __m512i u = _mm512_castps_si512(v.v);
   narrow_with(v,
-              _mm512_add_epi32(_mm512_set1_epi32(0x7FFF),
-                               _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1))),
+              _mm512_add_epi32(
+                  _mm512_set1_epi32(0x7FFF),
+                  _mm512_and_si512(_mm512_maskz_srli_epi32(kAll, u, 16), _mm512_set1_epi32(1))),
               p);
 }
-inline void narrow_added(Pack<float> v, const std::uint32_t* add, Eigen::bfloat16* p) {
+DESCENT_ALWAYS_INLINE void narrow_added(Pack<float> v, const std::uint32_t* add,
+                                        Eigen::bfloat16* p) {
   narrow_with(v, _mm512_loadu_si512(add), p);
 }
 #elif DESCENT_SIMD_BYTES >= 32 && defined(__AVX2__)
-inline Pack<float> widen(Pack<float>, const Eigen::bfloat16* p) {
+DESCENT_ALWAYS_INLINE Pack<float> widen(Pack<float>, const Eigen::bfloat16* p) {
   const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
   return Pack<float>(_mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16)));
 }
-inline void narrow_with(Pack<float> v, __m256i add, Eigen::bfloat16* p) {
+DESCENT_ALWAYS_INLINE void narrow_with(Pack<float> v, __m256i add, Eigen::bfloat16* p) {
   const __m256i u = _mm256_castps_si256(v.v);
   const __m256i r = _mm256_srli_epi32(_mm256_add_epi32(u, add), 16);
   const __m256i nan =
@@ -126,24 +138,25 @@ inline void narrow_with(Pack<float> v, __m256i add, Eigen::bfloat16* p) {
   _mm_storeu_si128(reinterpret_cast<__m128i*>(p),
                    _mm_packus_epi32(_mm256_castsi256_si128(out), _mm256_extracti128_si256(out, 1)));
 }
-inline void narrow_nearest(Pack<float> v, Eigen::bfloat16* p) {
+DESCENT_ALWAYS_INLINE void narrow_nearest(Pack<float> v, Eigen::bfloat16* p) {
   const __m256i u = _mm256_castps_si256(v.v);
   narrow_with(v,
               _mm256_add_epi32(_mm256_set1_epi32(0x7FFF),
                                _mm256_and_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(1))),
               p);
 }
-inline void narrow_added(Pack<float> v, const std::uint32_t* add, Eigen::bfloat16* p) {
+DESCENT_ALWAYS_INLINE void narrow_added(Pack<float> v, const std::uint32_t* add,
+                                        Eigen::bfloat16* p) {
   narrow_with(v, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(add)), p);
 }
 #elif DESCENT_SIMD_BYTES >= 16
 // SSE2, four floats at a time; AVX without AVX2 (no 256-bit integer
 // operations) runs it on each half of its packet.
-inline __m128 widen4(const Eigen::bfloat16* p) {
+DESCENT_ALWAYS_INLINE __m128 widen4(const Eigen::bfloat16* p) {
   const __m128i h = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(p));
   return _mm_castsi128_ps(_mm_unpacklo_epi16(_mm_setzero_si128(), h));  // h << 16
 }
-inline void narrow4(__m128 v, __m128i add, Eigen::bfloat16* p) {
+DESCENT_ALWAYS_INLINE void narrow4(__m128 v, __m128i add, Eigen::bfloat16* p) {
   const __m128i u = _mm_castps_si128(v);
   const __m128i r = _mm_srli_epi32(_mm_add_epi32(u, add), 16);
   const __m128i nan = _mm_or_si128(_mm_and_si128(_mm_srli_epi32(u, 16), _mm_set1_epi32(0x8000)),
@@ -155,33 +168,37 @@ inline void narrow4(__m128 v, __m128i add, Eigen::bfloat16* p) {
   const __m128i packed = _mm_xor_si128(_mm_packs_epi32(shifted, shifted), _mm_set1_epi16(-0x8000));
   _mm_storel_epi64(reinterpret_cast<__m128i*>(p), packed);
 }
-inline __m128i nearest_add4(__m128 v) {
+DESCENT_ALWAYS_INLINE __m128i nearest_add4(__m128 v) {
   const __m128i u = _mm_castps_si128(v);
   return _mm_add_epi32(_mm_set1_epi32(0x7FFF),
                        _mm_and_si128(_mm_srli_epi32(u, 16), _mm_set1_epi32(1)));
 }
-inline __m128i load_add4(const std::uint32_t* add) {
+DESCENT_ALWAYS_INLINE __m128i load_add4(const std::uint32_t* add) {
   return _mm_loadu_si128(reinterpret_cast<const __m128i*>(add));
 }
 #if DESCENT_SIMD_BYTES >= 32 && defined(__AVX__)
-inline Pack<float> widen(Pack<float>, const Eigen::bfloat16* p) {
+DESCENT_ALWAYS_INLINE Pack<float> widen(Pack<float>, const Eigen::bfloat16* p) {
   return Pack<float>(_mm256_insertf128_ps(_mm256_castps128_ps256(widen4(p)), widen4(p + 4), 1));
 }
-inline void narrow_nearest(Pack<float> v, Eigen::bfloat16* p) {
+DESCENT_ALWAYS_INLINE void narrow_nearest(Pack<float> v, Eigen::bfloat16* p) {
   const __m128 lo = _mm256_castps256_ps128(v.v), hi = _mm256_extractf128_ps(v.v, 1);
   narrow4(lo, nearest_add4(lo), p);
   narrow4(hi, nearest_add4(hi), p + 4);
 }
-inline void narrow_added(Pack<float> v, const std::uint32_t* add, Eigen::bfloat16* p) {
+DESCENT_ALWAYS_INLINE void narrow_added(Pack<float> v, const std::uint32_t* add,
+                                        Eigen::bfloat16* p) {
   narrow4(_mm256_castps256_ps128(v.v), load_add4(add), p);
   narrow4(_mm256_extractf128_ps(v.v, 1), load_add4(add + 4), p + 4);
 }
 #else
-inline Pack<float> widen(Pack<float>, const Eigen::bfloat16* p) { return Pack<float>(widen4(p)); }
-inline void narrow_nearest(Pack<float> v, Eigen::bfloat16* p) {
+DESCENT_ALWAYS_INLINE Pack<float> widen(Pack<float>, const Eigen::bfloat16* p) {
+  return Pack<float>(widen4(p));
+}
+DESCENT_ALWAYS_INLINE void narrow_nearest(Pack<float> v, Eigen::bfloat16* p) {
   narrow4(v.v, nearest_add4(v.v), p);
 }
-inline void narrow_added(Pack<float> v, const std::uint32_t* add, Eigen::bfloat16* p) {
+DESCENT_ALWAYS_INLINE void narrow_added(Pack<float> v, const std::uint32_t* add,
+                                        Eigen::bfloat16* p) {
   narrow4(v.v, load_add4(add), p);
 }
 #endif
@@ -202,18 +219,26 @@ struct Bf16State {
   Bf16State operator+(Eigen::Index i) const { return {p + i, index + i, key, stochastic}; }
 
   template <typename V>
-  V load() const {
+  DESCENT_ALWAYS_INLINE V load() const {
     return simd::widen(V{}, p);
   }
   template <typename V>
-  void store(V v) const {
-    if (!stochastic) {
+  DESCENT_ALWAYS_INLINE void store(V v) const {
+    if (stochastic) {
+      store_stochastic(v, p, index, key);
+    } else {
       simd::narrow_nearest(v, p);
-      return;
     }
-    alignas(64) std::uint32_t add[V::size];
-    for (int l = 0; l < V::size; ++l) add[l] = rounding_bits(key, index + l);
-    simd::narrow_added(v, add, p);
+  }
+
+  // Out of line, its arguments in registers: the rounding to nearest, the
+  // hot path, then keeps its own.
+  template <typename V>
+  [[gnu::noinline]] static void store_stochastic(V v, Eigen::bfloat16* to, Eigen::Index at,
+                                                 std::uint64_t with) {
+    std::uint32_t add[V::size];
+    for (int l = 0; l < V::size; ++l) add[l] = rounding_bits(with, at + l);
+    simd::narrow_added(v, add, to);
   }
 };
 
