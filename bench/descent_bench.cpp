@@ -625,6 +625,58 @@ void register_muon() {
   }
 }
 
+/// The byte floor of a step with two bfloat16 state arrays: x and g as
+/// Buffers places them, the two 16-bit arrays in one block, the second
+/// offset as Buffers offsets its arrays, so that their streams do not alias.
+class FloorBf16Stepper final : public Stepper<float> {
+ public:
+  explicit FloorBf16Stepper(Index n)
+      : buffers_(n, 0), state_(std::size_t(2 * n + kGap), 0), n_(n) {}
+  void step() override {
+    floor_kernel_bf16(buffers_.x.data(), buffers_.g.data(), state_.data(),
+                      state_.data() + n_ + kGap, n_);
+  }
+  std::vector<Span<float>> written() const override { return buffers_.written(); }
+
+ private:
+  static constexpr Index kGap = (3 * 4096 + 1088) / 2;  // elements
+  Buffers<float> buffers_;
+  std::vector<std::uint16_t> state_;
+  Index n_;
+};
+
+/// Adam with its moments stored as bfloat16 (state_storage BFloat16) against
+/// float moments, each with its byte floor: 20 bytes per element where float
+/// moves 28. Named adam_state/float/<contender>/<n>: f32 and bf16 (descent),
+/// f32_floor and bf16_floor.
+void register_bf16_state() {
+  for (const Index n : kSizes) {
+    const auto add = [n](const char* contender, int bytes, auto make_stepper) {
+      const std::string name =
+          "adam_state/float/" + std::string(contender) + "/" + std::to_string(n);
+      benchmark::RegisterBenchmark(name.c_str(),
+                                   [=](benchmark::State& state) {
+                                     const auto stepper = make_stepper();
+                                     measure<float>(state, *stepper, n, bytes);
+                                   })
+          ->UseRealTime()
+          ->Unit(benchmark::kMicrosecond);
+    };
+    descent::Adam<float>::Options bf16;
+    bf16.state_storage = descent::StateStorage::BFloat16;
+    add("f32", 28, [n] {
+      return std::make_unique<DescentStepper<float>>(std::make_unique<descent::Adam<float>>(), n);
+    });
+    add("bf16", 20, [n, bf16] {
+      return std::make_unique<DescentStepper<float>>(std::make_unique<descent::Adam<float>>(bf16),
+                                                     n);
+    });
+    add("f32_floor", 28,
+        [n] { return std::make_unique<FloorStepper<float>>(floor_for<float>(2), n, 2); });
+    add("bf16_floor", 20, [n] { return std::make_unique<FloorBf16Stepper>(n); });
+  }
+}
+
 /// "variant:plain,..." for every variant that names its plain one, for
 /// bench/compare --costs (also in a file saved from an earlier run).
 void add_plain_context() {
@@ -677,6 +729,7 @@ int main(int argc, char** argv) {
   bench::register_embedding();
   bench::register_network();
   bench::register_muon();
+  bench::register_bf16_state();
   bench::add_context();
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;

@@ -8,6 +8,8 @@
 
 #include "stepper.hpp"
 
+#include <cstdint>
+
 namespace bench {
 
 /// Reads x, g and K state arrays; writes x and the state arrays. K = 0:
@@ -41,6 +43,20 @@ FloorKernel<S> floor_for(int state_arrays) {
   static constexpr FloorKernel<S> kernels[] = {&floor_kernel<0, S>, &floor_kernel<1, S>,
                                                &floor_kernel<2, S>, &floor_kernel<3, S>};
   return kernels[state_arrays];
+}
+
+/// The floor of a step with two bfloat16 state arrays (Adam's m and v with
+/// state_storage BFloat16): reads x, g, s0, s1; writes x, s0, s1, the state
+/// as 16-bit integers: 4 + 4 + 4 + 2 + 2 + 2 + 2 = 20 bytes per element.
+[[gnu::noinline]] inline void floor_kernel_bf16(float* __restrict x, const float* __restrict g,
+                                                std::uint16_t* __restrict s0,
+                                                std::uint16_t* __restrict s1, Index n) {
+  for (Index i = 0; i < n; ++i) {
+    const float gi = g[i];
+    x[i] += gi;
+    s0[i] = static_cast<std::uint16_t>(s0[i] + 1u);
+    s1[i] = static_cast<std::uint16_t>(s1[i] + 1u);
+  }
 }
 
 }  // namespace bench
