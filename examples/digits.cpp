@@ -19,6 +19,8 @@
 //   --weight-decay λ     W1's and W2's weight decay (default 3e-4; with --optimizer,
 //                        its own); 0: none anywhere, the groups then alike
 //   --half               train in half precision with loss scaling (below)
+//   --bf16-state         keep the optimizers' state as bfloat16 (state_storage
+//                        BFloat16; with --optimizer, --opt state_storage=bf16)
 //   --out DIR            where digits.svg goes (default: the current directory)
 //   --data PATH          the data (default: the source tree's examples/data/digits.csv.gz,
 //                        else examples/data/digits.csv.gz under the current directory)
@@ -177,8 +179,12 @@ struct Method {
   std::function<std::unique_ptr<Optimizer>(Scalar lr)> make;
 };
 
+// --bf16-state: the optimizers keep their state as bfloat16.
+bool bf16_state = false;
+
 template <typename Opt>
-std::unique_ptr<Optimizer> make(const typename Opt::Options& options) {
+std::unique_ptr<Optimizer> make(typename Opt::Options options) {
+  if (bf16_state) options.state_storage = descent::StateStorage::BFloat16;
   return std::make_unique<Opt>(options);
 }
 
@@ -528,7 +534,8 @@ void write_figure(const std::vector<Config>& configs, const std::vector<History>
 
 constexpr const char* kUsageText =
     "usage: digits [--quick] [--sweep] [--optimizer NAME [--opt KEY=VALUE]...]\n"
-    "              [--weight-decay λ] [--half] [--out DIR] [--data PATH] [--help]\n"
+    "              [--weight-decay λ] [--half] [--bf16-state] [--out DIR] [--data PATH]\n"
+    "              [--help]\n"
     "  --quick            2 epochs per optimizer instead of 30 (a smoke test)\n"
     "  --sweep            run the hyperparameter sweep instead (cross-validation on the\n"
     "                     training part; with --quick, 2 epochs a run)\n"
@@ -542,6 +549,8 @@ constexpr const char* kUsageText =
     "  --half             half-precision weights and gradients, a float master copy\n"
     "                     (MixedPrecision) and loss scaling (LossScaler); one optimizer\n"
     "                     over all parameters alike, no groups (the six: no weight decay)\n"
+    "  --bf16-state       the optimizers' state (moments, accumulators, velocities) stored\n"
+    "                     as bfloat16, the math in float (state_storage BFloat16)\n"
     "  --out DIR          write digits.svg into DIR (default: the current directory)\n"
     "  --data PATH        digits.csv.gz (default: the source tree's, else\n"
     "                     examples/data/digits.csv.gz under the current directory)\n";
@@ -558,7 +567,7 @@ struct UsageError : std::runtime_error {
 };
 
 struct Arguments {
-  bool help = false, quick = false, sweep = false, half = false;
+  bool help = false, quick = false, sweep = false, half = false, bf16_state = false;
   std::string out = ".";
   std::optional<std::string> data;
   std::optional<std::string> optimizer;        // --optimizer
@@ -582,6 +591,8 @@ Arguments parse(int argc, char** argv) {
       args.sweep = true;
     } else if (arg == "--half") {
       args.half = true;
+    } else if (arg == "--bf16-state") {
+      args.bf16_state = true;
     } else if (arg == "--out") {
       args.out = value();
     } else if (arg == "--data") {
@@ -605,6 +616,12 @@ Arguments parse(int argc, char** argv) {
     }
   }
   if (!args.options.empty() && !args.optimizer) throw UsageError("--opt needs --optimizer");
+  if (args.bf16_state && args.optimizer) {
+    if (args.options.count("state_storage")) {
+      throw UsageError("--bf16-state and --opt state_storage set the same option; give one");
+    }
+    args.options["state_storage"] = "bf16";
+  }
   if (args.half && args.sweep)
     throw UsageError("--half trains the sweep's picks; not with --sweep");
   if (args.half && args.weight_decay)
@@ -663,6 +680,7 @@ int run(const Arguments& args) {
     return 0;
   }
   const Clock::time_point start = Clock::now();
+  bf16_state = args.bf16_state;
   const int epochs = args.quick ? kQuickEpochs : kEpochs;
   std::error_code ignored;
   if (!args.sweep && !std::filesystem::is_directory(args.out, ignored)) {
@@ -686,6 +704,7 @@ int run(const Arguments& args) {
       args.half                       ? "half (a float master copy, loss scaling)"
       : std::is_same_v<Scalar, float> ? "float"
                                       : "double");
+  if (args.bf16_state) std::printf("optimizer state: bfloat16 (state_storage BFloat16)\n");
   std::printf("build: Eigen %d.%d.%d, SIMD %s%s\n", EIGEN_WORLD_VERSION, EIGEN_MAJOR_VERSION,
               EIGEN_MINOR_VERSION, Eigen::SimdInstructionSetsInUse(),
 #ifdef NDEBUG
