@@ -55,6 +55,13 @@ int main(int argc, char** argv) {
   buffer.momentum = 0.9;
   buffer.dampening = 0.1;
   seed<descent::SGD<double>>(dir, "sgd_pytorch_double", buffer);
+  // bfloat16 state (every array a bfloat16 value), rounded stochastically.
+  auto bf16 = descent::Adam<float>::Options{};
+  bf16.amsgrad = true;
+  bf16.state_storage = descent::StateStorage::BFloat16;
+  bf16.stochastic_rounding = true;
+  bf16.rounding_seed = 7;
+  seed<descent::Adam<float>>(dir, "adam_bf16_float", bf16);
   // Muon's matrix state (the registry's seeds above step a vector, which
   // Muon steps with AdamW): a 3×2 matrix.
   {
