@@ -20,9 +20,10 @@ std::string read_file(const std::string& path) {
   return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
-AdamF::Options options() {
+AdamF::Options options(descent::StateStorage storage = descent::StateStorage::Same) {
   AdamF::Options o{0.02f, 0.8f, 0.99f};
   o.amsgrad = true;  // all three state arrays
+  o.state_storage = storage;
   return o;
 }
 
@@ -58,13 +59,17 @@ TEMPLATE_TEST_CASE("mpi: save_file writes what a single-process optimizer in tha
 }
 
 TEST_CASE("mpi: a run saved with P ranks resumes with any P' and in a single process") {
+  // bfloat16 state too: its checkpoint holds the state as floats, which the
+  // shards are gathered from and cut into as any other.
+  const auto storage = GENERATE(descent::StateStorage::Same, descent::StateStorage::BFloat16);
+  CAPTURE(int(storage));
   const int world = world_size();
   const Eigen::Index n = 3000;
   const std::string path = shared_path("resume");
   for (int p = 1; p <= world; ++p) {
     // The uninterrupted run of p ranks: 8 steps.
     Vec<float> uninterrupted = start<float>(n);
-    AdamF whole(options());
+    AdamF whole(options(storage));
     for (int s = 0; s < 8; ++s) whole.step(uninterrupted, rank_order_mean<float>(p, s, n));
     for (int q = 1; q <= world; ++q) {
       INFO("saved with " << p << " ranks, resumed with " << q);
@@ -75,11 +80,11 @@ TEST_CASE("mpi: a run saved with P ranks resumes with any P' and in a single pro
         SubComm comm(p);
         if (comm.member()) {
           if ((p + q) % 2 == 0) {
-            descent::mpi::Sharded<AdamF> t(comm.get(), options());
+            descent::mpi::Sharded<AdamF> t(comm.get(), options(storage));
             run(t, x, 0, 4);
             t.save_file(path);
           } else {
-            descent::mpi::DataParallel<AdamF> t(comm.get(), options());
+            descent::mpi::DataParallel<AdamF> t(comm.get(), options(storage));
             run(t, x, 0, 4);
             t.save_file(path);
           }
@@ -90,7 +95,7 @@ TEST_CASE("mpi: a run saved with P ranks resumes with any P' and in a single pro
         // 4 more on q ranks, beside a single process that loaded the file.
         SubComm comm(q);
         if (comm.member()) {
-          AdamF single(options());
+          AdamF single(options(storage));
           single.load_file(path);
           Vec<float> y = x;
           const auto resume = [&](auto& t) {
@@ -103,10 +108,10 @@ TEST_CASE("mpi: a run saved with P ranks resumes with any P' and in a single pro
             }
           };
           if ((p + q) % 2 == 0) {
-            descent::mpi::DataParallel<AdamF> t(comm.get(), options());
+            descent::mpi::DataParallel<AdamF> t(comm.get(), options(storage));
             resume(t);
           } else {
-            descent::mpi::Sharded<AdamF> t(comm.get(), options());
+            descent::mpi::Sharded<AdamF> t(comm.get(), options(storage));
             resume(t);
             REQUIRE(t.optimizer().state_size() == t.shard().second - t.shard().first);
           }
