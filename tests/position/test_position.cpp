@@ -163,6 +163,34 @@ std::vector<Variant<S>> every_variant() {
                                  : "Muon (AdamW), maximize";
     list.push_back({label, [o] { return std::make_unique<Muon<S>>(o); }});
   }
+  // bfloat16 state, rounded to nearest (float only): its packet conversions
+  // against the tail's. (Stochastic rounding hashes an element's index in
+  // the vector stepped, which differs between a segment and the whole.)
+  if constexpr (std::is_same<S, float>::value) {
+    const auto bf16 = [](auto o) {
+      o.state_storage = StateStorage::BFloat16;
+      return o;
+    };
+    SgdOptions momentum{S(0.05), S(0.9)};
+    add<SGD<S>>(list, " momentum, bf16 state", bf16(momentum));
+    momentum.nesterov = true;
+    add<SGD<S>>(list, " nesterov, bf16 state", bf16(momentum));
+    add<Momentum<S>>(list, ", bf16 state", bf16(typename Momentum<S>::Options{S(0.1), S(0.8)}));
+    add<Nesterov<S>>(list, ", bf16 state", bf16(typename Nesterov<S>::Options{S(0.1), S(0.8)}));
+    AdaGradOptions adagrad_bf16{S(0.1)};
+    adagrad_bf16.initial_accumulator = S(0.1);
+    add<AdaGrad<S>>(list, ", bf16 state", bf16(adagrad_bf16));
+    RMSpropOptions rms{S(0.01), S(0.9), S(1e-6), EpsPlacement::OutsideSqrt};
+    rms.centered = true;
+    rms.momentum = S(0.8);
+    add<RMSprop<S>>(list, " centered, momentum, bf16 state", bf16(rms));
+    AdamOptions adam{S(0.01), S(0.8), S(0.95), S(1e-6), EpsPlacement::InsideSqrt};
+    add<Adam<S>>(list, " inside, bf16 state", bf16(adam));
+    adam.amsgrad = true;
+    adam.eps_placement = EpsPlacement::EpsHat;
+    add<Adam<S>>(list, " eps_hat, amsgrad, bf16 state", bf16(adam));
+    add<AdamW<S>>(list, ", bf16 state", bf16(AdamWOptions{}));
+  }
   return list;
 }
 
@@ -383,6 +411,15 @@ TEMPLATE_TEST_CASE("position: a sparse step of every row, rows as tails, is the 
   adagrad.lr_decay = S(0.1);
   adagrad.maximize = true;
   check(descent::AdaGrad<S>(adagrad), descent::AdaGrad<S>(adagrad));
+  if constexpr (std::is_same<S, float>::value) {
+    // bfloat16 state: a row's state starts at its offset in the table, so
+    // stochastic rounding hashes the same index in both.
+    adagrad.state_storage = descent::StateStorage::BFloat16;
+    check(descent::AdaGrad<S>(adagrad), descent::AdaGrad<S>(adagrad));
+    adagrad.stochastic_rounding = true;
+    adagrad.rounding_seed = 5;
+    check(descent::AdaGrad<S>(adagrad), descent::AdaGrad<S>(adagrad));
+  }
 }
 
 TEMPLATE_TEST_CASE("position: thread chunks and segments on threads are the one-thread step",
