@@ -111,6 +111,17 @@ DESCENT_ALWAYS_INLINE void narrow_with(Pack<float> v, __m512i add, Eigen::bfloat
   _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), _mm512_maskz_cvtepi32_epi16(kAll, out));
 }
 DESCENT_ALWAYS_INLINE void narrow_nearest(Pack<float> v, Eigen::bfloat16* p) {
+#if defined(__AVX512BF16__) && defined(__AVX512DQ__)
+  // vcvtneps2bf16 rounds to nearest even in one instruction, but flushes
+  // subnormal inputs to zero and keeps a NaN's payload: a packet holding
+  // either (fpclass QNaN 0x01, subnormal 0x20, SNaN 0x80) takes the integer
+  // path below, which gives Eigen's bits for every input.
+  if (_mm512_fpclass_ps_mask(v.v, 0xA1) == 0) {
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(p),
+                        reinterpret_cast<__m256i>(_mm512_cvtneps_pbh(v.v)));
+    return;
+  }
+#endif
   const __m512i u = _mm512_castps_si512(v.v);
   narrow_with(v,
               _mm512_add_epi32(
