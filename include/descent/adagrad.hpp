@@ -85,8 +85,6 @@ class AdaGrad : public detail::SparseOptimizerBase<AdaGrad<Scalar_>, Scalar_> {
     bool decoupled_weight_decay = false;
     /// Ascend instead of descend (d = −g). Default false.
     bool maximize = false;
-    /// What a step does with NaN or ±inf in grad. Default Propagate.
-    NonFinite nonfinite = NonFinite::Propagate;
     /// The type of the accumulator h: Same (Scalar) or BFloat16 (float only).
     /// Default Same.
     StateStorage state_storage = StateStorage::Same;
@@ -95,6 +93,8 @@ class AdaGrad : public detail::SparseOptimizerBase<AdaGrad<Scalar_>, Scalar_> {
     bool stochastic_rounding = false;
     /// Seed of the stochastic rounding's bits, any 32-bit value. Default 0.
     std::uint32_t rounding_seed = 0;
+    /// What a step does with NaN or ±inf in grad. Default Propagate.
+    NonFinite nonfinite = NonFinite::Propagate;
 
     /// The lecture's defaults (the default-constructed Options), which are
     /// PyTorch's.
@@ -130,7 +130,6 @@ class AdaGrad : public detail::SparseOptimizerBase<AdaGrad<Scalar_>, Scalar_> {
     f("initial_accumulator", o.initial_accumulator);
     f("eps_placement", o.eps_placement);
     f("lr_decay", o.lr_decay);
-    detail::for_each_storage_option(o, f);
     detail::for_each_common_option(o, f);
   }
 

@@ -54,8 +54,6 @@ class AdamFamily : public OptimizerBase<AdamFamily<Scalar_, kAdamW>, Scalar_> {
     bool decoupled_weight_decay = kAdamW;
     /// Ascend instead of descend (d = −g). Default false.
     bool maximize = false;
-    /// What a step does with NaN or ±inf in grad. Default Propagate.
-    NonFinite nonfinite = NonFinite::Propagate;
     /// The type of m, v and v̄: Same (Scalar) or BFloat16 (float only).
     /// Default Same.
     StateStorage state_storage = StateStorage::Same;
@@ -64,6 +62,8 @@ class AdamFamily : public OptimizerBase<AdamFamily<Scalar_, kAdamW>, Scalar_> {
     bool stochastic_rounding = false;
     /// Seed of the stochastic rounding's bits, any 32-bit value. Default 0.
     std::uint32_t rounding_seed = 0;
+    /// What a step does with NaN or ±inf in grad. Default Propagate.
+    NonFinite nonfinite = NonFinite::Propagate;
 
     /// The defaults: the lecture's for Adam; PyTorch's for AdamW, which the
     /// lecture does not cover.
@@ -99,7 +99,6 @@ class AdamFamily : public OptimizerBase<AdamFamily<Scalar_, kAdamW>, Scalar_> {
     f("eps", o.eps);
     f("eps_placement", o.eps_placement);
     f("amsgrad", o.amsgrad);
-    for_each_storage_option(o, f);
     for_each_common_option(o, f);
   }
 
@@ -248,12 +247,12 @@ class Adam : public detail::AdamFamily<Scalar_, false> {
   /// | `eps` | 1e-8 | finite, >= 0 | ε in the denominator |
   /// | `eps_placement` | InsideSqrt | EpsPlacement | where ε enters the denominator |
   /// | `amsgrad` | false | | divide by the largest v so far (Reddi et al. 2018) |
-  /// | `state_storage` | Same | StateStorage | state as Scalar, or as bfloat16 (float only) |
-  /// | `stochastic_rounding` | false | needs BFloat16 | round bfloat16 state stochastically |
-  /// | `rounding_seed` | 0 | any uint32 | seed of the stochastic rounding |
   /// | `weight_decay` | 0 | finite, >= 0 | weight decay λ |
   /// | `decoupled_weight_decay` | false | | θ ← (1 − lr·λ)·θ instead of d ← d + λ·θ |
   /// | `maximize` | false | | ascend: d = −g |
+  /// | `state_storage` | Same | StateStorage | state as Scalar, or as bfloat16 (float only) |
+  /// | `stochastic_rounding` | false | needs BFloat16 | round bfloat16 state stochastically |
+  /// | `rounding_seed` | 0 | any uint32 | seed of the stochastic rounding |
   /// | `nonfinite` | Propagate | NonFinite | what a step does with NaN or ±inf in grad |
   ///
   /// The defaults are the lecture's (`Options::lecture()`);

@@ -34,12 +34,12 @@ class Momentum : public detail::DampenedMomentum<Scalar_, false> {
   /// |---|---|---|---|
   /// | `lr` | 0.01 | finite, >= 0 | step size α |
   /// | `beta` | 0.9 | [0, 1) | inertia β |
-  /// | `state_storage` | Same | StateStorage | state as Scalar, or as bfloat16 (float only) |
-  /// | `stochastic_rounding` | false | needs BFloat16 | round bfloat16 state stochastically |
-  /// | `rounding_seed` | 0 | any uint32 | seed of the stochastic rounding |
   /// | `weight_decay` | 0 | finite, >= 0 | weight decay λ |
   /// | `decoupled_weight_decay` | false | | θ ← (1 − lr·λ)·θ instead of g ← g + λ·θ |
   /// | `maximize` | false | | ascend: the gradient enters as −g |
+  /// | `state_storage` | Same | StateStorage | state as Scalar, or as bfloat16 (float only) |
+  /// | `stochastic_rounding` | false | needs BFloat16 | round bfloat16 state stochastically |
+  /// | `rounding_seed` | 0 | any uint32 | seed of the stochastic rounding |
   /// | `nonfinite` | Propagate | NonFinite | what a step does with NaN or ±inf in grad |
   ///
   /// The defaults are the lecture's (`Options::lecture()`); PyTorch and

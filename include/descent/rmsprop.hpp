@@ -82,8 +82,6 @@ class RMSprop : public detail::OptimizerBase<RMSprop<Scalar_>, Scalar_> {
     bool decoupled_weight_decay = false;
     /// Ascend instead of descend (d = −g). Default false.
     bool maximize = false;
-    /// What a step does with NaN or ±inf in grad. Default Propagate.
-    NonFinite nonfinite = NonFinite::Propagate;
     /// The type of v, ḡ and b: Same (Scalar) or BFloat16 (float only).
     /// Default Same.
     StateStorage state_storage = StateStorage::Same;
@@ -92,6 +90,8 @@ class RMSprop : public detail::OptimizerBase<RMSprop<Scalar_>, Scalar_> {
     bool stochastic_rounding = false;
     /// Seed of the stochastic rounding's bits, any 32-bit value. Default 0.
     std::uint32_t rounding_seed = 0;
+    /// What a step does with NaN or ±inf in grad. Default Propagate.
+    NonFinite nonfinite = NonFinite::Propagate;
 
     /// The lecture's defaults (the default-constructed Options).
     static Options lecture() { return {}; }
@@ -134,7 +134,6 @@ class RMSprop : public detail::OptimizerBase<RMSprop<Scalar_>, Scalar_> {
     f("centered", o.centered);
     f("momentum", o.momentum);
     f("momentum_form", o.momentum_form);
-    detail::for_each_storage_option(o, f);
     detail::for_each_common_option(o, f);
   }
 

@@ -84,8 +84,6 @@ class SGD : public detail::OptimizerBase<SGD<Scalar_>, Scalar_> {
     bool decoupled_weight_decay = false;
     /// Ascend instead of descend (d = −g). Default false.
     bool maximize = false;
-    /// What a step does with NaN or ±inf in grad. Default Propagate.
-    NonFinite nonfinite = NonFinite::Propagate;
     /// The type of the velocity or buffer: Same (Scalar) or BFloat16 (float only).
     /// Default Same.
     StateStorage state_storage = StateStorage::Same;
@@ -94,6 +92,8 @@ class SGD : public detail::OptimizerBase<SGD<Scalar_>, Scalar_> {
     bool stochastic_rounding = false;
     /// Seed of the stochastic rounding's bits, any 32-bit value. Default 0.
     std::uint32_t rounding_seed = 0;
+    /// What a step does with NaN or ±inf in grad. Default Propagate.
+    NonFinite nonfinite = NonFinite::Propagate;
 
     /// The lecture's defaults (the default-constructed Options): Keras's
     /// form, lr 0.01.
@@ -130,7 +130,6 @@ class SGD : public detail::OptimizerBase<SGD<Scalar_>, Scalar_> {
     f("decay", o.decay);
     f("dampening", o.dampening);
     f("momentum_form", o.momentum_form);
-    detail::for_each_storage_option(o, f);
     detail::for_each_common_option(o, f);
   }
 

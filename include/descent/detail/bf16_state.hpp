@@ -274,16 +274,6 @@ struct Bf16Storage {
   }
 };
 
-/// Calls f(name, field) for the storage options, which the optimizers that
-/// take them visit after their own and before the common ones:
-/// state_storage, stochastic_rounding, rounding_seed.
-template <typename O, typename F>
-void for_each_storage_option(O& o, F&& f) {
-  f("state_storage", o.state_storage);
-  f("stochastic_rounding", o.stochastic_rounding);
-  f("rounding_seed", o.rounding_seed);
-}
-
 /// The storage options: a StateStorage; BFloat16 only for float, whose
 /// math it keeps; stochastic_rounding only with BFloat16, where it acts.
 template <typename Scalar, typename Options>

@@ -16,6 +16,7 @@
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <utility>
 
 namespace descent::detail {
 
@@ -138,14 +139,27 @@ void check_enum(std::string_view cls, std::string_view field, E value,
   check_enum_number(cls, field, enum_number(value), names, count < all.size() ? count : all.size());
 }
 
+template <typename O, typename = void>
+struct has_storage_options : std::false_type {};
+template <typename O>
+struct has_storage_options<O, std::void_t<decltype(std::declval<O&>().state_storage)>>
+    : std::true_type {};
+
 /// Calls f(name, field) for the options every optimizer shares, which close
-/// every optimizer's for_each_option in this order: weight_decay,
-/// decoupled_weight_decay, maximize, nonfinite.
+/// every optimizer's for_each_option in this order, the order declared:
+/// weight_decay, decoupled_weight_decay, maximize, then, where the Options
+/// have them, the storage options state_storage, stochastic_rounding and
+/// rounding_seed, then nonfinite.
 template <typename O, typename F>
 void for_each_common_option(O& o, F&& f) {
   f("weight_decay", o.weight_decay);
   f("decoupled_weight_decay", o.decoupled_weight_decay);
   f("maximize", o.maximize);
+  if constexpr (has_storage_options<std::remove_const_t<O>>::value) {
+    f("state_storage", o.state_storage);
+    f("stochastic_rounding", o.stochastic_rounding);
+    f("rounding_seed", o.rounding_seed);
+  }
   f("nonfinite", o.nonfinite);
 }
 

@@ -41,8 +41,6 @@ class DampenedMomentum : public OptimizerBase<DampenedMomentum<Scalar_, kNestero
     bool decoupled_weight_decay = false;
     /// Ascend instead of descend (the gradient enters as −g). Default false.
     bool maximize = false;
-    /// What a step does with NaN or ±inf in grad. Default Propagate.
-    NonFinite nonfinite = NonFinite::Propagate;
     /// The type of Δ: Same (Scalar) or BFloat16 (float only).
     /// Default Same.
     StateStorage state_storage = StateStorage::Same;
@@ -51,6 +49,8 @@ class DampenedMomentum : public OptimizerBase<DampenedMomentum<Scalar_, kNestero
     bool stochastic_rounding = false;
     /// Seed of the stochastic rounding's bits, any 32-bit value. Default 0.
     std::uint32_t rounding_seed = 0;
+    /// What a step does with NaN or ±inf in grad. Default Propagate.
+    NonFinite nonfinite = NonFinite::Propagate;
 
     /// The lecture's defaults (the default-constructed Options). Neither
     /// PyTorch nor Keras has this dampened form: their momentum is SGD's.
@@ -62,7 +62,6 @@ class DampenedMomentum : public OptimizerBase<DampenedMomentum<Scalar_, kNestero
   static void for_each_option(O& o, F&& f) {
     f("lr", o.lr);
     f("beta", o.beta);
-    for_each_storage_option(o, f);
     for_each_common_option(o, f);
   }
 
