@@ -1,13 +1,13 @@
-// The one place the tests' optimizer classes are compiled (see
-// instantiations.hpp), in float here and in double in
-// instantiations_double.cpp: two files that compile side by side.
+// The one place the generic tests' per-class helpers are compiled (see
+// variants.hpp), in float here and in double in instantiations_double.cpp:
+// two files that compile side by side. The classes themselves are compiled
+// in templates/.
 
 #define DESCENT_TEST_INSTANTIATE_HERE
 #include "instantiations.hpp"
 
 #include "variants.hpp"
 
-DESCENT_TEST_INSTANTIATIONS(, float)
 DESCENT_TEST_CLASSES(DESCENT_TEST_VARIANTS_HERE, float)
 
 // DESCENT_TEST_CLASSES lists the registry's classes: as many, each one of them.
