@@ -23,6 +23,22 @@
 
 namespace support {
 
+/// Whether this build runs under AddressSanitizer or ThreadSanitizer, which
+/// make every memory access 2-15 times slower: the tests that sweep sizes
+/// then keep the sizes that reach each code path and drop the larger
+/// repeats of them (the plain build runs them all).
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+constexpr bool kSanitized = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+constexpr bool kSanitized = true;
+#else
+constexpr bool kSanitized = false;
+#endif
+#else
+constexpr bool kSanitized = false;
+#endif
+
 template <typename S>
 using Vec = Eigen::Matrix<S, Eigen::Dynamic, 1>;
 
