@@ -20,10 +20,10 @@
 /// The declarations tell every file that the classes below, in scalar S,
 /// are compiled elsewhere; the definition compiles them (with that file's
 /// optimization flags). They cover every optimizer class of the registry,
-/// their common bases, make_optimizer<S> and ParamGroups<S>; templates not
-/// listed (the schedulers, the wrappers) are compiled where used, as
-/// without this header. A program may list float and double, each once.
-/// A class's results do not depend on where it is compiled.
+/// their common bases, make_optimizer<S>, ParamGroups<S> and LBFGS<S>;
+/// templates not listed (the schedulers, the wrappers) are compiled where
+/// used, as without this header. A program may list float and double, each
+/// once. A class's results do not depend on where it is compiled.
 
 #include "descent.hpp"
 
@@ -86,6 +86,7 @@
   KW template class descent::detail::OptimizerBase<descent::LARS<S>, S>;                           \
   KW template class descent::LARS<S>;                                                              \
   KW template class descent::ParamGroups<S>;                                                       \
+  KW template class descent::LBFGS<S>;                                                             \
   KW template std::unique_ptr<descent::Optimizer<S>> descent::make_optimizer<S>(                   \
       std::string_view, const std::map<std::string, std::string>&)
 

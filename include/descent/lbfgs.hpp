@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <istream>
 #include <limits>
+#include <memory>
 #include <ostream>
 #include <sstream>
 #include <stdexcept>
@@ -314,10 +315,16 @@ class LBFGS {
     for (Index i = 0, n = y.size(); i < n; ++i) yp[i] = std::fma(a, xp[i], yp[i]);
   }
 
-  template <typename F>
-  Scalar evaluate(F& f, const Vector& x, Vector& g);
-  template <typename F>
-  Scalar run(F& f);
+  /// The function step() was given, seen through one type: run() and the
+  /// line search are compiled once per Scalar, not once per function type.
+  struct Function {
+    void* object;
+    Scalar (*call)(void* object, const Vector& x, Vector& grad);
+    Scalar operator()(const Vector& x, Vector& grad) const { return call(object, x, grad); }
+  };
+
+  Scalar evaluate(const Function& f, const Vector& x, Vector& g);
+  Scalar run(const Function& f);
   void two_loop();
 
   template <typename O, typename Fn>
@@ -382,7 +389,13 @@ typename LBFGS<Scalar_>::Scalar LBFGS<Scalar_>::step(Params&& params, F&& f) {
   if (guarded) backup_ = state_;
   state_size_ = n;
   try {
-    const Scalar loss = run(f);
+    using Callable = std::remove_reference_t<F>;
+    const Function function{
+        const_cast<void*>(static_cast<const void*>(std::addressof(f))),
+        [](void* object, const Vector& x, Vector& grad) {
+          return static_cast<Scalar>((*static_cast<Callable*>(object))(x, grad));
+        }};
+    const Scalar loss = run(function);
     flat = x_;
     return loss;
   } catch (const NonFiniteValue& bad) {
@@ -403,8 +416,8 @@ typename LBFGS<Scalar_>::Scalar LBFGS<Scalar_>::step(Params&& params, F&& f) {
 }
 
 template <typename Scalar_>
-template <typename F>
-typename LBFGS<Scalar_>::Scalar LBFGS<Scalar_>::evaluate(F& f, const Vector& x, Vector& g) {
+typename LBFGS<Scalar_>::Scalar LBFGS<Scalar_>::evaluate(const Function& f, const Vector& x,
+                                                         Vector& g) {
   const Index n = x.size();
   g.resize(n);  // a no-op but for a line-search buffer's first use
   const auto loss = static_cast<Scalar>(f(x, g));
@@ -445,8 +458,7 @@ void LBFGS<Scalar_>::two_loop() {
 }
 
 template <typename Scalar_>
-template <typename F>
-typename LBFGS<Scalar_>::Scalar LBFGS<Scalar_>::run(F& f) {
+typename LBFGS<Scalar_>::Scalar LBFGS<Scalar_>::run(const Function& f) {
   const Options& o = options_;
   State& st = state_;
   const Scalar orig_loss = evaluate(f, x_, g_);
