@@ -20,7 +20,7 @@
 /// The declarations tell every file that the classes below, in scalar S,
 /// are compiled elsewhere; the definition compiles them (with that file's
 /// optimization flags). They cover every optimizer class of the registry,
-/// their common bases, make_optimizer<S>, ParamGroups<S> and LBFGS<S>;
+/// their common bases, `make_optimizer<S>`, `ParamGroups<S>` and `LBFGS<S>`;
 /// templates not listed (the schedulers, the wrappers) are compiled where
 /// used, as without this header. A program may list float and double, each
 /// once. A class's results do not depend on where it is compiled.
