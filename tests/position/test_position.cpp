@@ -24,6 +24,14 @@
 #include <catch2/catch.hpp>
 #include <descent/descent.hpp>
 
+// The scalar types the tests run in: float and double, or float alone in
+// the sanitizer presets (DESCENT_POSITION_TESTS_DOUBLE off), which look for
+// memory errors in these -march=native kernels: double's are the same
+// templates in packets of half as many lanes.
+#ifndef DESCENT_POSITION_SCALARS
+#define DESCENT_POSITION_SCALARS float, double
+#endif
+
 namespace {
 
 template <typename S>
@@ -363,7 +371,7 @@ std::vector<Eigen::Index> random_cuts(Eigen::Index n, int inner, std::mt19937& r
 }  // namespace
 
 TEMPLATE_TEST_CASE("position: a vector stepped as segments is the vector stepped whole",
-                   "[position]", float, double) {
+                   "[position]", DESCENT_POSITION_SCALARS) {
   using S = TestType;
   const Eigen::Index n = 1000;
   const Vec<S> start = spread<S>(n, 1), noise = spread<S>(n, 2);
@@ -376,7 +384,7 @@ TEMPLATE_TEST_CASE("position: a vector stepped as segments is the vector stepped
 }
 
 TEMPLATE_TEST_CASE("position: a sparse step of every row, rows as tails, is the dense step",
-                   "[position][sparse]", float, double) {
+                   "[position][sparse]", DESCENT_POSITION_SCALARS) {
   // Rows of 13 elements, stepped one by one from a shuffled index list: each
   // element sits at another place of a packet, or in a tail, than in the
   // dense pass over the table.
@@ -423,7 +431,7 @@ TEMPLATE_TEST_CASE("position: a sparse step of every row, rows as tails, is the 
 }
 
 TEMPLATE_TEST_CASE("position: thread chunks and segments on threads are the one-thread step",
-                   "[position][threads]", float, double) {
+                   "[position][threads]", DESCENT_POSITION_SCALARS) {
   using S = TestType;
   // The last segment alone is above the threshold, so it is split too.
   const Eigen::Index n = descent::detail::kParallelThreshold + 14 + 37;
@@ -439,7 +447,7 @@ TEMPLATE_TEST_CASE("position: thread chunks and segments on threads are the one-
 }
 
 TEMPLATE_TEST_CASE("position: the tail's lanes compute what the packet's lanes compute",
-                   "[position][simd]", float, double) {
+                   "[position][simd]", DESCENT_POSITION_SCALARS) {
   using S = TestType;
   using P = descent::detail::simd::Pack<S>;
   if constexpr (P::size == 1) {
