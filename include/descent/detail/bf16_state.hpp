@@ -242,11 +242,13 @@ struct Bf16State {
     }
   }
 
-  // Out of line, its arguments in registers: the rounding to nearest, the
-  // hot path, then keeps its own.
+  // Inline: a call in the loop, however rarely taken, clobbers every vector
+  // register, and the loop then reloads its coefficients from the stack on
+  // every packet of the hot path (rounding to nearest). Inline, the hash's
+  // lanes vectorize too.
   template <typename V>
-  [[gnu::noinline]] static void store_stochastic(V v, Eigen::bfloat16* to, Eigen::Index at,
-                                                 std::uint64_t with) {
+  DESCENT_ALWAYS_INLINE static void store_stochastic(V v, Eigen::bfloat16* to, Eigen::Index at,
+                                                     std::uint64_t with) {
     std::uint32_t add[V::size];
     for (int l = 0; l < V::size; ++l) add[l] = rounding_bits(with, at + l);
     simd::narrow_added(v, add, to);
