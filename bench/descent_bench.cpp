@@ -4,7 +4,8 @@
 // contender is one of
 //   descent      descent's step with one thread (the default)
 //   descent_t2   descent's step after set_threads(2) (when descent has it)
-//   floor        the byte floor (floor.hpp): the same arrays read and written
+//   floor        the byte floor (floor.hpp): the same arrays read and written,
+//                in the same passes
 //   compute      the compute floor (roofline.hpp): the update's square roots
 //                and divisions alone, on L1-resident data (optimizers with any)
 //   naive        the update in naive Eigen, one statement per array (naive.hpp)
@@ -12,6 +13,12 @@
 //                torch::optim's optimizer under at::set_num_threads(1) or (2),
 //                for the variants libtorch computes alike (torch_peer.hpp)
 // bench/compare runs this binary and prints ratios of the medians.
+//
+// With --roofline (bench/compare --roofline) the binary registers instead one
+// benchmark per variant, scalar and N, named variant/scalar/roofline/N, that
+// times descent's step, the byte floor and the compute floor in turns, a
+// batch of each per round, and reports the median over the rounds of each
+// round's roofline fraction max(floor, compute) / descent (measure_roofline).
 
 #include "floor.hpp"
 #include "naive.hpp"
@@ -20,7 +27,9 @@
 #include "torch_peer.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <limits>
@@ -67,7 +76,8 @@ struct Variant {
   /// Arrays read and written besides params and grad (0 to 3).
   int state_arrays;
   std::function<OptimizerPtr<S>()> make_descent;
-  FloorKernel<S> floor;
+  /// The passes of its byte floor.
+  Floor floor;
   /// The packet square roots and divisions of its update per element, and
   /// the kernel that does only those (nullptr if none).
   Ops ops;
@@ -79,9 +89,9 @@ struct Variant {
   /// it), or empty for a plain optimizer.
   std::string plain;
 
-  /// Bytes a step must move per element: each array read once, each written
-  /// array written once.
-  int bytes_per_element() const { return int(sizeof(S)) * (3 + 2 * state_arrays); }
+  /// Bytes a step must move per element: its floor's (each array read once
+  /// and each written array written once per pass).
+  int bytes_per_element() const { return floor.bytes(int(sizeof(S))); }
 };
 
 /// The packet square roots and divisions per element of Opt's update, as
@@ -130,6 +140,48 @@ struct UpdateOps<descent::Adafactor<S>> {
   static Ops of(const typename descent::Adafactor<S>::Options&) { return {2, 2}; }
 };
 
+/// The passes of a floor, after a read of all of g where the non-finite
+/// policy checks it before writing anything (Skip, Throw).
+template <typename Options>
+Floor checked_floor(const Options& o, std::vector<Pass> passes) {
+  if (o.nonfinite != descent::NonFinite::Propagate) passes.insert(passes.begin(), {{}, {kG}, {}});
+  return {std::move(passes)};
+}
+
+/// The floor of Opt's step with options o and K state arrays (floor.hpp):
+/// one pass, unless its update needs whole-tensor quantities first.
+template <typename Opt>
+struct FloorOf {
+  static Floor of(const typename Opt::Options& o, int state_arrays) {
+    return checked_floor(o, {one_pass(state_arrays)});
+  }
+};
+// LARS with the trust ratio: the norms of x and g, then SGD with momentum's
+// pass.
+template <typename S>
+struct FloorOf<descent::LARS<S>> {
+  static Floor of(const typename descent::LARS<S>::Options& o, int state_arrays) {
+    if (!o.trust_ratio_mask) return checked_floor(o, {one_pass(state_arrays)});
+    return checked_floor(o, {{{}, {kX, kG}, {}}, one_pass(state_arrays)});
+  }
+};
+// LAMB: x, g, m, v read, m, v and the raw update u written (the norms of x
+// and u summed on the way); then x and u read, x written.
+template <typename S>
+struct FloorOf<descent::LAMB<S>> {
+  static Floor of(const typename descent::LAMB<S>::Options& o, int) {
+    return checked_floor(o, {{{kS0, kS1}, {kX, kG}, {kS2}}, {{kX}, {kS2}, {}}});
+  }
+};
+// Adafactor on a vector (a full V): x read (RMS(θ)); g, v read and v written
+// (RMS of the update); x, g, v read and x written.
+template <typename S>
+struct FloorOf<descent::Adafactor<S>> {
+  static Floor of(const typename descent::Adafactor<S>::Options& o, int) {
+    return checked_floor(o, {{{}, {kX}, {}}, {{kS0}, {kG}, {}}, {{kX}, {kG, kS0}, {}}});
+  }
+};
+
 /// A Variant for optimizer Opt with options o.
 template <typename Opt>
 Variant<typename Opt::Scalar> variant(std::string name, const typename Opt::Options& o,
@@ -141,7 +193,7 @@ Variant<typename Opt::Scalar> variant(std::string name, const typename Opt::Opti
   return {std::move(name),
           state_arrays,
           [o] { return std::make_unique<Opt>(o); },
-          floor_for<S>(state_arrays),
+          FloorOf<Opt>::of(o, state_arrays),
           ops,
           compute_for<S>(ops),
           [o](Buffers<S>& b, std::int64_t t) { Naive<Opt>::step(o, b, t); },
@@ -229,6 +281,10 @@ std::vector<Variant<S>> variants() {
   sgd_weight_decay_peer.weight_decay = double(sgd_weight_decay.weight_decay);
   typename Adafactor<S>::Options adafactor_bounded;
   adafactor_bounded.weight_decay = S(1);
+  typename LAMB<S>::Options lamb_bounded;
+  lamb_bounded.weight_decay = S(0.01);
+  typename LARS<S>::Options lars_bounded;
+  lars_bounded.weight_decay = S(0.01);
   TorchSpec adagrad_lr_decay_peer{T::Adagrad, double(adagrad_lr_decay.lr)};
   adagrad_lr_decay_peer.lr_decay = double(adagrad_lr_decay.lr_decay);
   return {
@@ -285,11 +341,14 @@ std::vector<Variant<S>> variants() {
       // 10⁴ steps, so a decoupled decay of lr·λ = 1% a step holds θ bounded.
       variant<Adafactor<S>>("adafactor", adafactor_bounded),
       // optax's LAMB and LARS: two passes over the tensor (its norms, then the
-      // step), against the one-pass floor of their state (LAMB also writes and
-      // reads its raw update: 10 arrays moved where the floor moves 7; LARS
-      // reads θ and g twice: 7 where the floor moves 5).
-      variant<LAMB<S>>("lamb", {}),
-      variant<LARS<S>>("lars", {}),
+      // step), and so are their floors (FloorOf): LAMB also writes and reads
+      // its raw update, 10 arrays moved; LARS reads θ and g twice, 7. Their
+      // steps are relative to ‖θ‖: under the fixed gradient θ grows
+      // geometrically, its squares overflow float within 10⁵ steps (and the
+      // norms are then summed again in double, off the fast path), so a
+      // weight decay of 0.01 holds θ near |g|/λ.
+      variant<LAMB<S>>("lamb", lamb_bounded),
+      variant<LARS<S>>("lars", lars_bounded),
   };
 }
 
@@ -311,17 +370,31 @@ class DescentStepper final : public Stepper<S> {
 template <typename S>
 class FloorStepper final : public Stepper<S> {
  public:
-  FloorStepper(FloorKernel<S> kernel, Index n, int state_arrays)
-      : buffers_(n, state_arrays), kernel_(kernel) {}
-  void step() override {
+  FloorStepper(const Floor& floor, Index n) : buffers_(n, floor.slots() - 2) {
     Buffers<S>& b = buffers_;
-    kernel_(b.x.data(), b.g.data(), b.s0.data(), b.s1.data(), b.s2.data(), b.x.size());
+    S* const slots[] = {b.x.data(), b.g.data(), b.s0.data(), b.s1.data(), b.s2.data()};
+    for (const Pass& p : floor.passes) {
+      Run run{pass_kernel<S>(p), {}};
+      for (const auto* list : {&p.written, &p.read, &p.overwritten}) {
+        for (const int slot : *list) run.arrays.push_back(slots[slot]);
+      }
+      runs_.push_back(std::move(run));
+    }
+  }
+  void step() override {
+    for (const Run& run : runs_) sink_ += run.kernel(run.arrays.data(), buffers_.x.size());
+    benchmark::DoNotOptimize(sink_);
   }
   std::vector<Span<S>> written() const override { return buffers_.written(); }
 
  private:
+  struct Run {
+    PassKernel<S> kernel;
+    std::vector<S*> arrays;
+  };
   Buffers<S> buffers_;
-  FloorKernel<S> kernel_;
+  std::vector<Run> runs_;
+  S sink_ = S(0);
 };
 
 template <typename S>
@@ -383,6 +456,113 @@ void measure(benchmark::State& state, Stepper<S>& stepper, Index n, int bytes_pe
   state.counters["elements"] = double(n);
 }
 
+/// Seconds per step of `steps` steps of a stepper.
+template <typename S>
+double seconds_per_step(Stepper<S>& stepper, int steps) {
+  const auto start = std::chrono::steady_clock::now();
+  for (int k = 0; k < steps; ++k) {
+    stepper.step();
+    benchmark::ClobberMemory();
+  }
+  const std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
+  return took.count() / steps;
+}
+
+/// The median of values (which it reorders); the mean of the middle two
+/// for an even count.
+inline double median(std::vector<double>& values) {
+  const std::size_t m = values.size() / 2;
+  std::nth_element(values.begin(), values.begin() + std::ptrdiff_t(m), values.end());
+  const double upper = values[m];
+  if (values.size() % 2 == 1) return upper;
+  return (*std::max_element(values.begin(), values.begin() + std::ptrdiff_t(m)) + upper) / 2;
+}
+
+/// Rounds of the paired roofline measurement: at least kMinRounds, then
+/// more until kRoundSeconds have passed, at most kMaxRounds. A batch is
+/// as many steps as take about kBatchSeconds of descent's time (one at the
+/// large sizes).
+constexpr int kMinRounds = 7, kMaxRounds = 101;
+constexpr double kRoundSeconds = 1.5, kBatchSeconds = 2e-3;
+
+/// descent's step, its byte floor and its compute floor (if it has one),
+/// timed in turns on a machine that other work shares: each round times a
+/// batch of each, in alternating order, and its fraction max(floor,
+/// compute) / descent compares times taken within milliseconds of each
+/// other. Reported: the median over the rounds of that fraction (counter
+/// "roofline") and of its quartiles ("q1", "q3"), the median seconds per step
+/// of each ("descent", "floor", "compute"), and "compute_bound", the share of
+/// rounds where the compute floor was the larger.
+template <typename S>
+void measure_roofline(benchmark::State& state, const Variant<S>& v, Index n) {
+  DescentStepper<S> descent(v.make_descent(), n);
+  FloorStepper<S> floor(v.floor, n);
+  std::unique_ptr<ComputeStepper<S>> compute;
+  if (v.compute != nullptr) compute = std::make_unique<ComputeStepper<S>>(v.compute, n);
+  std::vector<Stepper<S>*> contenders{&descent, &floor};
+  if (compute) contenders.push_back(compute.get());
+  // One step each first: allocates descent's state, faults every page in.
+  for (Stepper<S>* c : contenders) c->step();
+  double one = seconds_per_step(descent, 1);
+  for (int k = 0; k < 4; ++k) one = std::min(one, seconds_per_step(descent, 1));
+  const int batch = int(std::clamp(kBatchSeconds / one, 1.0, 1e6));
+  std::vector<std::vector<double>> seconds(contenders.size());
+  std::vector<double> fractions;
+  int compute_bound = 0;
+  for (auto _ : state) {
+    const auto start = std::chrono::steady_clock::now();
+    const auto elapsed = [&] {
+      return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    };
+    for (int round = 0; round < kMaxRounds && (round < kMinRounds || elapsed() < kRoundSeconds);
+         ++round) {
+      double t[3] = {0, 0, 0};
+      for (std::size_t k = 0; k < contenders.size(); ++k) {
+        const std::size_t c = round % 2 == 0 ? k : contenders.size() - 1 - k;
+        t[c] = seconds_per_step(*contenders[c], batch);
+        seconds[c].push_back(t[c]);
+      }
+      compute_bound += t[2] > t[1];
+      fractions.push_back(std::max(t[1], t[2]) / t[0]);
+    }
+    state.SetIterationTime(elapsed());
+  }
+  for (Stepper<S>* c : contenders) {
+    if (const Index bad = count_unhealthy(c->written())) {
+      state.SkipWithError(
+          (std::to_string(bad) + " elements NaN, infinite or subnormal after the run").c_str());
+      return;
+    }
+  }
+  const auto rounds = fractions.size();
+  std::vector<double> sorted = fractions;
+  std::sort(sorted.begin(), sorted.end());
+  state.counters["roofline"] = median(fractions);
+  state.counters["q1"] = sorted[(rounds - 1) / 4];
+  state.counters["q3"] = sorted[(3 * (rounds - 1) + 3) / 4];
+  const char* names[] = {"descent", "floor", "compute"};
+  for (std::size_t c = 0; c < contenders.size(); ++c) state.counters[names[c]] = median(seconds[c]);
+  state.counters["compute_bound"] = double(compute_bound) / double(rounds);
+  state.counters["rounds"] = double(rounds);
+  state.counters["batch"] = double(batch);
+  state.counters["elements"] = double(n);
+  state.counters["bytes_per_element"] = double(v.bytes_per_element());
+}
+
+/// The paired roofline benchmarks of a variant: variant/scalar/roofline/N.
+template <typename S>
+void register_roofline(const Variant<S>& v, const char* scalar) {
+  for (const Index n : kSizes) {
+    const std::string name = v.name + "/" + scalar + "/roofline/" + std::to_string(n);
+    benchmark::RegisterBenchmark(name.c_str(),
+                                 [=](benchmark::State& state) { measure_roofline<S>(state, v, n); })
+        ->Iterations(1)
+        ->Repetitions(1)
+        ->UseManualTime()
+        ->Unit(benchmark::kMillisecond);
+  }
+}
+
 template <typename S>
 void register_variant(const Variant<S>& v, const char* scalar) {
   for (const Index n : kSizes) {
@@ -402,7 +582,7 @@ void register_variant(const Variant<S>& v, const char* scalar) {
         return std::make_unique<DescentStepper<S>>(with_threads(v.make_descent(), 2), n);
       });
     }
-    add("floor", [v, n] { return std::make_unique<FloorStepper<S>>(v.floor, n, v.state_arrays); });
+    add("floor", [v, n] { return std::make_unique<FloorStepper<S>>(v.floor, n); });
     if (v.compute != nullptr) {
       add("compute", [v, n] { return std::make_unique<ComputeStepper<S>>(v.compute, n); });
     }
@@ -672,7 +852,7 @@ void register_bf16_state() {
                                                      n);
     });
     add("f32_floor", 28,
-        [n] { return std::make_unique<FloorStepper<float>>(floor_for<float>(2), n, 2); });
+        [n] { return std::make_unique<FloorStepper<float>>(Floor{{one_pass(2)}}, n); });
     add("bf16_floor", 20, [n] { return std::make_unique<FloorBf16Stepper>(n); });
   }
 }
@@ -724,12 +904,26 @@ void add_context() {
 }  // namespace bench
 
 int main(int argc, char** argv) {
-  for (const auto& v : bench::variants<float>()) bench::register_variant(v, "float");
-  for (const auto& v : bench::variants<double>()) bench::register_variant(v, "double");
-  bench::register_embedding();
-  bench::register_network();
-  bench::register_muon();
-  bench::register_bf16_state();
+  // --roofline: the paired roofline benchmarks alone (measure_roofline).
+  bool roofline = false;
+  for (int k = 1; k < argc; ++k) {
+    if (std::string(argv[k]) != "--roofline") continue;
+    roofline = true;
+    std::copy(argv + k + 1, argv + argc + 1, argv + k);  // argv[argc] is nullptr
+    --argc;
+    break;
+  }
+  if (roofline) {
+    for (const auto& v : bench::variants<float>()) bench::register_roofline(v, "float");
+    for (const auto& v : bench::variants<double>()) bench::register_roofline(v, "double");
+  } else {
+    for (const auto& v : bench::variants<float>()) bench::register_variant(v, "float");
+    for (const auto& v : bench::variants<double>()) bench::register_variant(v, "double");
+    bench::register_embedding();
+    bench::register_network();
+    bench::register_muon();
+    bench::register_bf16_state();
+  }
   bench::add_context();
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
