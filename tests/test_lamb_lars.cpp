@@ -17,7 +17,7 @@
 //
 // Tolerances: double 1e-10 relative with an absolute floor of 1e-14; float
 // 1e-5 relative with a floor of 1e-6 (JAX sums the norms in float32, descent
-// in float within groups of 64 and in double between groups). Run with -s to
+// in float within groups of 256 and in double between groups). Run with -s to
 // see the worst errors. Observed (GCC 12, x86-64), worst over each
 // optimizer's runs, double / float, relative to the values (and to the
 // distance moved from x0):
@@ -235,8 +235,9 @@ TEST_CASE("LARS reproduces optax.lars", "[lars][optax]") {
 }
 
 TEST_CASE("LAMB and LARS: the kernels against a plain step at every tail", "[lamb][lars]") {
-  // Sizes that end packets and 64-element groups anywhere.
-  for (const Eigen::Index n : {1, 2, 7, 8, 9, 15, 16, 17, 63, 64, 65, 127, 1023, 5000}) {
+  // Sizes that end packets and 256-element groups anywhere.
+  for (const Eigen::Index n :
+       {1, 2, 7, 8, 9, 15, 16, 17, 63, 64, 65, 127, 255, 256, 257, 1023, 5000}) {
     const support::Bowl<double> bowl(n);
     descent::LAMB<double>::Options lo;
     lo.lr = 0.01;

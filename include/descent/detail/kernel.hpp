@@ -24,11 +24,12 @@ namespace descent::detail {
 /// README's Performance section).
 constexpr Eigen::Index kParallelThreshold = 65536;
 
-/// Thread chunks start at multiples of this many elements (256 or 512
-/// bytes), so that threads stepping an aligned vector do not share a cache
-/// line. The result does not depend on where the cuts fall: an element's
+/// Thread chunks start at multiples of this many elements (1 or 2 KiB), so
+/// that threads stepping an aligned vector do not share a cache line, and
+/// so that LAMB's and LARS's groups of squares (trust_ratio.hpp) are never
+/// cut. The result does not depend on where the cuts fall: an element's
 /// bits are the same in a packet and in a tail (simd.hpp).
-constexpr Eigen::Index kChunkAlign = 64;
+constexpr Eigen::Index kChunkAlign = 256;
 
 /// Runs body(V{}, i) over every element of [begin, end), in packets: on the
 /// calling thread alone, or, given a pool, in pool->workers() + 1 contiguous

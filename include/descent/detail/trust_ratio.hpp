@@ -5,8 +5,8 @@
 /// depend on set_threads, and optax's trust ratio made of them.
 ///
 /// A step's element loop is cut into thread chunks that start at multiples
-/// of kChunkAlign (64) elements, and within a chunk its packets start at the
-/// chunk's start. So every group of 64 elements [64·k, 64·k + 64) lies in one
+/// of kChunkAlign (256) elements, and within a chunk its packets start at the
+/// chunk's start. So every group of 256 elements [256·k, 256·k + 256) lies in one
 /// chunk, is run by one thread, in order, and in the same packets whatever
 /// the thread count. The squares of a group are summed lane by lane of its
 /// packets, the lanes then added in double in a fixed tree and the tail
@@ -26,7 +26,8 @@
 namespace descent::detail {
 
 /// Elements per group whose sums of squares are stored: kChunkAlign, so
-/// that no group is cut by a thread chunk.
+/// that no group is cut by a thread chunk. (At 64, a group's lanes cost as
+/// much to add up as its squares in float; at 256, a quarter.)
 constexpr Eigen::Index kNormGroup = kChunkAlign;
 
 /// Number of groups of n elements.
@@ -37,7 +38,7 @@ constexpr Eigen::Index norm_groups(Eigen::Index n) { return (n + kNormGroup - 1)
 /// body, so each its own SquareSums), and stored per group in
 /// sums[2·k] (a) and sums[2·k + 1] (b) when group k is complete. Within a
 /// group the squares are summed in S, lane by lane of its packets (at most
-/// 64/lanes terms a lane); the lanes are then added in double in a fixed
+/// 256/lanes terms a lane); the lanes are then added in double in a fixed
 /// tree, the tail last. A float square above float's range makes a group's
 /// sum +inf: see norm_of, which then sums again in double.
 template <typename S>
@@ -72,10 +73,20 @@ class SquareSums {
     } else {
       lanes[0] = double(pack.v);
     }
-    for (int width = A::size / 2; width >= 1; width /= 2) {
-      for (int k = 0; k < width; ++k) lanes[k] = lanes[k] + lanes[k + width];
-    }
+    halve<A::size / 2>(lanes);
     return lanes[0] + double(tail);
+  }
+
+  // lanes[k] += lanes[k + Width] for k < Width, then the same for Width / 2,
+  // down to 1: the tree. Constant trip counts, so that the compiler unrolls
+  // the adds into packets of doubles (a loop over the widths kept the lanes
+  // on the stack and cost more than the squares of a group).
+  template <int Width>
+  static void halve(double* lanes) {
+    if constexpr (Width >= 1) {
+      for (int k = 0; k < Width; ++k) lanes[k] = lanes[k] + lanes[k + Width];
+      halve<Width / 2>(lanes);
+    }
   }
 
   void flush(Eigen::Index group) const {
