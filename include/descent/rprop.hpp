@@ -145,14 +145,6 @@ class Rprop : public detail::OptimizerBase<Rprop<Scalar_>, Scalar_> {
     step_size_.resize(0);
   }
 
-  /// 1 where a > 0, else 0 (also for NaN): a·2^k·2^k is at least 1 for the
-  /// smallest positive a (and overflows harmlessly for large ones).
-  template <typename V>
-  static V positive(V a) {
-    constexpr Scalar k = sizeof(Scalar) == sizeof(float) ? Scalar(0x1p100) : Scalar(0x1p600);
-    return min(max(a * V(k) * V(k), V(Scalar(0))), V(Scalar(1)));
-  }
-
   void update(Scalar* x, const Scalar* g, Index n, std::int64_t) noexcept override {
     const Options& o = options_;
     const Scalar eta_minus = o.eta_minus, eta_plus = o.eta_plus;
@@ -163,15 +155,16 @@ class Rprop : public detail::OptimizerBase<Rprop<Scalar_>, Scalar_> {
     detail::with_flag(adjust.active(), [&](auto active) {
       this->for_each_element(n, [=](auto lanes, Index i) {
         using V = decltype(lanes);
-        const V one(Scalar(1)), zero(Scalar(0));
         V xi = V::load(x + i);
         const V di = adjust.template operator()<active()>(V::load(g + i), xi);
         const V product = di * V::load(p + i);
-        // Each factor is 0 or 1, so the selection below is exact.
-        const V up = positive(product), down = positive(zero - product);
-        const V factor = (one - up - down) + up * V(eta_plus) + down * V(eta_minus);
+        // η₊ where the product is positive, η₋ where negative, 1 where it is
+        // ±0 or NaN; the gradient is forgotten (d·0, keeping its sign) where
+        // it changed sign.
+        const V factor =
+            if_positive(product, V(eta_plus), if_negative(product, V(eta_minus), V(Scalar(1))));
         const V size = min(max(V::load(eta + i) * factor, V(lo)), V(hi));
-        const V kept = di * (one - down);
+        const V kept = if_negative(product, di * V(Scalar(0)), di);
         size.store(eta + i);
         kept.store(p + i);
         (xi - sign(kept) * size).store(x + i);

@@ -143,6 +143,19 @@ std::vector<Variant<S>> every_variant() {
   lion.beta2 = S(0);
   add<Lion<S>>(list, " signSGD", lion);
 
+  // torch.optim's other element-wise optimizers.
+  add<Adamax<S>>(list, "", {S(0.01)});
+  add<NAdam<S>>(list, "", {S(0.01)});
+  add<RAdam<S>>(list, "", {S(0.01)});  // rectified from its 6th step on
+  add<Adadelta<S>>(list, "", {S(0.5)});
+  typename Rprop<S>::Options rprop;
+  rprop.lr = S(0.01);
+  add<Rprop<S>>(list, "", rprop);
+  typename ASGD<S>::Options asgd;
+  asgd.lr = S(0.01);
+  asgd.t0 = S(2);  // averages from its 3rd step on
+  add<ASGD<S>>(list, "", asgd);
+
   using AdaBeliefOptions = typename AdaBelief<S>::Options;
   AdaBeliefOptions adabelief;
   adabelief.lr = S(0.01);

@@ -2,7 +2,8 @@
 /// \file
 /// The smallest SIMD layer the update kernels need: a packet of floats or
 /// doubles with + − × ÷, max (a > b ? a : b, so b if either is NaN), min,
-/// abs, sign and a correctly rounded sqrt, for the widest vector
+/// abs, sign, a correctly rounded sqrt and a selection by the sign of a
+/// lane (if_positive, if_negative), for the widest vector
 /// unit the translation unit is compiled for (AVX-512, AVX, SSE2), and a
 /// one-lane stand-in with the same interface for the loop tails and for other
 /// targets.
@@ -125,6 +126,9 @@ struct One {
   friend One min(One a, One b) { return One(a.v < b.v ? a.v : b.v); }
   friend One abs(One a) { return max(a, One(S(0)) - a); }
   friend One sign(One a) { return sign_of<S>(a); }
+  // a > 0 ? x : y and a < 0 ? x : y: y where a is ±0 or NaN.
+  friend One if_positive(One a, One x, One y) { return a.v > S(0) ? x : y; }
+  friend One if_negative(One a, One x, One y) { return a.v < S(0) ? x : y; }
 };
 
 /// The widest packet of S; Pack<S>::size is 1 where there is none (and
@@ -136,34 +140,76 @@ struct Pack {
 
 // Pack<S> for one register type: T the register, PFX/SFX the intrinsics'
 // prefix and suffix (_mm256_add_ps: _mm256, ps).
-#define DESCENT_DEFINE_PACK(S, T, PFX, SFX)                                                   \
-  template <>                                                                                 \
-  struct Pack<S> {                                                                            \
-    static constexpr int size = int(sizeof(T) / sizeof(S));                                   \
-    T v;                                                                                      \
-    Pack() = default;                                                                         \
-    explicit Pack(T x) : v(x) {}                                                              \
-    Pack(S s) : v(PFX##_set1_##SFX(s)) {}                                                     \
-    static Pack load(const S* p) { return Pack(PFX##_loadu_##SFX(p)); }                       \
-    void store(S* p) const { PFX##_storeu_##SFX(p, v); }                                      \
-    template <typename Q, std::enable_if_t<std::is_class<Q>::value, int> = 0>                 \
-    DESCENT_ALWAYS_INLINE static Pack load(const Q& q) {                                      \
-      return q.template load<Pack>();                                                         \
-    }                                                                                         \
-    template <typename Q, std::enable_if_t<std::is_class<Q>::value, int> = 0>                 \
-    DESCENT_ALWAYS_INLINE void store(const Q& q) const {                                      \
-      q.store(*this);                                                                         \
-    }                                                                                         \
-    friend Pack operator+(Pack a, Pack b) { return Pack(PFX##_add_##SFX(a.v, b.v)); }         \
-    friend Pack operator-(Pack a, Pack b) { return Pack(PFX##_sub_##SFX(a.v, b.v)); }         \
-    friend Pack operator*(Pack a, Pack b) { return Pack(opaque(PFX##_mul_##SFX(a.v, b.v))); } \
-    friend Pack operator/(Pack a, Pack b) { return Pack(PFX##_div_##SFX(a.v, b.v)); }         \
-    friend Pack sqrt(Pack a) { return Pack(PFX##_sqrt_##SFX(a.v)); }                          \
-    friend Pack max(Pack a, Pack b) { return Pack(PFX##_max_##SFX(a.v, b.v)); }               \
-    friend Pack min(Pack a, Pack b) { return Pack(PFX##_min_##SFX(a.v, b.v)); }               \
-    friend Pack abs(Pack a) { return max(a, Pack(S(0)) - a); }                                \
-    friend Pack sign(Pack a) { return sign_of<S>(a); }                                        \
+#define DESCENT_DEFINE_PACK(S, T, PFX, SFX)                                                        \
+  template <>                                                                                      \
+  struct Pack<S> {                                                                                 \
+    static constexpr int size = int(sizeof(T) / sizeof(S));                                        \
+    T v;                                                                                           \
+    Pack() = default;                                                                              \
+    explicit Pack(T x) : v(x) {}                                                                   \
+    Pack(S s) : v(PFX##_set1_##SFX(s)) {}                                                          \
+    static Pack load(const S* p) { return Pack(PFX##_loadu_##SFX(p)); }                            \
+    void store(S* p) const { PFX##_storeu_##SFX(p, v); }                                           \
+    template <typename Q, std::enable_if_t<std::is_class<Q>::value, int> = 0>                      \
+    DESCENT_ALWAYS_INLINE static Pack load(const Q& q) {                                           \
+      return q.template load<Pack>();                                                              \
+    }                                                                                              \
+    template <typename Q, std::enable_if_t<std::is_class<Q>::value, int> = 0>                      \
+    DESCENT_ALWAYS_INLINE void store(const Q& q) const {                                           \
+      q.store(*this);                                                                              \
+    }                                                                                              \
+    friend Pack operator+(Pack a, Pack b) { return Pack(PFX##_add_##SFX(a.v, b.v)); }              \
+    friend Pack operator-(Pack a, Pack b) { return Pack(PFX##_sub_##SFX(a.v, b.v)); }              \
+    friend Pack operator*(Pack a, Pack b) { return Pack(opaque(PFX##_mul_##SFX(a.v, b.v))); }      \
+    friend Pack operator/(Pack a, Pack b) { return Pack(PFX##_div_##SFX(a.v, b.v)); }              \
+    friend Pack sqrt(Pack a) { return Pack(PFX##_sqrt_##SFX(a.v)); }                               \
+    friend Pack max(Pack a, Pack b) { return Pack(PFX##_max_##SFX(a.v, b.v)); }                    \
+    friend Pack min(Pack a, Pack b) { return Pack(PFX##_min_##SFX(a.v, b.v)); }                    \
+    friend Pack abs(Pack a) { return max(a, Pack(S(0)) - a); }                                     \
+    friend Pack sign(Pack a) { return sign_of<S>(a); }                                             \
+    friend Pack if_positive(Pack a, Pack x, Pack y) { return Pack(if_positive_v(a.v, x.v, y.v)); } \
+    friend Pack if_negative(Pack a, Pack x, Pack y) { return Pack(if_negative_v(a.v, x.v, y.v)); } \
   }
+
+// Lane by lane a > 0 ? x : y and a < 0 ? x : y for each register type, with
+// ordered comparisons (false for NaN), as One's: the lanes of x or y, bit
+// for bit.
+#if DESCENT_SIMD_BYTES >= 64 && defined(__AVX512F__)
+#define DESCENT_DEFINE_SELECT(T, SFX)                                                              \
+  inline T if_positive_v(T a, T x, T y) {                                                          \
+    return _mm512_mask_blend_##SFX(_mm512_cmp_##SFX##_mask(a, _mm512_setzero_##SFX(), _CMP_GT_OQ), \
+                                   y, x);                                                          \
+  }                                                                                                \
+  inline T if_negative_v(T a, T x, T y) {                                                          \
+    return _mm512_mask_blend_##SFX(_mm512_cmp_##SFX##_mask(a, _mm512_setzero_##SFX(), _CMP_LT_OQ), \
+                                   y, x);                                                          \
+  }
+DESCENT_DEFINE_SELECT(__m512, ps)
+DESCENT_DEFINE_SELECT(__m512d, pd)
+#elif DESCENT_SIMD_BYTES >= 32 && defined(__AVX__)
+#define DESCENT_DEFINE_SELECT(T, SFX)                                                          \
+  inline T if_positive_v(T a, T x, T y) {                                                      \
+    return _mm256_blendv_##SFX(y, x, _mm256_cmp_##SFX(a, _mm256_setzero_##SFX(), _CMP_GT_OQ)); \
+  }                                                                                            \
+  inline T if_negative_v(T a, T x, T y) {                                                      \
+    return _mm256_blendv_##SFX(y, x, _mm256_cmp_##SFX(a, _mm256_setzero_##SFX(), _CMP_LT_OQ)); \
+  }
+DESCENT_DEFINE_SELECT(__m256, ps)
+DESCENT_DEFINE_SELECT(__m256d, pd)
+#elif DESCENT_SIMD_BYTES >= 16
+#define DESCENT_DEFINE_SELECT(T, SFX)                                 \
+  inline T if_positive_v(T a, T x, T y) {                             \
+    const T m = _mm_cmpgt_##SFX(a, _mm_setzero_##SFX());              \
+    return _mm_or_##SFX(_mm_and_##SFX(m, x), _mm_andnot_##SFX(m, y)); \
+  }                                                                   \
+  inline T if_negative_v(T a, T x, T y) {                             \
+    const T m = _mm_cmplt_##SFX(a, _mm_setzero_##SFX());              \
+    return _mm_or_##SFX(_mm_and_##SFX(m, x), _mm_andnot_##SFX(m, y)); \
+  }
+DESCENT_DEFINE_SELECT(__m128, ps)
+DESCENT_DEFINE_SELECT(__m128d, pd)
+#endif
+#undef DESCENT_DEFINE_SELECT
 
 #if DESCENT_SIMD_BYTES >= 64 && defined(__AVX512F__)
 DESCENT_DEFINE_PACK(float, __m512, _mm512, ps);
