@@ -195,10 +195,11 @@ class Adafactor : public detail::OptimizerBase<Adafactor<Scalar_>, Scalar_> {
   }
 
   // Σ v[i]² in double, in an order fixed by n alone: kParts partial sums,
-  // element i into sum i mod kParts, added pairwise at the end. 32 sums are
-  // four packets of 8 doubles: four chains of adds, not one or two, so the
-  // sum keeps up with the loads (8 sums kept Adafactor's step waiting on it
-  // for a third of its time in cache).
+  // element i into sum i mod kParts, added pairwise at the end. A packet
+  // of doubles is a chain of dependent adds: 32 sums make four times the
+  // chains 8 made (four on AVX-512, where 8 made one), so the sum keeps up
+  // with the loads; with 8, Adafactor's step waited on it for a third of its
+  // time in cache.
   static constexpr int kParts = 32;
   static double sum_of_squares(const Scalar* v, Index n) {
     double part[kParts] = {};
