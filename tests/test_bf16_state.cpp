@@ -12,6 +12,7 @@
 #include <functional>
 #include <limits>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -543,12 +544,41 @@ TEST_CASE("bf16 state: the same bits on 1, 2 and 3 threads and through ParamGrou
       const VecF ga = gradient(a, t), gb = gradient(b, t);
       groups.step({{a, ga}, {b, gb}});
     }
+    // b alone, at its place after a in the concatenation.
     descent::RMSprop<float> alone(o);
+    alone.set_element_offset(n);
     VecF c = start(77);
     for (std::int64_t t = 1; t <= 5; ++t) alone.step(c, gradient(c, t));
     CHECK(first_difference(a, results[0]) == -1);
     CHECK(first_difference(b, c) == -1);
   }
+}
+
+TEST_CASE("bf16 state: pieces stepped apart at their element offsets round as the whole",
+          "[bf16]") {
+  const Index n = 1003, cut = 389;
+  auto o = bf16<descent::Adam<float>>({});
+  o.lr = 0.01f;
+  o.stochastic_rounding = true;
+  o.rounding_seed = 7;
+  descent::Adam<float> whole(o), head(o), tail(o), tail_at_zero(o);
+  tail.set_element_offset(cut);
+  CHECK(tail.element_offset() == cut);
+  CHECK(head.element_offset() == 0);
+  VecF x = start(n), y = x, z = x.tail(n - cut);
+  for (std::int64_t t = 1; t <= 20; ++t) {
+    const VecF g = gradient(x, t), gy = gradient(y, t);
+    whole.step(x, g);
+    VecF yh = y.head(cut), yt = y.tail(n - cut);
+    head.step(yh, gy.head(cut));
+    tail.step(yt, gy.tail(n - cut));
+    y << yh, yt;
+    tail_at_zero.step(z, VecF(gy.tail(n - cut)));
+  }
+  CHECK(first_difference(x, y) == -1);
+  // Without its offset the tail draws the head's bits: its rounding differs.
+  CHECK(first_difference(VecF(x.tail(n - cut)), z) >= 0);
+  CHECK_THROWS_AS(tail.set_element_offset(-1), std::invalid_argument);
 }
 
 TEST_CASE("bf16 state: NaN and inf at the rounding", "[bf16]") {

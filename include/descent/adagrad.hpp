@@ -178,7 +178,7 @@ class AdaGrad : public detail::SparseOptimizerBase<AdaGrad<Scalar_>, Scalar_> {
         double(this->lr()) / (1.0 + static_cast<double>(t - 1) * double(options_.lr_decay)));
     const Scalar eps = options_.eps;
     const auto adjust = detail::GradientAdjust<Scalar>::from(options_, this->lr());
-    detail::with_storage<Scalar>(options_, t, [&](auto storage) {
+    detail::with_storage<Scalar>(options_, t, this->element_offset(), [&](auto storage) {
       const auto sum = storage(0, sum_, sum16_);
       detail::with_placement(options_.eps_placement, [&](auto placement) {
         detail::with_flag(adjust.active(), [&](auto active) {

@@ -167,7 +167,7 @@ class AdamFamily : public OptimizerBase<AdamFamily<Scalar_, kAdamW>, Scalar_> {
                                                  ? 1.0 / bias2
                                                  : (hat ? 1.0 : 1.0 / std::sqrt(bias2)));
     const auto adjust = GradientAdjust<Scalar>::from(o, this->lr());
-    with_storage<Scalar>(o, t, [&](auto storage) {
+    with_storage<Scalar>(o, t, this->element_offset(), [&](auto storage) {
       const auto m = storage(0, m_, m16_);
       const auto v = storage(1, v_, v16_);
       const auto v_max = storage(2, v_max_, v_max16_);

@@ -244,6 +244,19 @@ class Optimizer {
   /// step.
   Index state_size() const noexcept { return state_size_; }
 
+  /// Where the parameters this optimizer steps start in a larger vector of
+  /// which it steps a piece (0 unless set). Stochastic rounding of bfloat16
+  /// state draws the random bits of element i + offset, so that pieces
+  /// stepped apart round as the whole would: descent::mpi::Sharded sets it
+  /// to its shard's start, ParamGroups to each tensor's start in the
+  /// concatenation of its tensors. Not part of a checkpoint.
+  void set_element_offset(Index offset) {
+    detail::check_at_least(name(), "element offset", offset, Index(0));
+    element_offset_ = offset;
+  }
+  /// The offset set by set_element_offset().
+  Index element_offset() const noexcept { return element_offset_; }
+
   /// Forgets all state and the step count; the next step may use a new
   /// number of parameters. lr() is kept.
   void reset() noexcept {
@@ -499,6 +512,7 @@ class Optimizer {
   std::int64_t iterations_ = 0;
   std::int64_t skipped_ = 0;
   Index state_size_ = -1;
+  Index element_offset_ = 0;
   TensorShape shape_;
   int threads_ = 1;
   detail::PoolHandle pool_;

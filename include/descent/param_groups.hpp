@@ -479,7 +479,14 @@ void ParamGroups<S>::step_all(const ParamGrad<S>* list, std::size_t count) {
 template <typename S>
 void ParamGroups<S>::update_all(const ParamGrad<S>* list, std::int64_t t) {
   const std::size_t count = tensors_.size();
-  for (std::size_t k = 0; k < count; ++k) tensors_[k]->shape_ = list[k].shape_;
+  // Each tensor's elements at their place in the concatenation of the
+  // tensors, for stochastic rounding's bits (Optimizer::element_offset).
+  Index offset = 0;
+  for (std::size_t k = 0; k < count; ++k) {
+    tensors_[k]->shape_ = list[k].shape_;
+    tensors_[k]->element_offset_ = offset;
+    offset += list[k].size_;
+  }
   if (threads_ == 1) {
     for (std::size_t k = 0; k < count; ++k) {
       if (list[k].size_ > 0) update_one(k, list[k], 0, list[k].size_, t);

@@ -199,7 +199,7 @@ class RMSprop : public detail::OptimizerBase<RMSprop<Scalar_>, Scalar_> {
     const bool keras = o.momentum_form == MomentumForm::Keras;
     const Scalar in = keras ? lr : Scalar(1), out = keras ? Scalar(1) : lr;
     const auto adjust = detail::GradientAdjust<Scalar>::from(o, this->lr());
-    detail::with_storage<Scalar>(o, t, [&](auto storage) {
+    detail::with_storage<Scalar>(o, t, this->element_offset(), [&](auto storage) {
       const auto v = storage(0, square_avg_, square_avg16_);
       const auto a = storage(1, grad_avg_, grad_avg16_);
       const auto b = storage(2, buffer_, buffer16_);

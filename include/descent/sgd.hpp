@@ -194,7 +194,7 @@ class SGD : public detail::OptimizerBase<SGD<Scalar_>, Scalar_> {
         this->for_each_element(n, detail::gradient_body<active()>(x, g, lr_t, adjust));
         return;
       }
-      detail::with_storage<Scalar>(options_, t, [&](auto storage) {
+      detail::with_storage<Scalar>(options_, t, this->element_offset(), [&](auto storage) {
         const auto v = storage(0, velocity_, velocity16_);
         detail::with_flag(options_.nesterov, [&](auto nesterov) {
           if (options_.momentum_form == MomentumForm::Keras) {

@@ -20,10 +20,12 @@ std::string read_file(const std::string& path) {
   return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
-AdamF::Options options(descent::StateStorage storage = descent::StateStorage::Same) {
+AdamF::Options options(descent::StateStorage storage = descent::StateStorage::Same,
+                       bool stochastic_rounding = false) {
   AdamF::Options o{0.02f, 0.8f, 0.99f};
   o.amsgrad = true;  // all three state arrays
   o.state_storage = storage;
+  o.stochastic_rounding = stochastic_rounding;
   return o;
 }
 
@@ -60,16 +62,20 @@ TEMPLATE_TEST_CASE("mpi: save_file writes what a single-process optimizer in tha
 
 TEST_CASE("mpi: a run saved with P ranks resumes with any P' and in a single process") {
   // bfloat16 state too: its checkpoint holds the state as floats, which the
-  // shards are gathered from and cut into as any other.
-  const auto storage = GENERATE(descent::StateStorage::Same, descent::StateStorage::BFloat16);
-  CAPTURE(int(storage));
+  // shards are gathered from and cut into as any other. With stochastic
+  // rounding a shard draws the bits of its elements' places in the whole
+  // (Optimizer::element_offset), so any number of ranks rounds as one.
+  const int mode = GENERATE(0, 1, 2);
+  const auto storage = mode == 0 ? descent::StateStorage::Same : descent::StateStorage::BFloat16;
+  const bool stochastic = mode == 2;
+  CAPTURE(mode);
   const int world = world_size();
   const Eigen::Index n = 3000;
   const std::string path = shared_path("resume");
   for (int p = 1; p <= world; ++p) {
     // The uninterrupted run of p ranks: 8 steps.
     Vec<float> uninterrupted = start<float>(n);
-    AdamF whole(options(storage));
+    AdamF whole(options(storage, stochastic));
     for (int s = 0; s < 8; ++s) whole.step(uninterrupted, rank_order_mean<float>(p, s, n));
     for (int q = 1; q <= world; ++q) {
       INFO("saved with " << p << " ranks, resumed with " << q);
@@ -80,11 +86,11 @@ TEST_CASE("mpi: a run saved with P ranks resumes with any P' and in a single pro
         SubComm comm(p);
         if (comm.member()) {
           if ((p + q) % 2 == 0) {
-            descent::mpi::Sharded<AdamF> t(comm.get(), options(storage));
+            descent::mpi::Sharded<AdamF> t(comm.get(), options(storage, stochastic));
             run(t, x, 0, 4);
             t.save_file(path);
           } else {
-            descent::mpi::DataParallel<AdamF> t(comm.get(), options(storage));
+            descent::mpi::DataParallel<AdamF> t(comm.get(), options(storage, stochastic));
             run(t, x, 0, 4);
             t.save_file(path);
           }
@@ -95,7 +101,7 @@ TEST_CASE("mpi: a run saved with P ranks resumes with any P' and in a single pro
         // 4 more on q ranks, beside a single process that loaded the file.
         SubComm comm(q);
         if (comm.member()) {
-          AdamF single(options(storage));
+          AdamF single(options(storage, stochastic));
           single.load_file(path);
           Vec<float> y = x;
           const auto resume = [&](auto& t) {
@@ -108,10 +114,10 @@ TEST_CASE("mpi: a run saved with P ranks resumes with any P' and in a single pro
             }
           };
           if ((p + q) % 2 == 0) {
-            descent::mpi::DataParallel<AdamF> t(comm.get(), options(storage));
+            descent::mpi::DataParallel<AdamF> t(comm.get(), options(storage, stochastic));
             resume(t);
           } else {
-            descent::mpi::Sharded<AdamF> t(comm.get(), options(storage));
+            descent::mpi::Sharded<AdamF> t(comm.get(), options(storage, stochastic));
             resume(t);
             REQUIRE(t.optimizer().state_size() == t.shard().second - t.shard().first);
           }

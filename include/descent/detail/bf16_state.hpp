@@ -270,9 +270,10 @@ struct Bf16Storage {
   bool stochastic;
   std::uint32_t seed;
   std::int64_t t;
+  Eigen::Index offset;  // the index of element 0 for the random bits
   template <typename Vector, typename Vector16>
   Bf16State operator()(int k, Vector&, Vector16& v16) const {
-    return {v16.data(), 0, rounding_key(seed, t, k), stochastic};
+    return {v16.data(), offset, rounding_key(seed, t, k), stochastic};
   }
 };
 
@@ -296,13 +297,14 @@ void check_storage_options(std::string_view cls, const Options& o) {
 
 /// Calls f(storage), where storage(k, vector, vector16) is the kernel's
 /// pointer to state array k: SameStorage, or, for a float optimizer with
-/// state_storage BFloat16, Bf16Storage. A double optimizer refuses BFloat16
-/// at construction, so it compiles only the first.
+/// state_storage BFloat16, Bf16Storage, its element 0 at index `offset`
+/// (Optimizer::element_offset()) for the random bits. A double optimizer
+/// refuses BFloat16 at construction, so it compiles only the first.
 template <typename Scalar, typename Options, typename F>
-void with_storage(const Options& o, std::int64_t t, F&& f) {
+void with_storage(const Options& o, std::int64_t t, Eigen::Index offset, F&& f) {
   if constexpr (std::is_same<Scalar, float>::value) {
     if (o.state_storage == StateStorage::BFloat16) {
-      f(Bf16Storage{o.stochastic_rounding, o.rounding_seed, t});
+      f(Bf16Storage{o.stochastic_rounding, o.rounding_seed, t, offset});
       return;
     }
   }

@@ -105,7 +105,7 @@ class DampenedMomentum : public OptimizerBase<DampenedMomentum<Scalar_, kNestero
     const Scalar beta = options_.beta;
     const Scalar a = (Scalar(1) - beta) * this->lr();
     const auto adjust = GradientAdjust<Scalar>::from(options_, this->lr());
-    with_storage<Scalar>(options_, t, [&](auto storage) {
+    with_storage<Scalar>(options_, t, this->element_offset(), [&](auto storage) {
       const auto delta = storage(0, delta_, delta16_);
       with_flag(adjust.active(), [&](auto active) {
         this->for_each_element(n, velocity_body<kNesterov, active()>(x, g, delta, beta, a, adjust));

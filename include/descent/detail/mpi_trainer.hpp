@@ -366,6 +366,9 @@ double Trainer<Opt, kSharded>::step_impl(Params&& params, const Eigen::DenseBase
   const int p = size(), me = rank();
   const Index begin = shard_begin(n, p, me), len = shard_begin(n, p, me + 1) - begin;
   Scalar* x = params.data();
+  // A shard's elements at their place in the whole, for stochastic
+  // rounding's bits: the same on any number of ranks.
+  opt_.set_element_offset(kSharded ? begin : 0);
   // With nothing to decide over the whole mean first, each piece of it is
   // stepped as soon as it is reduced, while it is in cache.
   const bool fed = clip == nullptr && opt_.options().nonfinite == NonFinite::Propagate &&
