@@ -4,6 +4,7 @@
 /// matrix, a relative step size, and the update clipped by its RMS.
 
 #include "detail/check.hpp"
+#include "detail/kernel.hpp"
 #include "detail/optimizer_base.hpp"
 #include "detail/simd.hpp"
 #include "nonfinite.hpp"
@@ -208,10 +209,7 @@ class Adafactor : public detail::OptimizerBase<Adafactor<Scalar_>, Scalar_> {
       for (int k = 0; k < kParts; ++k) part[k] += double(v[i + k]) * double(v[i + k]);
     }
     for (int k = 0; i < n; ++i, ++k) part[k] += double(v[i]) * double(v[i]);
-    for (int width = kParts / 2; width >= 1; width /= 2) {
-      for (int k = 0; k < width; ++k) part[k] += part[k + width];
-    }
-    return part[0];
+    return detail::fold_halves<kParts / 2>(part);
   }
 
   // Elements per block of U whose squares are summed at once: U is formed in

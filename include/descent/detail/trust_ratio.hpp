@@ -73,20 +73,7 @@ class SquareSums {
     } else {
       lanes[0] = double(pack.v);
     }
-    halve<A::size / 2>(lanes);
-    return lanes[0] + double(tail);
-  }
-
-  // lanes[k] += lanes[k + Width] for k < Width, then the same for Width / 2,
-  // down to 1: the tree. Constant trip counts, so that the compiler unrolls
-  // the adds into packets of doubles (a loop over the widths kept the lanes
-  // on the stack and cost more than the squares of a group).
-  template <int Width>
-  static void halve(double* lanes) {
-    if constexpr (Width >= 1) {
-      for (int k = 0; k < Width; ++k) lanes[k] = lanes[k] + lanes[k + Width];
-      halve<Width / 2>(lanes);
-    }
+    return fold_halves<A::size / 2>(lanes) + double(tail);
   }
 
   void flush(Eigen::Index group) const {
