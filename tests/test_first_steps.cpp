@@ -3,6 +3,11 @@
 
 #include "support.hpp"
 
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <string>
+
 #include <descent/descent.hpp>
 
 using Catch::Matchers::WithinAbs;
@@ -273,6 +278,37 @@ TEMPLATE_TEST_CASE("first steps: NAdam, the paper's product and PyTorch 1.13's",
     nadam.step(x, g);
     const double c = 71.0 / 63 + 0.8 + 16.0 / 85;
     require_values(x, 1 - 0.1 * c, 1 + 0.1 * c);
+  }
+}
+
+TEST_CASE("first steps: NAdam's product is multiplied in down to its fixed point, the least subnormal",
+          "[first-step][nadam]") {
+  // With μ > 0.5 the running product ends at the least subnormal and stays:
+  // its product with μ rounds back to it. The checkpoint's last value (before
+  // the checksum) is the product; it must be the plain product's bits at
+  // every step, through the subnormals and at the fixed point, in double (the
+  // paper's) and in float (PyTorch 1.13's).
+  for (const bool in_float : {false, true}) {
+    descent::NAdam<double>::Options o;
+    o.pytorch_1_13 = in_float;
+    o.momentum_decay = in_float ? 0.1 : 0.004;
+    descent::NAdam<double> nadam(o);
+    Eigen::VectorXd x = Eigen::VectorXd::LinSpaced(2, -1, 1);
+    double expected = 1;
+    bool all_equal = true;
+    for (int t = 1; t <= 1500; ++t) {
+      nadam.step(x, x);
+      const double mu = 0.9 * (1 - 0.5 * std::pow(0.96, double(t) * o.momentum_decay));
+      expected = in_float ? double(float(expected) * float(mu)) : expected * mu;
+      const std::string bytes = support::bytes_of(nadam);
+      double product = 0;
+      std::memcpy(&product, bytes.data() + bytes.size() - 4 - 8, 8);
+      all_equal = all_equal && std::memcmp(&product, &expected, 8) == 0;
+    }
+    INFO((in_float ? "float" : "double"));
+    CHECK(all_equal);
+    CHECK(expected == (in_float ? double(std::numeric_limits<float>::denorm_min())
+                                : std::numeric_limits<double>::denorm_min()));
   }
 }
 

@@ -122,6 +122,31 @@ const std::vector<long>& extreme_epochs() {
 // ---------------------------------------------------------------------------
 // MinibatchSampler
 
+TEST_CASE("limits: the bias corrections' powers are std::pow's bits at every step count",
+          "[limits][adam]") {
+  // descent::detail::power returns 0 without pow once β^t < 2^-1100; below
+  // that, and across the underflow where pow is slow, it must be pow.
+  for (const double beta : {0.0, 1e-300, 0.5, 0.9, 0.99, 0.999, 0.9999, 1 - 1e-12, 1.0}) {
+    std::vector<double> steps{1, 2, 3, 1e3, 1e6, 1e9, 1e15, 9.2233720368547758e18};
+    if (beta > 0 && beta < 1) {
+      // Around the least subnormal and around the cutoff, step by step.
+      for (const double binades : {1022.0, 1074.0, 1075.0, 1100.0}) {
+        const double t = std::floor(-binades / std::log2(beta));
+        for (double d = -3; d <= 3; ++d) steps.push_back(std::max(1.0, t + d));
+      }
+    }
+    for (const double t : steps) {
+      INFO("beta " << beta << ", t " << t);
+      const double expected = std::pow(beta, t);
+      const double got = descent::detail::power(beta, t);
+      CHECK(std::memcmp(&got, &expected, sizeof got) == 0);
+    }
+  }
+  // The least subnormal and 0 on either side of the underflow, not all 0.
+  CHECK(descent::detail::power(0.5, 1074) == std::numeric_limits<double>::denorm_min());
+  CHECK(descent::detail::power(0.5, 1076) == 0.0);
+}
+
 TEST_CASE("limits: MinibatchSampler takes any batch_size, LONG_MAX included",
           "[limits][minibatch]") {
   for (const bool drop_last : {false, true}) {

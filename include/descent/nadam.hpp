@@ -10,6 +10,7 @@
 #include <array>
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <string_view>
 
 #include <Eigen/Core>
@@ -158,14 +159,28 @@ class NAdam : public detail::OptimizerBase<NAdam<Scalar_>, Scalar_> {
   }
 
   /// μ_t, in double as PyTorch forms it (t in double: t + 1 at the last
-  /// step count is 2^63).
+  /// step count is 2^63). detail::power is std::pow, remembered: a step's
+  /// μ_{t+1} is the next step's μ_t.
   static double mu(const Options& o, double t) {
-    return double(o.beta1) * (1.0 - 0.5 * std::pow(0.96, t * double(o.momentum_decay)));
+    return double(o.beta1) * (1.0 - 0.5 * detail::power(0.96, t * double(o.momentum_decay)));
   }
 
   /// p·μ, in float (as PyTorch 1.13) or in double.
   static double times(double p, double mu, bool in_float) {
-    return in_float ? double(static_cast<float>(p) * static_cast<float>(mu)) : p * mu;
+    return in_float ? double(least_or_product(static_cast<float>(p), static_cast<float>(mu)))
+                    : least_or_product(p, mu);
+  }
+
+  /// p·μ. The running product of μ > 0.5 comes down to the least subnormal
+  /// and stays there, its product with μ rounding back to it; x86 multiplies
+  /// subnormals in microcode, 100 cycles and more, which made every step
+  /// after the ~900th cost three of them. That fixed point is returned
+  /// without the multiply, the same bits.
+  template <typename T>
+  static T least_or_product(T p, T mu) {
+    constexpr T kLeast = std::numeric_limits<T>::denorm_min();
+    if (p == kLeast && mu > T(0.5) && mu < T(1.5)) return kLeast;
+    return p * mu;
   }
 
   void update(Scalar* x, const Scalar* g, Index n, std::int64_t t) noexcept override {
@@ -174,8 +189,8 @@ class NAdam : public detail::OptimizerBase<NAdam<Scalar_>, Scalar_> {
     const double lr = double(this->lr());
     const double mu_t = mu(o, double(t)), mu_next = mu(o, double(t) + 1.0);
     const double product = product_;
-    const double product_next =
-        o.pytorch_1_13 ? times(times(product, mu_t, true), mu_next, true) : product * mu_next;
+    const double product_next = o.pytorch_1_13 ? times(times(product, mu_t, true), mu_next, true)
+                                               : times(product, mu_next, false);
     const auto grad_coefficient = static_cast<Scalar>(lr * (1.0 - mu_t) / (1.0 - product));
     const auto m_coefficient = static_cast<Scalar>(lr * mu_next / (1.0 - product_next));
     const auto v_scale =

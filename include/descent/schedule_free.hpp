@@ -473,7 +473,7 @@ class ScheduleFree {
     const double sched =
         k < double(options_.warmup_steps) ? (k + 1) / double(options_.warmup_steps) : 1.0;
     double lr = double(options_.lr) * sched;
-    if (adamw) lr *= std::sqrt(1 - std::pow(double(options_.beta2), k + 1));
+    if (adamw) lr *= std::sqrt(1 - detail::power(double(options_.beta2), k + 1));
     lr_max_ = std::max(lr, lr_max_);
     const double weight = std::pow(k + 1, options_.r) * std::pow(lr_max_, options_.weight_lr_power);
     weight_sum_ += weight;
