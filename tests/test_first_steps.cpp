@@ -281,7 +281,7 @@ TEMPLATE_TEST_CASE("first steps: NAdam, the paper's product and PyTorch 1.13's",
   }
 }
 
-TEST_CASE("first steps: NAdam's product is multiplied in down to its fixed point, the least subnormal",
+TEST_CASE("first steps: NAdam's product reaches its fixed point, the least subnormal",
           "[first-step][nadam]") {
   // With μ > 0.5 the running product ends at the least subnormal and stays:
   // its product with μ rounds back to it. The checkpoint's last value (before
