@@ -65,6 +65,24 @@ class SquareSums {
 
  private:
   static double lanes_sum(A pack, S tail) {
+#if DESCENT_SIMD_BYTES >= 64 && defined(__AVX512F__)
+    // fold_halves' order in registers: the compiler's code for the array
+    // went through the stack, and LARS's norm pass spent half its time there.
+    if constexpr (A::size > 1) {
+      __m512d eight;
+      if constexpr (std::is_same<S, float>::value) {
+        const __m256 high = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(pack.v), 1));
+        eight =
+            _mm512_add_pd(_mm512_cvtps_pd(_mm512_castps512_ps256(pack.v)), _mm512_cvtps_pd(high));
+      } else {
+        eight = pack.v;
+      }
+      const __m256d four =
+          _mm256_add_pd(_mm512_castpd512_pd256(eight), _mm512_extractf64x4_pd(eight, 1));
+      const __m128d two = _mm_add_pd(_mm256_castpd256_pd128(four), _mm256_extractf128_pd(four, 1));
+      return (_mm_cvtsd_f64(two) + _mm_cvtsd_f64(_mm_unpackhi_pd(two, two))) + double(tail);
+    }
+#endif
     double lanes[A::size];
     if constexpr (A::size > 1) {
       S stored[A::size];
