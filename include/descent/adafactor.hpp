@@ -4,7 +4,6 @@
 /// matrix, a relative step size, and the update clipped by its RMS.
 
 #include "detail/check.hpp"
-#include "detail/kernel.hpp"
 #include "detail/optimizer_base.hpp"
 #include "detail/simd.hpp"
 #include "nonfinite.hpp"
@@ -209,7 +208,7 @@ class Adafactor : public detail::OptimizerBase<Adafactor<Scalar_>, Scalar_> {
       for (int k = 0; k < kParts; ++k) part[k] += double(v[i + k]) * double(v[i + k]);
     }
     for (int k = 0; i < n; ++i, ++k) part[k] += double(v[i]) * double(v[i]);
-    return detail::fold_halves<kParts / 2>(part);
+    return detail::simd::fold_halves<kParts / 2>(part);
   }
 
   // Elements per block of U whose squares are summed at once: U is formed in

@@ -31,21 +31,6 @@ constexpr Eigen::Index kParallelThreshold = 65536;
 /// bits are the same in a packet and in a tail (simd.hpp).
 constexpr Eigen::Index kChunkAlign = 256;
 
-/// Adds the upper half of v[0, 2·Half) to the lower half, then the upper
-/// half of what is left to its lower, down to v[0], and returns v[0]: a
-/// fixed pairwise tree (Half a power of 2, or 0 for v[0] alone). The trip
-/// counts are constants, so that the compiler unrolls the adds into packets
-/// of doubles (a loop over the widths kept the values on the stack).
-template <int Half>
-inline double fold_halves(double* v) {
-  if constexpr (Half >= 1) {
-    for (int k = 0; k < Half; ++k) v[k] = v[k] + v[k + Half];
-    return fold_halves<Half / 2>(v);
-  } else {
-    return v[0];
-  }
-}
-
 /// Runs body(V{}, i) over every element of [begin, end), in packets: on the
 /// calling thread alone, or, given a pool, in pool->workers() + 1 contiguous
 /// chunks at once.

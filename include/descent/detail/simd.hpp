@@ -224,6 +224,54 @@ DESCENT_DEFINE_PACK(double, __m128d, _mm, pd);
 
 #undef DESCENT_DEFINE_PACK
 
+/// Adds the upper half of v[0, 2·Half) to the lower half, then the upper
+/// half of what is left to its lower, down to v[0], and returns v[0]: a
+/// fixed pairwise tree (Half a power of 2, or 0 for v[0] alone). The trip
+/// counts are constants, so that the compiler unrolls the adds into packets
+/// of doubles (a loop over the widths kept the values on the stack).
+template <int Half>
+inline double fold_halves(double* v) {
+  if constexpr (Half >= 1) {
+    for (int k = 0; k < Half; ++k) v[k] = v[k] + v[k + Half];
+    return fold_halves<Half / 2>(v);
+  } else {
+    return v[0];
+  }
+}
+
+/// The lanes of a Pack<S> or One<S> as doubles, added in fold_halves' tree.
+/// On AVX-512 the tree is made in registers: the compiler's code for the
+/// array went through the stack, and LARS's norm pass spent half its time
+/// there. (Zero-masked extracts and conversions: GCC 12 warns that the
+/// plain forms' undefined upper source may be used uninitialized.)
+template <typename S, typename V>
+inline double lanes_in_double(V pack) {
+#if DESCENT_SIMD_BYTES >= 64 && defined(__AVX512F__)
+  if constexpr (V::size > 1) {
+    const auto half = [](__m512d v, int k) {
+      return k == 0 ? _mm512_maskz_extractf64x4_pd(0xF, v, 0)
+                    : _mm512_maskz_extractf64x4_pd(0xF, v, 1);
+    };
+    __m512d eight;
+    if constexpr (std::is_same<S, float>::value) {
+      const __m512d both = _mm512_castps_pd(pack.v);
+      eight = _mm512_add_pd(_mm512_maskz_cvtps_pd(0xFF, _mm256_castpd_ps(half(both, 0))),
+                            _mm512_maskz_cvtps_pd(0xFF, _mm256_castpd_ps(half(both, 1))));
+    } else {
+      eight = pack.v;
+    }
+    const __m256d four = _mm256_add_pd(half(eight, 0), half(eight, 1));
+    const __m128d two = _mm_add_pd(_mm256_castpd256_pd128(four), _mm256_extractf128_pd(four, 1));
+    return _mm_cvtsd_f64(two) + _mm_cvtsd_f64(_mm_unpackhi_pd(two, two));
+  }
+#endif
+  S stored[V::size];
+  pack.store(stored);
+  double lanes[V::size];
+  for (int k = 0; k < V::size; ++k) lanes[k] = double(stored[k]);
+  return fold_halves<V::size / 2>(lanes);
+}
+
 /// Calls body(V{}, i) for i in [begin, end): V = Pack<S> for every whole
 /// packet, then One<S> for the tail; the first argument only carries the
 /// type. body reads and writes lanes i … i + V::size − 1. Packets start at

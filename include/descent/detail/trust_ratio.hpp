@@ -64,40 +64,7 @@ class SquareSums {
   }
 
  private:
-  static double lanes_sum(A pack, S tail) {
-#if DESCENT_SIMD_BYTES >= 64 && defined(__AVX512F__)
-    // fold_halves' order in registers: the compiler's code for the array
-    // went through the stack, and LARS's norm pass spent half its time there.
-    // (The zero-masked forms: GCC 12 warns that the plain ones' undefined
-    // upper source may be used uninitialized.)
-    if constexpr (A::size > 1) {
-      const auto half = [](__m512d v, int k) {
-        return k == 0 ? _mm512_maskz_extractf64x4_pd(0xF, v, 0)
-                      : _mm512_maskz_extractf64x4_pd(0xF, v, 1);
-      };
-      __m512d eight;
-      if constexpr (std::is_same<S, float>::value) {
-        const __m512d both = _mm512_castps_pd(pack.v);
-        eight = _mm512_add_pd(_mm512_maskz_cvtps_pd(0xFF, _mm256_castpd_ps(half(both, 0))),
-                              _mm512_maskz_cvtps_pd(0xFF, _mm256_castpd_ps(half(both, 1))));
-      } else {
-        eight = pack.v;
-      }
-      const __m256d four = _mm256_add_pd(half(eight, 0), half(eight, 1));
-      const __m128d two = _mm_add_pd(_mm256_castpd256_pd128(four), _mm256_extractf128_pd(four, 1));
-      return (_mm_cvtsd_f64(two) + _mm_cvtsd_f64(_mm_unpackhi_pd(two, two))) + double(tail);
-    }
-#endif
-    double lanes[A::size];
-    if constexpr (A::size > 1) {
-      S stored[A::size];
-      pack.store(stored);
-      for (int k = 0; k < A::size; ++k) lanes[k] = double(stored[k]);
-    } else {
-      lanes[0] = double(pack.v);
-    }
-    return fold_halves<A::size / 2>(lanes) + double(tail);
-  }
+  static double lanes_sum(A pack, S tail) { return simd::lanes_in_double<S>(pack) + double(tail); }
 
   void flush(Eigen::Index group) const {
     sums_[2 * group] = lanes_sum(pack_a_, tail_a_);
