@@ -35,8 +35,9 @@
   X(descent::LARS<S>)
 
 DESCENT_EXTERN_TEMPLATES(float);
-// With DESCENT_TESTS_FLOAT_ONLY (variants.hpp), templates/ compiles float only
-// and a file that uses a class in double compiles it itself.
-#ifndef DESCENT_TESTS_FLOAT_ONLY
+// Where templates/ compiles float only (DESCENT_TEMPLATES_DOUBLE undefined: a
+// build of a few test files), a file that uses a class in double compiles it
+// itself.
+#ifdef DESCENT_TEMPLATES_DOUBLE
 DESCENT_EXTERN_TEMPLATES(double);
 #endif

@@ -25,8 +25,10 @@ namespace support {
 
 /// Every optimizer class, float then double, as a std::tuple type for
 /// Catch2's TEMPLATE_LIST_TEST_CASE (float only where
-/// DESCENT_TESTS_FLOAT_ONLY is defined: the ThreadSanitizer preset, whose
-/// tests look at the thread pool, which is the same code in either type).
+/// DESCENT_TESTS_FLOAT_ONLY is defined: the sanitizer presets, whose generic
+/// tests look for memory errors and races in kernels that are the same
+/// templates in either type; the suite's tests written in double run there
+/// as everywhere).
 #ifdef DESCENT_TESTS_FLOAT_ONLY
 using AllOptimizers = descent::detail::OptimizerTypes<float>;
 #else
