@@ -360,23 +360,24 @@ TEST_CASE("hostile: skipped steps saturate at 2^63 - 1", "[hostile]") {
 
 namespace {
 
-/// The fuzzer's structure-aware mutation, done exhaustively: at every offset
-/// of a seed checkpoint's payload (or every DESCENT_HOSTILE_SWEEP_STRIDE-th:
-/// the sanitizer presets' 3 still writes extreme bytes into every field of
-/// 2 bytes or more, from a write that starts in it or just before it, and
-/// starts a write exactly at a third of the fields), each extreme value as an
-/// i64/f64 and as a u32, resealed. Every load must be refused cleanly or load an object that
-/// saves, reloads and steps (checkpoint_targets.hpp). Only objects of the
-/// seed's own kind are tried: the others stop at the header. Four ctest
-/// entries share the seeds: largest first, each to the part with the fewest
-/// bytes so far; this sweeps part `part` of `parts` and returns the number of
-/// inputs it tried.
 #ifndef DESCENT_HOSTILE_SWEEP_STRIDE
 #define DESCENT_HOSTILE_SWEEP_STRIDE 1
 #endif
+/// The offsets between the sweep's writes: 1, or the sanitizer presets' 3,
+/// which still writes extreme bytes into every field of 2 bytes or more (from
+/// a write that starts in it or just before it) and starts a write exactly at
+/// a third of the fields.
 constexpr std::size_t kSweepStride = DESCENT_HOSTILE_SWEEP_STRIDE;
 static_assert(kSweepStride >= 1 && kSweepStride <= 3, "a stride that misses no field");
 
+/// The fuzzer's structure-aware mutation, done exhaustively: at every offset
+/// (every kSweepStride-th) of a seed checkpoint's payload, each extreme value
+/// as an i64/f64 and as a u32, resealed. Every load must be refused cleanly
+/// or load an object that saves, reloads and steps (checkpoint_targets.hpp).
+/// Only objects of the seed's own kind are tried: the others stop at the
+/// header. Four ctest entries share the seeds: largest first, each to the
+/// part with the fewest bytes so far; this sweeps part `part` of `parts` and
+/// returns the number of inputs it tried.
 std::size_t sweep_seed_fields(std::size_t part, std::size_t parts) {
   std::vector<std::pair<std::string, std::string>> seeds;  // name, bytes
   if (DIR* dir = ::opendir(DESCENT_FUZZ_CORPUS)) {
