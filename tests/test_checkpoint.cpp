@@ -245,3 +245,52 @@ TEST_CASE("checkpoint: a corrupt element count never sizes an allocation", "[che
   support::reseal(bytes);
   require_refused(one_cycle, bytes, "truncated in max_lr count");
 }
+
+// detail::for_each_state_array (which descent_bench's floors use to run on a
+// step's own memory) visits the arrays a checkpoint holds, in their order,
+// and nothing else: after Adam's first step on g, m = (1 − β₁)·g and
+// v = (1 − β₂)·g², the latter flagged as never negative.
+TEST_CASE("checkpoint: for_each_state_array visits the state arrays in use", "[checkpoint]") {
+  struct Seen {
+    const float* data;
+    Eigen::Index size;
+    bool nonnegative;
+  };
+  const auto visit = [](auto& optimizer) {
+    std::vector<Seen> seen;
+    descent::detail::for_each_state_array(optimizer, [&](float* data, Eigen::Index n, bool nn) {
+      seen.push_back({data, n, nn});
+    });
+    return seen;
+  };
+  Vec<float> x = Vec<float>::Constant(5, 1.0f);
+  const Vec<float> g = Vec<float>::LinSpaced(5, -2.0f, 2.0f);
+
+  descent::Adam<float> adam;
+  CHECK(visit(adam).empty());  // no state before the first step
+  adam.step(x, g);
+  const std::vector<Seen> moments = visit(adam);
+  REQUIRE(moments.size() == 2);
+  for (int i = 0; i < 5; ++i) {
+    CHECK(moments[0].data[i] == (1.0f - 0.9f) * g[i]);
+    CHECK(moments[1].data[i] == (1.0f - 0.999f) * g[i] * g[i]);
+  }
+  CHECK((moments[0].size == 5 && !moments[0].nonnegative));
+  CHECK((moments[1].size == 5 && moments[1].nonnegative));
+
+  descent::Adam<float>::Options amsgrad;
+  amsgrad.amsgrad = true;
+  descent::Adam<float> with_max(amsgrad);
+  with_max.step(x, g);
+  CHECK(visit(with_max).size() == 3);
+
+  descent::Adam<float>::Options bf16;
+  bf16.state_storage = descent::StateStorage::BFloat16;
+  descent::Adam<float> narrow(bf16);
+  narrow.step(x, g);
+  CHECK(visit(narrow).empty());  // bfloat16 arrays are not the parameters' type
+
+  descent::SGD<float> plain;  // no momentum: no velocity
+  plain.step(x, g);
+  CHECK(visit(plain).empty());
+}

@@ -212,6 +212,17 @@ class OptimizerBase : public Optimizer<Scalar_> {
   const Derived& self() const { return static_cast<const Derived&>(*this); }
   Derived& self() { return static_cast<Derived&>(*this); }
 
+  template <typename D, typename S, typename F>
+  friend void for_each_state_array(OptimizerBase<D, S>& o, F&& f);
+  template <typename F>
+  void visit_state_arrays(F& f) {
+    std::size_t k = 0;
+    for (auto* a : Derived::state_arrays(self())) {
+      if (a->size() > 0) f(a->data(), a->size(), Derived::kStateArrays[k].nonnegative);
+      ++k;
+    }
+  }
+
   NonFinite nonfinite_policy() const noexcept override { return self().options_.nonfinite; }
   bool elementwise() const noexcept override { return !whole_tensor<Derived>::value; }
 
@@ -399,5 +410,14 @@ class OptimizerBase : public Optimizer<Scalar_> {
     };
   }
 };
+
+/// Calls f(data, size, nonnegative) for each state array of o that holds
+/// elements of the parameters' type (bfloat16 state is not visited), in the
+/// order of its kStateArrays; nonnegative as described there. For
+/// descent_bench, whose byte floors can then run on a step's own memory.
+template <typename D, typename S, typename F>
+void for_each_state_array(OptimizerBase<D, S>& o, F&& f) {
+  o.visit_state_arrays(f);
+}
 
 }  // namespace descent::detail
