@@ -19,6 +19,10 @@
 // times descent's step, the byte floor and the compute floor in turns, a
 // batch of each per round, and reports the median over the rounds of each
 // round's roofline fraction max(floor, compute) / descent (measure_roofline).
+// With --roofline-own-memory the same, named variant/scalar/roofline_own_memory/N,
+// with the byte floor run on descent's own x, g and state, for the variants
+// whose floor can be (own_slots): one pass, no state that must stay
+// nonnegative.
 
 #include "floor.hpp"
 #include "naive.hpp"
@@ -88,6 +92,10 @@ struct Variant {
   /// The variant this one adds an option to (bench/compare --costs divides by
   /// it), or empty for a plain optimizer.
   std::string plain;
+  /// Calls f(data, size, nonnegative) for each state array of an optimizer
+  /// make_descent made (descent::detail::for_each_state_array).
+  std::function<void(descent::Optimizer<S>&, const std::function<void(S*, Index, bool)>& f)>
+      visit_state;
 
   /// Bytes a step must move per element: its floor's (each array read once
   /// and each written array written once per pass).
@@ -198,7 +206,10 @@ Variant<typename Opt::Scalar> variant(std::string name, const typename Opt::Opti
           compute_for<S>(ops),
           [o](Buffers<S>& b, std::int64_t t) { Naive<Opt>::step(o, b, t); },
           torch,
-          std::move(plain)};
+          std::move(plain),
+          [](descent::Optimizer<S>& optimizer, const std::function<void(S*, Index, bool)>& f) {
+            descent::detail::for_each_state_array(dynamic_cast<Opt&>(optimizer), f);
+          }};
 }
 
 /// Every optimizer with its default options, plus the options that add a state
@@ -371,38 +382,70 @@ class DescentStepper final : public Stepper<S> {
       : buffers_(n, 0), optimizer_(std::move(optimizer)) {}
   void step() override { optimizer_->step(buffers_.x, buffers_.g); }
   std::vector<Span<S>> written() const override { return buffers_.written(); }
+  descent::Optimizer<S>& optimizer() { return *optimizer_; }
+  Buffers<S>& buffers() { return buffers_; }
 
  private:
   Buffers<S> buffers_;
   OptimizerPtr<S> optimizer_;
 };
 
+/// The arrays of descent's step, by Slot (x, g, then its state arrays), if
+/// its byte floor can run on them: one pass over x, g and exactly the state
+/// arrays descent holds, each of n elements, none of them one whose elements
+/// must stay nonnegative (the floor's a = t − a keeps every element finite,
+/// but not its sign). Empty otherwise.
+template <typename S>
+std::vector<S*> own_slots(const Variant<S>& v, DescentStepper<S>& descent, Index n) {
+  std::vector<S*> slots{descent.buffers().x.data(), descent.buffers().g.data()};
+  bool usable = v.floor.passes.size() == 1;
+  v.visit_state(descent.optimizer(), [&](S* data, Index size, bool nonnegative) {
+    usable = usable && size == n && !nonnegative;
+    slots.push_back(data);
+  });
+  if (!usable || int(slots.size()) != v.floor.slots()) slots.clear();
+  return slots;
+}
+
 template <typename S>
 class FloorStepper final : public Stepper<S> {
  public:
-  FloorStepper(const Floor& floor, Index n) : buffers_(n, floor.slots() - 2) {
-    Buffers<S>& b = buffers_;
-    S* const slots[] = {b.x.data(), b.g.data(), b.s0.data(), b.s1.data(), b.s2.data()};
-    for (const Pass& p : floor.passes) {
-      Run run{pass_kernel<S>(p), {}};
-      for (const auto* list : {&p.written, &p.read, &p.overwritten}) {
-        for (const int slot : *list) run.arrays.push_back(slots[slot]);
-      }
-      runs_.push_back(std::move(run));
-    }
+  /// The floor on arrays of its own, placed by Buffers.
+  FloorStepper(const Floor& floor, Index n) : n_(n) {
+    Buffers<S>& b = buffers_.emplace(n, floor.slots() - 2);
+    set_up(floor, {b.x.data(), b.g.data(), b.s0.data(), b.s1.data(), b.s2.data()});
+  }
+  /// The floor on another contender's arrays, by Slot (own_slots).
+  FloorStepper(const Floor& floor, Index n, const std::vector<S*>& slots) : n_(n) {
+    set_up(floor, slots);
+    for (std::size_t k = kS0; k < slots.size(); ++k) shared_state_.push_back({slots[k], n});
   }
   void step() override {
-    for (const Run& run : runs_) sink_ += run.kernel(run.arrays.data(), buffers_.x.size());
+    for (const Run& run : runs_) sink_ += run.kernel(run.arrays.data(), n_);
     benchmark::DoNotOptimize(sink_);
   }
-  std::vector<Span<S>> written() const override { return buffers_.written(); }
+  /// (On another contender's arrays: their state; its written() has x.)
+  std::vector<Span<S>> written() const override {
+    return buffers_ ? buffers_->written() : shared_state_;
+  }
 
  private:
   struct Run {
     PassKernel<S> kernel;
     std::vector<S*> arrays;
   };
-  Buffers<S> buffers_;
+  void set_up(const Floor& floor, const std::vector<S*>& slots) {
+    for (const Pass& p : floor.passes) {
+      Run run{pass_kernel<S>(p), {}};
+      for (const auto* list : {&p.written, &p.read, &p.overwritten}) {
+        for (const int slot : *list) run.arrays.push_back(slots[std::size_t(slot)]);
+      }
+      runs_.push_back(std::move(run));
+    }
+  }
+  Index n_;
+  std::optional<Buffers<S>> buffers_;
+  std::vector<Span<S>> shared_state_;
   std::vector<Run> runs_;
   S sink_ = S(0);
 };
@@ -503,15 +546,28 @@ constexpr double kRoundSeconds = 1.5, kBatchSeconds = 2e-3;
 /// "roofline") and of its quartiles ("q1", "q3"), the median seconds per step
 /// of each ("descent", "floor", "compute"), and "compute_bound", the share of
 /// rounds where the compute floor was the larger.
+///
+/// With own_memory the byte floor runs on descent's own x, g and state
+/// (own_slots) rather than on arrays of its own. Both then move the same
+/// bytes at the same addresses: on the same physical pages, which a
+/// physically indexed cache (this machine's 1 MiB L2) maps to its sets as
+/// the kernel hands them out, the same for both.
 template <typename S>
-void measure_roofline(benchmark::State& state, const Variant<S>& v, Index n) {
+void measure_roofline(benchmark::State& state, const Variant<S>& v, Index n, bool own_memory) {
   DescentStepper<S> descent(v.make_descent(), n);
-  FloorStepper<S> floor(v.floor, n);
+  std::optional<FloorStepper<S>> floor;
+  if (own_memory) {
+    descent.step();  // allocates descent's state
+    floor.emplace(v.floor, n, own_slots(v, descent, n));
+  } else {
+    floor.emplace(v.floor, n);
+  }
   std::unique_ptr<ComputeStepper<S>> compute;
   if (v.compute != nullptr) compute = std::make_unique<ComputeStepper<S>>(v.compute, n);
-  std::vector<Stepper<S>*> contenders{&descent, &floor};
+  std::vector<Stepper<S>*> contenders{&descent, &*floor};
   if (compute) contenders.push_back(compute.get());
-  // One step each first: allocates descent's state, faults every page in.
+  // One step each first: allocates descent's state (if not yet), faults
+  // every page in.
   for (Stepper<S>* c : contenders) c->step();
   double one = seconds_per_step(descent, 1);
   for (int k = 0; k < 4; ++k) one = std::min(one, seconds_per_step(descent, 1));
@@ -559,13 +615,24 @@ void measure_roofline(benchmark::State& state, const Variant<S>& v, Index n) {
   state.counters["bytes_per_element"] = double(v.bytes_per_element());
 }
 
-/// The paired roofline benchmarks of a variant: variant/scalar/roofline/N.
+/// The paired roofline benchmarks of a variant: variant/scalar/roofline/N,
+/// or with own_memory variant/scalar/roofline_own_memory/N, for the
+/// variants whose floor can run on descent's arrays (own_slots).
 template <typename S>
-void register_roofline(const Variant<S>& v, const char* scalar) {
+void register_roofline(const Variant<S>& v, const char* scalar, bool own_memory) {
+  if (own_memory) {
+    constexpr Index kProbe = 64;
+    DescentStepper<S> probe(v.make_descent(), kProbe);
+    probe.step();
+    if (own_slots(v, probe, kProbe).empty()) return;
+  }
   for (const Index n : kSizes) {
-    const std::string name = v.name + "/" + scalar + "/roofline/" + std::to_string(n);
-    benchmark::RegisterBenchmark(name.c_str(),
-                                 [=](benchmark::State& state) { measure_roofline<S>(state, v, n); })
+    const std::string name = v.name + "/" + scalar +
+                             (own_memory ? "/roofline_own_memory/" : "/roofline/") +
+                             std::to_string(n);
+    benchmark::RegisterBenchmark(
+        name.c_str(),
+        [=](benchmark::State& state) { measure_roofline<S>(state, v, n, own_memory); })
         ->Iterations(1)
         ->Repetitions(1)
         ->UseManualTime()
@@ -914,18 +981,23 @@ void add_context() {
 }  // namespace bench
 
 int main(int argc, char** argv) {
-  // --roofline: the paired roofline benchmarks alone (measure_roofline).
-  bool roofline = false;
+  // --roofline: the paired roofline benchmarks alone (measure_roofline);
+  // --roofline-own-memory: those whose floor runs on descent's own arrays.
+  bool roofline = false, own_memory = false;
   for (int k = 1; k < argc; ++k) {
-    if (std::string(argv[k]) != "--roofline") continue;
+    const std::string arg = argv[k];
+    if (arg != "--roofline" && arg != "--roofline-own-memory") continue;
     roofline = true;
+    own_memory = arg == "--roofline-own-memory";
     std::copy(argv + k + 1, argv + argc + 1, argv + k);  // argv[argc] is nullptr
     --argc;
     break;
   }
   if (roofline) {
-    for (const auto& v : bench::variants<float>()) bench::register_roofline(v, "float");
-    for (const auto& v : bench::variants<double>()) bench::register_roofline(v, "double");
+    for (const auto& v : bench::variants<float>()) bench::register_roofline(v, "float", own_memory);
+    for (const auto& v : bench::variants<double>()) {
+      bench::register_roofline(v, "double", own_memory);
+    }
   } else {
     for (const auto& v : bench::variants<float>()) bench::register_variant(v, "float");
     for (const auto& v : bench::variants<double>()) bench::register_variant(v, "double");
